@@ -1,0 +1,1 @@
+"""govwatch agents: watchers, durable spool and sender that run on ministry web servers."""

@@ -1,0 +1,3 @@
+"""`govwatch agent ...` placeholder; replaced below."""
+def register(groups):
+    pass

@@ -1,0 +1,1 @@
+"""govwatch collector: ingest API, store, metrics, probes, console and reports."""

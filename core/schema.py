@@ -1,0 +1,209 @@
+"""Strict YAML config loading: unknown keys, wrong types and bad values are refused at file:line.
+
+A schema is a tree of `Field`s. Loading returns plain dicts and lists with defaults filled in and
+durations/sizes converted to numbers, so the rest of the code never re-checks the config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from govwatch.durations import parse_duration
+from govwatch.errors import ConfigError
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$", re.I)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One config value: its kind (str, int, float, bool, duration, size, list, map, any) and limits."""
+
+    kind: str
+    required: bool = False
+    default: Any = None
+    fields: dict[str, Field] | None = None
+    item: Field | None = None
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    check: Callable[[Any], str | None] | None = None
+    doc: str = ""
+    extra_keys: bool = False  # a map whose keys are free (e.g. labels)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_size(text: Any) -> int:
+    """Return bytes for `1024`, `64MiB`, `1GB`."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _SIZE.match(str(text).strip())
+    if not match:
+        raise ValueError(f"bad size {text!r} (use e.g. 512KiB, 64MiB, 1GiB)")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping key and sequence item."""
+
+
+def _load_with_lines(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
+    lines: dict[tuple, int] = {}
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(name, "", f"not valid YAML: {problem}", line) from None
+    if node is None:
+        return None, lines
+    _walk(node, (), lines)
+    return yaml.load(text, Loader=yaml.SafeLoader), lines
+
+
+def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = path + (key_node.value,)
+            _walk(value_node, key, lines)
+            lines[key] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), lines)
+
+
+def dotted(path: tuple) -> str:
+    """Render ('fim', 'paths', 2) as `fim.paths[2]`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Validator:
+    def __init__(self, name: str, lines: dict[tuple, int]) -> None:
+        self.name, self.lines = name, lines
+
+    def fail(self, path: tuple, reason: str) -> ConfigError:
+        probe = path
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        return ConfigError(self.name, dotted(path), reason, self.lines.get(probe))
+
+    def value(self, spec: Field, value: Any, path: tuple) -> Any:
+        if value is None:
+            if spec.required:
+                raise self.fail(path, "is required")
+            return spec.default
+        converted = self._convert(spec, value, path)
+        if spec.choices is not None and converted not in spec.choices:
+            raise self.fail(path, f"must be one of {', '.join(map(str, spec.choices))} (got {value!r})")
+        if spec.minimum is not None and converted < spec.minimum:
+            raise self.fail(path, f"must be at least {spec.minimum} (got {value!r})")
+        if spec.check is not None:
+            problem = spec.check(converted)
+            if problem:
+                raise self.fail(path, problem)
+        return converted
+
+    def _convert(self, spec: Field, value: Any, path: tuple) -> Any:
+        kind = spec.kind
+        if kind == "any":
+            return value
+        if kind == "map":
+            return self.mapping(spec, value, path)
+        if kind == "list":
+            if not isinstance(value, list):
+                raise self.fail(path, f"must be a list (got {type(value).__name__})")
+            item = spec.item or Field("any")
+            return [self.value(item, v, path + (i,)) for i, v in enumerate(value)]
+        if kind in ("duration", "size"):
+            try:
+                if kind == "duration":
+                    return float(value) if isinstance(value, int | float) and value >= 0 else parse_duration(value)
+                return parse_size(value)
+            except ValueError as exc:
+                raise self.fail(path, str(exc)) from None
+        return self._scalar(kind, value, path)
+
+    def _scalar(self, kind: str, value: Any, path: tuple) -> Any:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+        elif kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif kind == "float":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        elif kind == "str":
+            if isinstance(value, str) and value.strip():
+                return value
+            if isinstance(value, str):
+                raise self.fail(path, "must not be empty")
+        else:
+            raise AssertionError(f"unknown field kind {kind}")
+        names = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a string"}
+        return self._type_error(path, names[kind], value)
+
+    def _type_error(self, path: tuple, want: str, value: Any) -> Any:
+        raise self.fail(path, f"must be {want} (got {type(value).__name__} {value!r})")
+
+    def mapping(self, spec: Field, value: Any, path: tuple) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"must be a mapping of keys (got {type(value).__name__})")
+        fields = spec.fields or {}
+        if not spec.extra_keys:
+            for key in value:
+                if key not in fields:
+                    allowed = ", ".join(sorted(fields)) or "none"
+                    raise self.fail(path + (key,), f"unknown key (allowed here: {allowed})")
+        out: dict[str, Any] = {k: v for k, v in value.items() if spec.extra_keys and k not in fields}
+        for key, sub in fields.items():
+            out[key] = self.value(sub, value.get(key), path + (key,))
+        return out
+
+
+def validate(data: Any, schema: Field, name: str, lines: dict[tuple, int] | None = None) -> Any:
+    """Validate already-parsed data (e.g. a JSON body) against `schema`."""
+    return _Validator(name, lines or {}).value(schema, data, ())
+
+
+def load_file(path: str, schema: Field) -> dict[str, Any]:
+    """Read, parse and validate a YAML config file, or raise ConfigError naming the place."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    data, lines = _load_with_lines(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "must be a YAML mapping of keys at the top level", 1)
+    return _Validator(path, lines).value(schema, data, ())
+
+
+def load_yaml_lines(path: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse a YAML file and return (data, {key path: line}) for rule loaders."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    return _load_with_lines(text, path)
+
+
+def resolve_path(base_file: str, value: str | None) -> str | None:
+    """Resolve a path in a config file relative to that file's folder."""
+    if value is None:
+        return None
+    expanded = os.path.expanduser(value)
+    return expanded if os.path.isabs(expanded) else os.path.join(os.path.dirname(os.path.abspath(base_file)), expanded)
