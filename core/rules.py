@@ -15,6 +15,7 @@ import glob
 import ipaddress
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +67,8 @@ def _get(record: dict[str, Any], dotted_name: str, default: Any = None) -> Any:
 
 def _compile_test(op: str, expected: Any) -> Callable[[Any], bool]:
     if op == "equals":
-        return lambda v: v == expected or (isinstance(v, str) and isinstance(expected, str) and v.lower() == expected.lower())
+        folded = expected.lower() if isinstance(expected, str) else None
+        return lambda v: v == expected or (folded is not None and isinstance(v, str) and v.lower() == folded)
     if op in ("contains", "startswith", "endswith"):
         needle = str(expected).lower()
         method = {"contains": str.__contains__, "startswith": str.startswith, "endswith": str.endswith}[op]
@@ -291,7 +293,7 @@ def rules_dir(family: str, configured: str | None = None) -> str:
     if base:
         return os.path.join(base, family)
     for candidate in (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rules"),
-                      "/usr/share/govwatch/rules", os.path.join(os.sys.prefix, "share", "govwatch", "rules")):
+                      "/usr/share/govwatch/rules", os.path.join(sys.prefix, "share", "govwatch", "rules")):
         if os.path.isdir(os.path.join(candidate, family)):
             return os.path.join(candidate, family)
     return os.path.join("rules", family)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
 from govwatch.durations import parse_duration
 from govwatch.errors import ConfigError
 
