@@ -1,0 +1,138 @@
+"""collector.yml: its strict schema, loading, and the paths derived from it."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from govwatch.errors import ConfigError
+from govwatch.schema import Field, load_file, resolve_path
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def check_name(value: str) -> str | None:
+    """Site and agent names become metric labels: short, lowercase, no spaces."""
+    return None if _NAME.match(value) else "must be lowercase letters, digits, '-', '_' or '.' (max 63)"
+
+
+def check_url(value: str) -> str | None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return f"must be an http:// or https:// URL (got {value!r})"
+    return None
+
+
+def check_listen(value: str) -> str | None:
+    try:
+        split_listen(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """Return (host, port) for `HOST:PORT` or `[v6]:PORT`."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT (got {value!r})")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+SITE = Field("map", fields={
+    "name": Field("str", required=True, check=check_name, doc="label in metrics and reports"),
+    "url": Field("str", required=True, check=check_url),
+    "ministry": Field("str", default="", doc="ministry the site belongs to (reports group by it)"),
+    "interval": Field("duration", default=60.0, minimum=1.0),
+    "timeout": Field("duration", default=10.0, minimum=0.1),
+    "confirm_failures": Field("int", default=3, minimum=1, doc="consecutive failed probes that confirm downtime"),
+    "slow_threshold": Field("duration", default=3.0, doc="probe duration above which the site counts as slow"),
+    "expect_status": Field("list", item=Field("int"), default=None, doc="acceptable HTTP codes (default 200-399)"),
+    "defacement": Field("bool", default=True, doc="judge the page with the defacement detector"),
+    "verify_tls": Field("bool", default=True),
+    "web_root": Field("str", default=None, doc="agent:path of the site's files, to join FIM changes to incidents"),
+})
+
+MAINTENANCE = Field("map", fields={
+    "site": Field("str", default=None, doc="site name; omit for a ministry-wide or global window"),
+    "ministry": Field("str", default=None),
+    "start": Field("str", required=True, doc="ISO time, e.g. 2026-10-04T22:00+07:00"),
+    "end": Field("str", required=True),
+    "reason": Field("str", default="planned maintenance"),
+})
+
+SCHEMA = Field("map", fields={
+    "listen": Field("str", default="127.0.0.1:8443", check=check_listen),
+    "data_dir": Field("str", default="/var/lib/govwatch"),
+    "tls": Field("map", default=None, fields={
+        "cert": Field("str", required=True), "key": Field("str", required=True), "ca": Field("str", default=None)}),
+    "allow_plain_http": Field("bool", default=False, doc="serve plain HTTP on a non-loopback address (not advised)"),
+    "admin_token_file": Field("str", default="admin-token"),
+    "enroll_key_file": Field("str", default="enroll-key"),
+    "sites": Field("list", item=SITE, default=[]),
+    "maintenance": Field("list", item=MAINTENANCE, default=[]),
+    "limits": Field("map", default={}, fields={
+        "max_body": Field("size", default=8 * 2**20, doc="largest accepted request body (413 above)"),
+        "max_batch": Field("int", default=5000, minimum=1, doc="most events in one POST"),
+        "agent_events_per_second": Field("float", default=2000.0, minimum=1.0),
+        "agent_burst": Field("int", default=50000, minimum=1),
+        "threads": Field("int", default=32, minimum=2, doc="request worker threads"),
+        "request_timeout": Field("duration", default=30.0),
+    }),
+    "retention": Field("map", default={}, fields={
+        "events": Field("duration", default=180 * 86400.0, doc="how long raw events are kept"),
+        "probes": Field("duration", default=400 * 86400.0, doc="how long probe history is kept (reports)"),
+    }),
+    "incidents": Field("map", default={}, fields={
+        "join_window": Field("duration", default=600.0, doc="FIM changes this close to a defacement join it"),
+    }),
+    "report": Field("map", default={}, fields={
+        "target": Field("float", default=99.5, doc="availability target in percent"),
+        "timezone": Field("str", default="Asia/Phnom_Penh"),
+        "organisation": Field("str", default="National Institute of Digital Technology (NiDA), MPTC"),
+    }),
+    "agent_silent_after": Field("duration", default=180.0, doc="an agent is silent after this long without events"),
+})
+
+
+def _check_sites(cfg: dict[str, Any], path: str) -> None:
+    seen: set[str] = set()
+    for index, site in enumerate(cfg["sites"]):
+        if site["name"] in seen:
+            raise ConfigError(path, f"sites[{index}].name", f"duplicate site name {site['name']!r}")
+        seen.add(site["name"])
+
+
+def load_config(path: str) -> dict[str, Any]:
+    """Load collector.yml; resolve its relative paths against the file's folder."""
+    cfg = load_file(path, SCHEMA)
+    _check_sites(cfg, path)
+    cfg["config_file"] = os.path.abspath(path)
+    cfg["data_dir"] = resolve_path(path, cfg["data_dir"])
+    for key in ("admin_token_file", "enroll_key_file"):
+        cfg[key] = resolve_path(path, cfg[key])
+    if cfg["tls"]:
+        for key in ("cert", "key", "ca"):
+            cfg["tls"][key] = resolve_path(path, cfg["tls"][key])
+    host, _port = split_listen(cfg["listen"])
+    if not cfg["tls"] and not is_loopback(host) and not cfg["allow_plain_http"]:
+        raise ConfigError(path, "tls", f"is required when listening on {host} (not loopback); "
+                          "set tls: {cert, key} or allow_plain_http: true")
+    return cfg
+
+
+def db_path(cfg: dict[str, Any]) -> str:
+    """The collector's SQLite store."""
+    return os.path.join(cfg["data_dir"], "govwatch.db")
