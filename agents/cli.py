@@ -1,3 +1,111 @@
-"""`govwatch agent ...` placeholder; replaced below."""
-def register(groups):
-    pass
+"""`govwatch agent ...`: enroll, check, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+
+from govwatch.agents.config import DEFAULT_CONFIG
+from govwatch.cli import add_group
+from govwatch.errors import GovwatchError
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    sub = add_group(groups, "agent", "run and set up the govwatch agent on a web server")
+    enroll = sub.add_parser("enroll", help="register this agent with the collector and store its credentials",
+                            description="Register with the collector using the enrollment key; writes this agent's "
+                            "own credentials (mode 0600). The enrollment key is not stored.")
+    enroll.add_argument("--collector", required=True, help="collector URL, e.g. https://collector:8443")
+    key = enroll.add_mutually_exclusive_group(required=True)
+    key.add_argument("--enroll-key", help="the collector's enrollment key")
+    key.add_argument("--enroll-key-file", help="read the enrollment key from this file")
+    enroll.add_argument("--name", required=True, help="this agent's name (lowercase, e.g. moc-web-01)")
+    enroll.add_argument("--ministry", default="", help="ministry this server belongs to")
+    enroll.add_argument("--ca-file", help="the collector's CA certificate (ca.pem) to verify TLS")
+    enroll.add_argument("--out", default="agent-credentials.json", help="credentials file to write")
+    enroll.set_defaults(func=_enroll)
+    for name, func, text in (
+            ("check", _check, "validate agent.yml and print what would be watched (exit 0 ok, 2 invalid)"),
+            ("run", _run, "run every configured watcher, spool events durably and ship them")):
+        parser = sub.add_parser(name, help=text, description=text)
+        parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"agent.yml (default {DEFAULT_CONFIG})")
+        parser.set_defaults(func=func)
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    import requests
+
+    from govwatch import __version__
+    from govwatch.collector.init import write_secret
+
+    key = args.enroll_key
+    if args.enroll_key_file:
+        from govwatch.collector.init import read_secret
+
+        key = read_secret(args.enroll_key_file, "enrollment key")
+    verify: bool | str = args.ca_file or True
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        raise GovwatchError(f"--ca-file {args.ca_file}: no such file")
+    body = {"name": args.name, "enroll_key": key.strip(), "ministry": args.ministry,
+            "hostname": platform.node(), "version": __version__}
+    url = args.collector.rstrip("/") + "/api/v1/enroll"
+    try:
+        response = requests.post(url, json=body, timeout=20, verify=verify)
+    except requests.exceptions.SSLError as exc:
+        raise GovwatchError(f"TLS verification of {args.collector} failed: {network_reason(exc)} "
+                            "(pass --ca-file with the collector's ca.pem)") from None
+    except requests.RequestException as exc:
+        raise GovwatchError(f"cannot reach the collector at {args.collector}: {network_reason(exc)}") from None
+    if response.status_code != 201:
+        try:
+            reason = response.json().get("error", response.text)
+        except ValueError:
+            reason = response.text.strip()[:200]
+        raise GovwatchError(f"enrollment refused ({response.status_code}): {reason}")
+    creds = response.json()
+    creds.update(collector=args.collector, ca_file=os.path.abspath(args.ca_file) if args.ca_file else None)
+    write_secret(args.out, json.dumps(creds, indent=2) + "\n")
+    print(f"enrolled as {creds['agent']}; credentials written to {args.out} (mode 0600)")
+    return 0
+
+
+def network_reason(exc: Exception) -> str:
+    """The useful end of a requests error chain ("Connection refused"), not three lines of repr."""
+    text = str(exc)
+    for marker in ("] ", "Error("):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return text.strip("'\")( ")[:160]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from govwatch.agents.base import load_watchers
+    from govwatch.agents.config import credentials_warning, load_agent_config, read_credentials, watcher_sections
+
+    cfg = load_agent_config(args.config)
+    creds_path = cfg["collector"]["credentials"]
+    read_credentials(creds_path)
+    print(f"{args.config}: ok")
+    print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {cfg['collector']['url']}")
+    print(f"  spool {cfg['spool']} (max {cfg['spool_max'] // 2**20} MiB), state {cfg['data_dir']}")
+    warning = credentials_warning(creds_path)
+    if warning:
+        print(f"  warning: {warning}")
+    registry = load_watchers()
+    sections = watcher_sections(cfg)
+    for name in sections:
+        for line in registry[name].describe(cfg[name]):
+            print(f"  {line}")
+    off = [name for name in registry if name not in sections]
+    if off:
+        print(f"  off: {', '.join(off)} (no section in the config)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from govwatch.agents.config import load_agent_config
+    from govwatch.agents.runner import run
+
+    return run(load_agent_config(args.config))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
 from govwatch.durations import parse_duration
 from govwatch.errors import ConfigError
 
@@ -100,6 +101,8 @@ class _Validator:
         if value is None:
             if spec.required:
                 raise self.fail(path, "is required")
+            if spec.kind == "map" and spec.default is not None:
+                return self.mapping(spec, dict(spec.default), path)
             return spec.default
         converted = self._convert(spec, value, path)
         if spec.choices is not None and converted not in spec.choices:
@@ -205,4 +208,6 @@ def resolve_path(base_file: str, value: str | None) -> str | None:
     if value is None:
         return None
     expanded = os.path.expanduser(value)
-    return expanded if os.path.isabs(expanded) else os.path.join(os.path.dirname(os.path.abspath(base_file)), expanded)
+    if not os.path.isabs(expanded):
+        expanded = os.path.join(os.path.dirname(os.path.abspath(base_file)), expanded)
+    return os.path.normpath(expanded)

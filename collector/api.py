@@ -1,0 +1,316 @@
+"""The collector's HTTP API: routes, authentication, rate limits and input checks.
+
+Every route declares who may call it: `public` (health, metrics, enrollment with its key), `agent`
+(Bearer token of an enrolled agent), `viewer` or `admin` (the admin token, or a console session).
+Bad input always gets a 4xx with a reason; the handler never sees an unauthenticated request.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from govwatch import __version__
+from govwatch.collector.httpd import Request, Response
+from govwatch.collector.store import Store
+from govwatch.events import EventError, check_event
+
+log = logging.getLogger("govwatch.collector.api")
+ROLES = {"public": 0, "agent": 1, "viewer": 2, "admin": 3}
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    auth: str
+
+
+class TokenBucket:
+    """Per-agent event budget: `rate` events/s, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._state: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, cost: float) -> float:
+        """Spend `cost`; return 0 if allowed, else seconds to wait before retrying."""
+        with self._lock:
+            now = self.clock()
+            tokens, last = self._state.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if cost > tokens:
+                self._state[key] = (tokens, now)
+                return (cost - tokens) / self.rate
+            self._state[key] = (tokens - cost, now)
+            return 0.0
+
+
+class RejectionCounter:
+    """Counts refused requests in memory and writes them to the store at most once a second."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def add(self, reason: str) -> None:
+        with self._lock:
+            self._pending[reason] = self._pending.get(reason, 0) + 1
+        self.flush(force=False)
+
+    def flush(self, force: bool = True) -> None:
+        with self._lock:
+            if not self._pending or (not force and time.monotonic() - self._last < 1.0):
+                return
+            pending, self._pending, self._last = self._pending, {}, time.monotonic()
+        self.store.count_rejected(pending)
+
+
+class App:
+    """Route table plus the shared checks; callable as the HTTP server's app."""
+
+    def __init__(self, store: Store, cfg: dict[str, Any], admin_token: str, enroll_key: Callable[[], str],
+                 metrics_body: Callable[[], bytes]) -> None:
+        self.store, self.cfg = store, cfg
+        self.admin_token, self.enroll_key, self.metrics_body = admin_token, enroll_key, metrics_body
+        limits = cfg["limits"]
+        self.max_body, self.max_batch = limits["max_body"], limits["max_batch"]
+        self.bucket = TokenBucket(limits["agent_events_per_second"], limits["agent_burst"])
+        self.rejections = RejectionCounter(store)
+        self.routes: list[Route] = []
+        self.session_resolver: Callable[[Request], dict[str, Any] | None] | None = None
+        self.hooks: dict[str, Callable[..., Any]] = {}
+        self._install_core_routes()
+
+    def route(self, method: str, pattern: str, auth: str) -> Callable[[Handler], Handler]:
+        def wrap(handler: Handler) -> Handler:
+            self.routes.append(Route(method, re.compile(f"^{pattern}$"), handler, auth))
+            return handler
+
+        return wrap
+
+    def __call__(self, request: Request) -> Response:
+        allowed = []
+        for route in self.routes:
+            match = route.pattern.match(request.path)
+            if not match:
+                continue
+            allowed.append(route.method)
+            if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
+                continue
+            denied = self._authenticate(request, route.auth)
+            if denied is not None:
+                return denied
+            request.identity["params"] = match.groupdict()
+            return route.handler(request)
+        if allowed:
+            return Response.error(405, f"method {request.method} not allowed here", {"Allow": ", ".join(allowed)})
+        return Response.error(404, f"no such endpoint: {request.path}")
+
+    # -- authentication ----------------------------------------------------------------------------
+    def _authenticate(self, request: Request, level: str) -> Response | None:
+        if level == "public":
+            return None
+        auth = request.header("Authorization")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if level == "agent":
+            return self._authenticate_agent(request, token)
+        if token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            request.identity.update(user="admin-token", role="admin")
+        elif self.session_resolver is not None and (session := self.session_resolver(request)):
+            request.identity.update(session)
+        elif token:
+            self.rejections.add("auth")
+            return Response.error(401, "invalid token", {"WWW-Authenticate": "Bearer"})
+        else:
+            return Response.error(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+        if ROLES.get(request.identity.get("role", ""), 0) < ROLES[level]:
+            return Response.error(403, f"this needs the {level} role")
+        return None
+
+    def _authenticate_agent(self, request: Request, token: str) -> Response | None:
+        if not token:
+            self.rejections.add("auth")
+            return Response.error(401, "agent credentials required (Authorization: Bearer <token>)",
+                                  {"WWW-Authenticate": "Bearer"})
+        agent = self.store.agent_for_token(token)
+        if agent is None:
+            self.rejections.add("auth")
+            return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
+        request.identity.update(agent=agent["name"], role="agent")
+        return None
+
+    # -- core routes -------------------------------------------------------------------------------
+    def _install_core_routes(self) -> None:
+        self.route("GET", "/healthz", "public")(lambda r: Response(200, "ok\n"))
+        self.route("GET", "/readyz", "public")(self._readyz)
+        self.route("GET", "/metrics", "public")(
+            lambda r: Response(200, self.metrics_body(), "text/plain; version=0.0.4; charset=utf-8"))
+        self.route("POST", "/api/v1/enroll", "public")(self._enroll)
+        self.route("POST", "/api/v1/events", "agent")(self._events)
+        self.route("GET", "/api/v1/agents", "viewer")(self._agents)
+        self.route("DELETE", "/api/v1/agents/(?P<name>[^/]+)", "admin")(self._revoke)
+        self.route("GET", "/api/v1/sites", "viewer")(self._sites)
+        self.route("POST", "/api/v1/sites/(?P<name>[^/]+)/rebaseline", "admin")(self._rebaseline)
+        self.route("GET", "/api/v1/incidents", "viewer")(self._incidents)
+
+    def _readyz(self, request: Request) -> Response:
+        try:
+            self.store.check_writable()
+        except Exception as exc:  # any store failure means not ready; say why
+            return Response(503, f"store not writable: {exc}\n")
+        return Response(200, "ready\n")
+
+    def _enroll(self, request: Request) -> Response:
+        body, problem = _json_body(request, self.max_body)
+        if problem:
+            self.rejections.add("malformed")
+            return problem
+        if not isinstance(body, dict):
+            return Response.error(400, "body must be a JSON object {name, enroll_key}")
+        name, key = body.get("name"), body.get("enroll_key")
+        if not isinstance(key, str) or not hmac.compare_digest(key.encode(), self.enroll_key().encode()):
+            self.rejections.add("enroll_key")
+            log.warning("enrollment refused for %r from %s: wrong enrollment key", name, request.client)
+            return Response.error(403, "wrong or revoked enrollment key")
+        from govwatch.collector.config import check_name
+
+        if not isinstance(name, str) or check_name(name):
+            return Response.error(400, f"name: {check_name(str(name))}")
+        token = secrets.token_urlsafe(32)
+        ministry = str(body.get("ministry") or "")[:100]
+        if not self.store.add_agent(name, ministry, token, str(body.get("hostname") or "")[:200],
+                                    str(body.get("version") or "")[:40]):
+            return Response.error(409, f"an agent named {name!r} is already enrolled; revoke it first "
+                                       f"(govwatch collector agents revoke {name})")
+        log.info("agent %s enrolled from %s", name, request.client)
+        return Response.json({"agent": name, "token": token, "collector_version": __version__}, 201)
+
+    def _events(self, request: Request) -> Response:
+        agent = request.identity["agent"]
+        body, problem = _json_body(request, self.max_body)
+        if problem:
+            self.rejections.add("malformed")
+            return problem
+        raw_events = body.get("events") if isinstance(body, dict) else body
+        if not isinstance(raw_events, list):
+            self.rejections.add("malformed")
+            return Response.error(400, "body must be a JSON list of events or {\"events\": [...]}")
+        if len(raw_events) > self.max_batch:
+            self.rejections.add("too_large")
+            return Response.error(413, f"batch of {len(raw_events)} events is over the limit of {self.max_batch}")
+        try:
+            events = [check_event(raw, i) for i, raw in enumerate(raw_events)]
+        except EventError as exc:
+            self.rejections.add("invalid_event")
+            return Response.error(400, str(exc))
+        for index, event in enumerate(events):
+            if event["agent"] not in (None, agent):
+                self.rejections.add("forbidden")
+                log.warning("agent %s tried to post events as %s", agent, event["agent"])
+                return Response.error(403, f"events[{index}].agent: {agent} may not post events as {event['agent']}")
+        wait = self.bucket.take(agent, max(1, len(events)))
+        if wait:
+            self.rejections.add("rate_limited")
+            return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
+        accepted, duplicates = self.store.ingest(agent, events)
+        return Response.json({"accepted": accepted, "duplicates": duplicates})
+
+    def _agents(self, request: Request) -> Response:
+        now = time.time()
+        out = []
+        for row in self.store.active_agents():
+            status = json.loads(row["status"] or "{}")
+            out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
+                        "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": row["last_seen"],
+                        "silent": row["last_seen"] is None or now - row["last_seen"] > self.cfg["agent_silent_after"],
+                        "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
+                        "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
+        return Response.json({"agents": out})
+
+    def _revoke(self, request: Request) -> Response:
+        name = request.identity["params"]["name"]
+        if not self.store.revoke_agent(name):
+            return Response.error(404, f"no active agent named {name!r}")
+        return Response.json({"revoked": name})
+
+    def _sites(self, request: Request) -> Response:
+        return Response.json({"sites": site_overview(self.store, self.cfg)})
+
+    def _rebaseline(self, request: Request) -> Response:
+        name = request.identity["params"]["name"]
+        hook = self.hooks.get("rebaseline")
+        if hook is None:
+            return Response.error(503, "rebaseline is not available")
+        result = hook(name, request.identity.get("user", "admin"))
+        if result is None:
+            return Response.error(404, f"no site named {name!r}")
+        return Response.json(result)
+
+    def _incidents(self, request: Request) -> Response:
+        status = request.query.get("status")
+        sql = "SELECT * FROM incidents"
+        params: tuple = ()
+        if status in ("open", "acknowledged", "resolved"):
+            sql, params = sql + " WHERE status=?", (status,)
+        rows = self.store.query(sql + " ORDER BY id DESC LIMIT 500", params)
+        return Response.json({"incidents": [incident_dict(r) for r in rows]})
+
+
+def incident_dict(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    return out
+
+
+def site_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every configured or agent-reported site with its current up/defaced/TLS state."""
+    states = {r["site"]: dict(r) for r in store.query("SELECT * FROM site_state")}
+    defaced: dict[str, list[str]] = {}
+    for row in store.query("SELECT site, source FROM defacement_state WHERE defaced=1"):
+        defaced.setdefault(row["site"], []).append(row["source"])
+    names = [s["name"] for s in cfg["sites"]]
+    names += sorted({r["site"] for r in store.query("SELECT DISTINCT site FROM defacement_state")} - set(names))
+    out = []
+    for name in names:
+        state = states.get(name, {})
+        expiry = state.get("cert_expiry")
+        out.append({"name": name, "up": state.get("up"), "last_probe": state.get("last_probe"),
+                    "status": state.get("status"), "duration": state.get("duration"), "error": state.get("error"),
+                    "defaced": bool(defaced.get(name)), "defaced_by": defaced.get(name, []),
+                    "cert_days_left": None if expiry is None else round((expiry - time.time()) / 86400, 1)})
+    return out
+
+
+def _json_body(request: Request, max_body: int) -> tuple[Any, Response | None]:
+    raw = request.body
+    encoding = request.header("Content-Encoding").lower()
+    if encoding == "gzip":
+        try:
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = decoder.decompress(raw, max_body + 1)
+            if len(raw) > max_body or decoder.unconsumed_tail:
+                return None, Response.error(413, f"decompressed body is over the limit of {max_body} bytes")
+        except (zlib.error, gzip.BadGzipFile):
+            return None, Response.error(400, "body is not valid gzip")
+    elif encoding not in ("", "identity"):
+        return None, Response.error(415, f"unsupported Content-Encoding {encoding!r} (use gzip)")
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, Response.error(400, f"body is not valid JSON: {exc}")

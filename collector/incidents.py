@@ -1,0 +1,157 @@
+"""What each accepted event does to collector state: counters, current states and incidents.
+
+Runs inside the ingest transaction, so state and counters move exactly once per event. Incidents
+group related events: a defacement of a site joins the FIM changes its agent reported in the same
+minutes (the "index.php changed" + "the page now says Hacked by" story in one place).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from govwatch.events import SEVERITY_RANK, max_severity
+
+MAX_EVIDENCE_ITEMS = 50
+Counts = dict[tuple[str, str], float]
+
+
+def apply(conn: sqlite3.Connection, agent: str, event: dict[str, Any], now: float, counts: Counts,
+          join_window: float) -> None:
+    """Dispatch one newly inserted event by kind."""
+    handler = _HANDLERS.get(event["kind"])
+    if handler:
+        handler(conn, agent, event, now, counts, join_window)
+
+
+def _bump(counts: Counts, name: str, **labels: Any) -> None:
+    from govwatch.collector.store import labels_key
+
+    key = (name, labels_key(**labels))
+    counts[key] = counts.get(key, 0.0) + 1.0
+
+
+def _heartbeat(conn, agent, event, now, counts, window) -> None:
+    data = event["data"]
+    conn.execute("UPDATE agents SET status=?, version=?, hostname=?, ministry=COALESCE(NULLIF(?, ''), ministry) "
+                 "WHERE name=?", (json.dumps(data, separators=(",", ":")), str(data.get("version", ""))[:40],
+                                  str(data.get("hostname", ""))[:200], str(data.get("ministry", ""))[:100], agent))
+
+
+def _fim(conn, agent, event, now, counts, window) -> None:
+    data = event["data"]
+    _bump(counts, "govwatch_fim_changes_total", agent=agent, change=data.get("change"), severity=event["severity"])
+    if SEVERITY_RANK[event["severity"]] < SEVERITY_RANK["high"]:
+        return
+    item = {"ts": event["ts"], "id": event["id"], "path": data.get("path"), "change": data.get("change"),
+            "severity": event["severity"], "summary": event["summary"], "diff": data.get("diff"),
+            "known_good": data.get("known_good", False), "rules": data.get("rules", [])}
+    joined = conn.execute("SELECT * FROM incidents WHERE kind='defacement' AND agent=? AND status!='resolved' "
+                          "AND updated >= ? ORDER BY updated DESC LIMIT 1", (agent, now - window)).fetchone()
+    if joined is not None:
+        _append(conn, joined, "fim", item, event["severity"], now)
+        return
+    key = f"fim:{agent}:{data.get('root') or ''}"
+    title = event["summary"] or f"{data.get('change')} {data.get('path')}"
+    _open_or_append(conn, counts, key, "fim", None, agent, event["severity"], title, "fim", item, now, window)
+
+
+def _fim_status(conn, agent, event, now, counts, window) -> None:
+    data = event["data"]
+    if data.get("problem") == "overflow":
+        _bump(counts, "govwatch_fim_overflows_total", agent=agent)
+    if data.get("problem") == "baseline_tampered":
+        item = {"ts": event["ts"], "detail": data.get("detail"), "path": data.get("path")}
+        _open_or_append(conn, counts, f"fim_baseline:{agent}", "fim", None, agent, "critical",
+                        f"integrity baseline failed verification on {agent}", "problems", item, now, window)
+
+
+def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, data: dict[str, Any],
+                      severity: str, ts: float, now: float, counts: Counts, window: float) -> None:
+    """Set a site's defacement state for one view and open or extend its incident."""
+    site = str(data.get("site") or "")
+    defaced = 1 if data.get("state") == "defaced" else 0
+    previous = conn.execute("SELECT defaced FROM defacement_state WHERE site=? AND source=?", (site, source)).fetchone()
+    if previous is None or previous["defaced"] != defaced:
+        conn.execute("INSERT OR REPLACE INTO defacement_state(site, source, defaced, since, score, reasons) "
+                     "VALUES (?,?,?,?,?,?)", (site, source, defaced, ts, float(data.get("score") or 0),
+                                               json.dumps(data.get("reasons") or [], ensure_ascii=False)))
+    view = {"ts": ts, "source": source, "view": data.get("view", "browser"), "state": data.get("state"),
+            "score": data.get("score"), "reasons": data.get("reasons", []), "new_domains": data.get("new_domains", []),
+            "diff": data.get("diff"), "url": data.get("url"), "title": data.get("title")}
+    key = f"defacement:{site}"
+    open_row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
+                            (key,)).fetchone()
+    if not defaced:
+        if open_row is not None:
+            _append(conn, open_row, "views", view, "info", now)
+        return
+    if open_row is not None:
+        _append(conn, open_row, "views", view, severity, now)
+        return
+    evidence = {"views": [view], "fim": _recent_fim(conn, agent, now, window) if agent else []}
+    _create(conn, counts, key, "defacement", site, agent, severity, f"site {site} defaced ({source})", evidence, now)
+
+
+def _defacement(conn, agent, event, now, counts, window) -> None:
+    record_defacement(conn, agent, agent, event["data"], event["severity"], event["ts"], now, counts, window)
+
+
+def _traffic(conn, agent, event, now, counts, window) -> None:
+    data = event["data"]
+    kind = str(data.get("kind") or "unknown")
+    item = {"ts": event["ts"], "state": data.get("state"), "src": data.get("src"), "dst": data.get("dst"),
+            "start": data.get("start"), "end": data.get("end"), "evidence": data.get("evidence", {})}
+    if data.get("state") == "end":
+        conn.execute("DELETE FROM traffic_active WHERE agent=? AND kind=?", (agent, kind))
+    else:
+        conn.execute("INSERT OR REPLACE INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?)",
+                     (agent, kind, event["ts"], json.dumps(data.get("evidence", {}), ensure_ascii=False)))
+        _bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
+    title = event["summary"] or f"{kind} on {agent}"
+    _open_or_append(conn, counts, f"traffic:{agent}:{kind}", "traffic", None, agent, event["severity"], title,
+                    "anomalies", item, now, window, create=data.get("state") != "end")
+
+
+def _recent_fim(conn: sqlite3.Connection, agent: str, now: float, window: float) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT id, ts, severity, summary, data FROM events WHERE agent=? AND kind='fim' "
+                        "AND received >= ? ORDER BY ts DESC LIMIT ?", (agent, now - window, MAX_EVIDENCE_ITEMS))
+    out = []
+    for row in rows:
+        data = json.loads(row["data"])
+        out.append({"ts": row["ts"], "id": row["id"], "path": data.get("path"), "change": data.get("change"),
+                    "severity": row["severity"], "summary": row["summary"], "diff": data.get("diff"),
+                    "known_good": data.get("known_good", False), "rules": data.get("rules", [])})
+    return out
+
+
+def _open_or_append(conn, counts, key, kind, site, agent, severity, title, field, item, now, window,
+                    create: bool = True) -> None:
+    row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' AND updated >= ? "
+                       "ORDER BY id DESC LIMIT 1", (key, now - window)).fetchone()
+    if row is not None:
+        _append(conn, row, field, item, severity, now)
+    elif create:
+        _create(conn, counts, key, kind, site, agent, severity, title, {field: [item]}, now)
+
+
+def _create(conn, counts, key, kind, site, agent, severity, title, evidence, now) -> None:
+    conn.execute("INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, evidence) "
+                 "VALUES (?,?,?,?,?,'open',?,?,?,?)", (key, kind, site, agent, severity, title[:300], now, now,
+                                                        json.dumps(evidence, ensure_ascii=False)))
+    _bump(counts, "govwatch_incidents_total", kind=kind, severity=severity)
+
+
+def _append(conn: sqlite3.Connection, row: sqlite3.Row, field: str, item: dict[str, Any], severity: str,
+            now: float) -> None:
+    evidence = json.loads(row["evidence"])
+    items = evidence.setdefault(field, [])
+    items.append(item)
+    del items[:-MAX_EVIDENCE_ITEMS]
+    conn.execute("UPDATE incidents SET evidence=?, updated=?, severity=? WHERE id=?",
+                 (json.dumps(evidence, ensure_ascii=False), now, max_severity(row["severity"], severity), row["id"]))
+
+
+_HANDLERS = {"heartbeat": _heartbeat, "fim": _fim, "fim_status": _fim_status, "defacement": _defacement,
+             "traffic": _traffic}

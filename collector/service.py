@@ -1,0 +1,116 @@
+"""`govwatch collector run`: wires config, store, API, metrics, probes and housekeeping into one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from govwatch import __version__
+from govwatch.collector.api import App
+from govwatch.collector.config import db_path, split_listen
+from govwatch.collector.httpd import PooledServer, make_handler, tls_context
+from govwatch.collector.init import read_secret
+from govwatch.collector.metrics import StoreCollector, metrics_renderer
+from govwatch.collector.store import Store
+from govwatch.errors import GovwatchError
+
+log = logging.getLogger("govwatch.collector")
+
+
+class Collector:
+    """The running collector; `start()` returns once it listens, `stop()` shuts everything down."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.store = Store(db_path(cfg), join_window=cfg["incidents"]["join_window"])
+        self.admin_token = read_secret(cfg["admin_token_file"], "admin token")
+        read_secret(cfg["enroll_key_file"], "enrollment key")
+        self.outside = _outside_view(cfg, self.store)
+        maintenance = getattr(self.outside, "maintenance_active", None)
+        renderer = metrics_renderer(StoreCollector(self.store, cfg, maintenance=maintenance))
+        self.app = App(self.store, cfg, self.admin_token,
+                       lambda: read_secret(cfg["enroll_key_file"], "enrollment key"), renderer)
+        if self.outside is not None:
+            self.app.hooks["rebaseline"] = self.outside.rebaseline
+        _install_console(self.app, self.store, cfg)
+        host, port = split_listen(cfg["listen"])
+        tls = tls_context(cfg["tls"]["cert"], cfg["tls"]["key"]) if cfg["tls"] else None
+        handler = make_handler(self.app, cfg["limits"]["max_body"], cfg["limits"]["request_timeout"])
+        try:
+            self.server = PooledServer((host, port), handler, cfg["limits"]["threads"], tls)
+        except OSError as exc:
+            raise GovwatchError(f"cannot listen on {cfg['listen']}: {exc.strerror}") from None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{'https' if self.cfg['tls'] else 'http'}://{host}:{port}"
+
+    def start(self) -> None:
+        self._spawn("http", self.server.serve_forever)
+        self._spawn("housekeeping", self._housekeeping)
+        if self.outside is not None:
+            self.outside.start()
+        log.info("govwatch collector %s listening on %s (store %s)", __version__, self.url, self.store.path)
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _housekeeping(self) -> None:
+        """Flush rejection counters often; purge past retention hourly."""
+        last_purge = 0.0
+        while not self._stop.wait(1.0):
+            self.app.rejections.flush()
+            if time.time() - last_purge > 3600:
+                last_purge = time.time()
+                retention = self.cfg["retention"]
+                self.store.purge(time.time() - retention["events"], time.time() - retention["probes"])
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.outside is not None:
+            self.outside.stop()
+        self.server.shutdown()
+        self.server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.app.rejections.flush()
+        self.store.close()
+
+
+def _outside_view(cfg: dict[str, Any], store: Store) -> Any:
+    """The external prober (uptime + defacement as citizens see it), if its modules are installed."""
+    try:
+        from govwatch.collector.outside import OutsideView
+    except ImportError as exc:
+        log.warning("external site probes unavailable: %s", exc)
+        return None
+    return OutsideView(cfg, store)
+
+
+def _install_console(app: App, store: Store, cfg: dict[str, Any]) -> None:
+    try:
+        from govwatch.collector.console import install
+    except ImportError:
+        return
+    install(app, store, cfg)
+
+
+def run(cfg: dict[str, Any]) -> int:
+    collector = Collector(cfg)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    collector.start()
+    print(f"govwatch collector listening on {collector.url}  (metrics: {collector.url}/metrics)", flush=True)
+    done.wait()
+    log.info("shutting down")
+    collector.stop()
+    return 0

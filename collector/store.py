@@ -1,0 +1,169 @@
+"""The collector's store: SQLite in WAL mode with synchronous=FULL, so an acknowledged event is on disk.
+
+One writer connection behind a lock (SQLite has one writer anyway); readers get their own connection
+per thread. Events are inserted idempotently on (agent, id) and every counter they move is updated in
+the same transaction, so a retried batch is never counted twice and counters survive a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from govwatch.collector import incidents
+
+SCHEMA_VERSION = "1"
+
+
+def labels_key(**labels: Any) -> str:
+    """Canonical text form of a label set, the counters table's key."""
+    return json.dumps({k: str(v) for k, v in sorted(labels.items())}, separators=(",", ":"), ensure_ascii=False)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open the store file with the settings every connection needs."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Store:
+    """All reads and writes of collector state go through here."""
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.time, join_window: float = 600.0) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path, self.clock, self.join_window = path, clock, join_window
+        self._write_lock = threading.Lock()
+        self._writer = connect(path)
+        self._local = threading.local()
+        schema = resources.files("govwatch.collector").joinpath("schema.sql").read_text()
+        self._writer.executescript(schema)
+        self._writer.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    # -- connections -------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The single writer, inside BEGIN IMMEDIATE ... COMMIT (fsync'd by synchronous=FULL)."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        return self.reader().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+
+    # -- agents ------------------------------------------------------------------------------------
+    def add_agent(self, name: str, ministry: str, token: str, hostname: str = "", version: str = "") -> bool:
+        """Enroll an agent; False if the name is taken by an agent that is not revoked."""
+        now = self.clock()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT revoked FROM agents WHERE name=?", (name,)).fetchone()
+            if row is not None and row["revoked"] is None:
+                return False
+            conn.execute("DELETE FROM agents WHERE name=?", (name,))
+            conn.execute("INSERT INTO agents(name, ministry, token_sha256, enrolled, hostname, version) "
+                         "VALUES (?,?,?,?,?,?)", (name, ministry, token_digest(token), now, hostname, version))
+        return True
+
+    def revoke_agent(self, name: str) -> bool:
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE agents SET revoked=? WHERE name=? AND revoked IS NULL", (self.clock(), name))
+            return cur.rowcount > 0
+
+    def agent_for_token(self, token: str) -> sqlite3.Row | None:
+        return self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+                                     (token_digest(token),)).fetchone()
+
+    def agent_known(self, name: str) -> sqlite3.Row | None:
+        return self.reader().execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
+
+    def active_agents(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM agents WHERE revoked IS NULL ORDER BY name")
+
+    # -- ingest ------------------------------------------------------------------------------------
+    def ingest(self, agent: str, events: list[dict[str, Any]]) -> tuple[int, int]:
+        """Store a validated batch for `agent`; return (accepted, duplicates). All or nothing."""
+        now = self.clock()
+        counts: dict[tuple[str, str], float] = {}
+        accepted = 0
+        with self.transaction() as conn:
+            for event in events:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO events(agent, id, kind, severity, ts, received, summary, data) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (agent, event["id"], event["kind"], event["severity"], event["ts"], now, event["summary"],
+                     json.dumps(event["data"], ensure_ascii=False, separators=(",", ":"))))
+                if cur.rowcount == 0:
+                    continue
+                accepted += 1
+                _bump(counts, "govwatch_events_ingested_total", kind=event["kind"])
+                incidents.apply(conn, agent, event, now, counts, self.join_window)
+            conn.execute("UPDATE agents SET last_seen=? WHERE name=?", (now, agent))
+            add_counters(conn, counts)
+        return accepted, len(events) - accepted
+
+    def count_rejected(self, reasons: dict[str, int]) -> None:
+        """Persist rejected-request counts (batched by the caller so a flood costs few writes)."""
+        with self.transaction() as conn:
+            add_counters(conn, {("govwatch_ingest_rejected_total", labels_key(reason=r)): float(n)
+                                for r, n in reasons.items()})
+
+    def counters(self, name: str) -> list[tuple[dict[str, str], float]]:
+        rows = self.query("SELECT labels, value FROM counters WHERE name=?", (name,))
+        return [(json.loads(r["labels"]), r["value"]) for r in rows]
+
+    def check_writable(self) -> None:
+        """Raise if a write cannot be committed (for /readyz)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ready_probe', ?)", (str(self.clock()),))
+
+    def purge(self, events_before: float, probes_before: float) -> None:
+        """Drop raw events and probe rows past retention; counters and incidents stay."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM events WHERE received < ? AND kind = 'heartbeat'", (events_before,))
+            conn.execute("DELETE FROM events WHERE received < ?", (events_before,))
+            conn.execute("DELETE FROM site_probes WHERE ts < ?", (probes_before,))
+
+
+def _bump(counts: dict[tuple[str, str], float], name: str, value: float = 1.0, **labels: Any) -> None:
+    key = (name, labels_key(**labels))
+    counts[key] = counts.get(key, 0.0) + value
+
+
+def add_counters(conn: sqlite3.Connection, counts: dict[tuple[str, str], float]) -> None:
+    conn.executemany("INSERT INTO counters(name, labels, value) VALUES (?,?,?) "
+                     "ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value",
+                     [(name, labels, value) for (name, labels), value in counts.items()])
+
+
+bump = _bump

@@ -1,0 +1,334 @@
+"""Uptime accounting: probe history, confirmed outages, maintenance windows and monthly availability.
+
+Rules (printed with every report): a site is down once `confirm_failures` consecutive probes fail; the
+outage starts at the first failed probe of that run and ends at the first successful probe. Time inside a
+maintenance window is excluded. A stretch longer than 3 probe intervals without any probe is a data gap:
+neither up nor down, excluded and shown separately. Months are calendar months in the report time zone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from govwatch.errors import ConfigError, GovwatchError
+
+log = logging.getLogger(__name__)
+
+GAP_FACTOR = 3.0
+Interval = tuple[float, float]
+
+
+def _schema_sql() -> str:
+    return resources.files("govwatch.collector").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def connect(db_path: str) -> sqlite3.Connection:
+    """An autocommit connection that waits for the collector's other writers instead of failing."""
+    conn = sqlite3.connect(db_path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(_schema_sql())
+    return conn
+
+
+class UptimeTracker:
+    """Store each probe, keep site_state current and open/close confirmed outages."""
+
+    def __init__(self, db_path: str, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._conn = connect(db_path)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def record(self, site: dict[str, Any], result: Any) -> dict[str, Any] | None:
+        """Store one probe; return {"site", "up", "since", "cause"} when the confirmed state changed."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                change = self._record(conn, site, result)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if change:
+            log.info("site %s is %s since %s", change["site"], "up" if change["up"] else "down", change["since"])
+        return change
+
+    def _record(self, conn: sqlite3.Connection, site: dict[str, Any], r: Any) -> dict[str, Any] | None:
+        name, ts = site["name"], float(r.ts)
+        cert = getattr(r, "cert", None)
+        conn.execute("INSERT INTO site_probes(site, ts, up, status, duration, error, ip, cert_expiry, phases) "
+                     "VALUES (?,?,?,?,?,?,?,?,?)",
+                     (name, ts, int(r.up), r.status, r.duration, r.error, r.ip,
+                      cert.not_after if cert else None, json.dumps(r.phases, sort_keys=True)))
+        prev = conn.execute("SELECT up, since, failures, ip FROM site_state WHERE site=?", (name,)).fetchone()
+        failures = 0 if r.up else (prev["failures"] + 1 if prev else 1)
+        up, since = (bool(prev["up"]), prev["since"]) if prev else (True, ts)
+        change = None
+        if r.up and not up:
+            conn.execute("UPDATE outages SET end=? WHERE site=? AND end IS NULL", (ts, name))
+            up, since = True, ts
+            change = {"site": name, "up": True, "since": ts, "cause": None}
+        elif not r.up and up and failures >= int(site.get("confirm_failures", 3)):
+            since = self._first_failure(conn, name, ts)
+            conn.execute("INSERT INTO outages(site, start, end, cause) VALUES (?,?,NULL,?)",
+                         (name, since, r.error or ""))
+            up = False
+            change = {"site": name, "up": False, "since": since, "cause": r.error}
+        if prev and prev["ip"] and r.ip and prev["ip"] != r.ip:
+            log.warning("site %s moved from %s to %s", name, prev["ip"], r.ip)
+            conn.execute("INSERT INTO counters(name, labels, value) VALUES (?,?,1) ON CONFLICT(name, labels) "
+                         "DO UPDATE SET value = value + 1",
+                         ("govwatch_site_ip_changes_total", json.dumps({"site": name}, separators=(",", ":"))))
+        conn.execute(
+            "INSERT OR REPLACE INTO site_state(site, up, since, last_probe, failures, duration, status, error, ip, "
+            "cert_expiry, cert_valid, cert_error, https_redirect) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (name, int(up), since, ts, failures, r.duration, r.status, r.error, r.ip or (prev["ip"] if prev else None),
+             cert.not_after if cert else None, (int(cert.valid) if cert else None), cert.error if cert else None,
+             None if r.https_redirect is None else int(r.https_redirect)))
+        return change
+
+    @staticmethod
+    def _first_failure(conn: sqlite3.Connection, name: str, now: float) -> float:
+        row = conn.execute("SELECT MIN(ts) FROM site_probes WHERE site=? AND ts > COALESCE("
+                           "(SELECT MAX(ts) FROM site_probes WHERE site=? AND up=1), -1)", (name, name)).fetchone()
+        return float(row[0]) if row and row[0] is not None else now
+
+
+# ---- time and maintenance windows --------------------------------------------------------------------------
+
+def parse_time(text: Any, tz: str, where: str = "", file: str = "collector.yml") -> float:
+    """ISO time to unix seconds; a time without offset is read in the report time zone."""
+    value = text if isinstance(text, datetime) else None
+    if value is None:
+        try:
+            value = datetime.fromisoformat(str(text).strip())
+        except ValueError:
+            raise ConfigError(file, where, f"not an ISO time (got {text!r}; use 2026-10-04T22:00+07:00)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    return value.timestamp()
+
+
+def month_bounds(month: str, tz: str) -> Interval:
+    """[start, end) of a calendar month `YYYY-MM` in time zone `tz`."""
+    try:
+        year, mon = (int(part) for part in month.split("-"))
+        if len(month) != 7 or not 1 <= mon <= 12 or year < 1970:
+            raise ValueError
+    except ValueError:
+        raise GovwatchError(f"--month: expected YYYY-MM with month 01-12 (got {month!r})") from None
+    zone = ZoneInfo(tz)
+    start = datetime(year, mon, 1, tzinfo=zone)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
+    return start.timestamp(), end.timestamp()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A maintenance window that applies to a site."""
+
+    start: float
+    end: float
+    reason: str
+    scope: str  # the site, "ministry X" or "all sites"
+
+
+def _applies(window: dict[str, Any], site: dict[str, Any]) -> bool:
+    if window.get("site"):
+        return window["site"] == site["name"]
+    if window.get("ministry"):
+        return window["ministry"] == site.get("ministry", "")
+    return True
+
+
+def _scope(window: dict[str, Any]) -> str:
+    return window.get("site") or (f"ministry {window['ministry']}" if window.get("ministry") else "all sites")
+
+
+def maintenance_windows(cfg: dict[str, Any], site: dict[str, Any], start: float = float("-inf"),
+                        end: float = float("inf")) -> list[Window]:
+    """The windows of collector.yml that cover this site and overlap [start, end)."""
+    tz = cfg.get("report", {}).get("timezone", "Asia/Phnom_Penh")
+    file = cfg.get("config_file", "collector.yml")
+    found = []
+    for index, window in enumerate(cfg.get("maintenance", [])):
+        if not _applies(window, site):
+            continue
+        w_start = parse_time(window["start"], tz, f"maintenance[{index}].start", file)
+        w_end = parse_time(window["end"], tz, f"maintenance[{index}].end", file)
+        if w_end <= w_start:
+            raise ConfigError(file, f"maintenance[{index}].end", "must be after start")
+        if w_start < end and w_end > start:
+            found.append(Window(w_start, w_end, window.get("reason") or "planned maintenance", _scope(window)))
+    return found
+
+
+def maintenance_active(cfg: dict[str, Any], site: dict[str, Any], now: float) -> bool:
+    """True while a maintenance window covers the site (alerts are inhibited, downtime excluded)."""
+    return any(w.start <= now < w.end for w in maintenance_windows(cfg, site, now, now + 1e-6))
+
+
+# ---- interval arithmetic -----------------------------------------------------------------------------------
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    for start, end in sorted(i for i in intervals if i[1] > i[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def clip(intervals: Iterable[Interval], start: float, end: float) -> list[Interval]:
+    return merge((max(a, start), min(b, end)) for a, b in intervals)
+
+
+def subtract(intervals: Iterable[Interval], holes: Iterable[Interval]) -> list[Interval]:
+    out, holes = [], merge(holes)
+    for start, end in merge(intervals):
+        cursor = start
+        for h_start, h_end in holes:
+            if h_end <= cursor or h_start >= end:
+                continue
+            if h_start > cursor:
+                out.append((cursor, h_start))
+            cursor = max(cursor, h_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def total(intervals: Iterable[Interval]) -> float:
+    return sum(end - start for start, end in merge(intervals))
+
+
+# ---- monthly accounting ------------------------------------------------------------------------------------
+
+@dataclass
+class Outage:
+    """A confirmed outage as it touches the period; `counted` is its downtime outside maintenance and gaps."""
+
+    start: float
+    end: float | None
+    cause: str
+    counted: float = 0.0
+
+
+@dataclass
+class SiteAccount:
+    """One site's month: what the managers' report prints."""
+
+    site: str
+    ministry: str
+    start: float
+    end: float
+    observed: Interval | None = None  # from the first probe (or month start) to the last moment known
+    maintenance: list[Window] = field(default_factory=list)
+    gaps: list[Interval] = field(default_factory=list)
+    monitored: float = 0.0  # seconds counted: observed minus maintenance and gaps
+    downtime: float = 0.0
+    outages: list[Outage] = field(default_factory=list)
+    probes: int = 0
+    response_p50: float | None = None
+    response_p95: float | None = None
+    cert_expiry: float | None = None
+
+    @property
+    def availability(self) -> float | None:
+        """Percent of monitored time up; None when nothing was monitored."""
+        return None if self.monitored <= 0 else 100.0 * (1.0 - self.downtime / self.monitored)
+
+    @property
+    def gap_seconds(self) -> float:
+        return total(self.gaps)
+
+    @property
+    def maintenance_seconds(self) -> float:
+        return total(clip(((w.start, w.end) for w in self.maintenance), *(self.observed or (0.0, 0.0))))
+
+    @property
+    def counted_outages(self) -> list[Outage]:
+        return [o for o in self.outages if o.counted > 0]
+
+    @property
+    def longest(self) -> float:
+        return max((o.counted for o in self.counted_outages), default=0.0)
+
+    @property
+    def mttr(self) -> float | None:
+        """Mean time to restore, over the outages that ended."""
+        ended = [o.counted for o in self.counted_outages if o.end is not None]
+        return statistics.fmean(ended) if ended else None
+
+
+def find_gaps(times: list[float], interval: float, start: float, end: float) -> list[Interval]:
+    """Stretches of [start, end) longer than GAP_FACTOR intervals without a probe (`times` sorted)."""
+    gaps, limit = [], GAP_FACTOR * interval
+    points = [t for t in times if t < end]
+    for before, after in zip(points, points[1:], strict=False):
+        if after - before > limit:
+            gaps.append((before + interval, after))
+    if points and end - points[-1] > limit:
+        gaps.append((points[-1] + interval, end))
+    return clip(gaps, start, end)
+
+
+def account_site(conn: sqlite3.Connection, cfg: dict[str, Any], site: dict[str, Any], start: float, end: float,
+                 now: float) -> SiteAccount:
+    """Availability of one site over [start, end), maintenance and data gaps excluded."""
+    name, interval = site["name"], float(site.get("interval", 60.0))
+    acc = SiteAccount(site=name, ministry=site.get("ministry", ""), start=start, end=end)
+    acc.maintenance = maintenance_windows(cfg, site, start, end)
+    first = conn.execute("SELECT MIN(ts) FROM site_probes WHERE site=?", (name,)).fetchone()[0]
+    stop = min(end, now)
+    if first is None or first >= stop:
+        return acc
+    acc.observed = (max(start, first), stop)
+    before = conn.execute("SELECT MAX(ts) FROM site_probes WHERE site=? AND ts<?", (name, start)).fetchone()[0]
+    rows = conn.execute("SELECT ts, up, duration, cert_expiry FROM site_probes WHERE site=? AND ts>=? AND ts<? "
+                        "ORDER BY ts", (name, start, stop)).fetchall()
+    times = ([before] if before is not None else []) + [r["ts"] for r in rows]
+    acc.gaps = find_gaps(times, interval, *acc.observed)
+    excluded = merge([(w.start, w.end) for w in acc.maintenance] + acc.gaps)
+    acc.monitored = total(subtract([acc.observed], excluded))
+    _add_outages(conn, acc, excluded, stop)
+    acc.downtime = total(subtract(clip(((o.start, o.end or stop) for o in acc.outages), *acc.observed), excluded))
+    _add_probe_figures(acc, rows)
+    return acc
+
+
+def _add_outages(conn: sqlite3.Connection, acc: SiteAccount, excluded: list[Interval], stop: float) -> None:
+    for row in conn.execute("SELECT start, end, cause FROM outages WHERE site=? AND start<? AND "
+                            "COALESCE(end, ?)>? ORDER BY start", (acc.site, stop, stop, acc.start)):
+        outage = Outage(row["start"], row["end"], row["cause"] or "")
+        span = clip([(outage.start, outage.end or stop)], *acc.observed)  # type: ignore[misc]
+        outage.counted = total(subtract(span, excluded))
+        acc.outages.append(outage)
+
+
+def _add_probe_figures(acc: SiteAccount, rows: list[sqlite3.Row]) -> None:
+    acc.probes = len(rows)
+    durations = sorted(r["duration"] for r in rows if r["up"] and r["duration"] is not None)
+    if durations:
+        acc.response_p50 = statistics.median(durations)
+        acc.response_p95 = durations[min(len(durations) - 1, int(round(0.95 * (len(durations) - 1))))]
+    expiries = [r["cert_expiry"] for r in rows if r["cert_expiry"] is not None]
+    acc.cert_expiry = expiries[-1] if expiries else None
