@@ -1,0 +1,34 @@
+# govwatch — the two commands: `make demo` runs the suite, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: demo test lint venv system-deps bench clean
+
+$(BIN)/govwatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/govwatch
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: venv
+	$(BIN)/python scripts/demo.py $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: venv system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider $(ARGS)
+
+bench: venv system-deps
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info test-artifacts
