@@ -125,10 +125,12 @@ def test_month_account_excludes_maintenance_and_gaps(tmp_path):
     day = 86400
     outage = (day, day + 7200)  # 1970-01-02 00:00-02:00
     gap = (10 * day, 10 * day + 5 * 3600)
+    conn.execute("BEGIN")
     conn.executemany("INSERT INTO site_probes(site, ts, up, duration) VALUES ('moc-home', ?, ?, 0.5)",
                      [(t, int(not outage[0] <= t < outage[1])) for t in range(0, 30 * day, 60)
                       if not gap[0] < t < gap[1]])
     conn.execute("INSERT INTO outages(site, start, end, cause) VALUES ('moc-home', ?, ?, 'refused')", outage)
+    conn.execute("COMMIT")
     acc = account_site(conn, cfg, SITE, 0, 30 * day, now=40 * day)
     assert acc.gaps == [(gap[0] + 60, gap[1])]
     assert acc.downtime == 3600
