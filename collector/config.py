@@ -37,7 +37,7 @@ def check_listen(value: str) -> str | None:
 def split_listen(value: str) -> tuple[str, int]:
     """Return (host, port) for `HOST:PORT` or `[v6]:PORT`."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"must be HOST:PORT (got {value!r})")
     return host.strip("[]") or "0.0.0.0", int(port)
 
