@@ -142,7 +142,8 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path):
     running.start()
     try:
         key = open(running.cfg["enroll_key_file"]).read().strip()
-        token = requests.post(f"{running.url}/api/v1/enroll", json={"name": "web-01", "enroll_key": key}).json()["token"]
+        answer = requests.post(f"{running.url}/api/v1/enroll", json={"name": "web-01", "enroll_key": key})
+        token = answer.json()["token"]
         assert post(running, token, events(10)).status_code == 200
         limited = post(running, token, events(5))
         assert limited.status_code == 429
