@@ -43,7 +43,8 @@ class Agent:
         collector = cfg["collector"]
         verify: bool | str = collector["ca_file"] or True
         self.sender = Sender(self.spool, collector["url"], self.credentials["token"], verify,
-                             collector["batch_size"], collector["timeout"], collector["max_backoff"], self._wake)
+                             collector["batch_size"], collector["timeout"], collector["max_backoff"], self._wake,
+                             on_command=self.command)
         self.watchers: dict[str, Watcher] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -52,6 +53,14 @@ class Agent:
     def emit(self, event: Event) -> None:
         """Thread-safe and non-blocking: the writer thread makes it durable within milliseconds."""
         self._queue.put(event)
+
+    def command(self, command: dict[str, Any]) -> None:
+        """Run a collector command on every watcher that understands it (`watcher.command(kind, arg)`)."""
+        log.info("collector asks: %s %s", command.get("kind"), command.get("arg"))
+        for watcher in self.watchers.values():
+            handler = getattr(watcher, "command", None)
+            if handler is not None:
+                handler(str(command.get("kind")), str(command.get("arg")))
 
     def start(self) -> None:
         self._spawn("spool-writer", self._write_loop)

@@ -27,7 +27,8 @@ class Sender:
 
     def __init__(self, spool: Spool, url: str, token: str, verify: bool | str, batch_size: int = 500,
                  timeout: float = 15.0, max_backoff: float = 10.0, wake: threading.Event | None = None,
-                 session: Any = None, sleep: Callable[[float], bool] | None = None) -> None:
+                 session: Any = None, sleep: Callable[[float], bool] | None = None,
+                 on_command: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.spool, self.url = spool, url.rstrip("/") + "/api/v1/events"
         self.batch_size, self.timeout, self.max_backoff, self.verify = batch_size, timeout, max_backoff, verify
         self.wake = wake or threading.Event()
@@ -41,6 +42,7 @@ class Sender:
         self.last_ok: float | None = None
         self.last_error = ""
         self._limit = batch_size
+        self.on_command = on_command
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -68,6 +70,7 @@ class Sender:
             self.sent += len(rows)
             self.failures, self.last_ok, self.last_error = 0, time.time(), ""
             self._limit = self.batch_size
+            self._commands(response)
             return True
         reason = _reason(response)
         if response.status_code in (400, 413):
@@ -76,6 +79,20 @@ class Sender:
             retry_after = response.headers.get("Retry-After", "1")
             self.sleep(min(self.max_backoff, float(retry_after) if retry_after.isdigit() else 1.0))
         return self._failed(f"collector answered {response.status_code}: {reason}")
+
+    def _commands(self, response: Any) -> None:
+        """Hand on commands the collector piggybacked on its answer (e.g. rebaseline a site)."""
+        if self.on_command is None:
+            return
+        try:
+            commands = response.json().get("commands") or []
+        except (ValueError, AttributeError):
+            return
+        for command in commands:
+            try:
+                self.on_command(command)
+            except Exception:  # a command must never stop the sender
+                log.exception("command %s failed", command)
 
     def _refused(self, rows: list[tuple[int, bytes]], status: int, reason: str) -> bool:
         if len(rows) > 1:

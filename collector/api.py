@@ -229,7 +229,11 @@ class App:
             self.rejections.add("rate_limited")
             return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
         accepted, duplicates = self.store.ingest(agent, events)
-        return Response.json({"accepted": accepted, "duplicates": duplicates})
+        answer: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
+        commands = self.store.take_commands(agent)
+        if commands:
+            answer["commands"] = commands
+        return Response.json(answer)
 
     def _agents(self, request: Request) -> Response:
         now = time.time()

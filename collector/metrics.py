@@ -28,6 +28,7 @@ COUNTERS = {
     "govwatch_fim_overflows_total": ("inotify queue overflows or watch-limit hits (followed by a rescan)", ("agent",)),
     "govwatch_traffic_anomalies_total": ("Traffic anomalies started", ("agent", "kind")),
     "govwatch_incidents_total": ("Incidents opened", ("kind", "severity")),
+    "govwatch_site_ip_changes_total": ("Times a site's address changed between probes", ("site",)),
 }
 
 

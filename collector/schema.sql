@@ -74,3 +74,9 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS sessions (
   id_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL
 );
+
+-- Commands for agents (e.g. rebaseline a site), delivered in the answer to their next event batch.
+CREATE TABLE IF NOT EXISTS commands (
+  id INTEGER PRIMARY KEY, agent TEXT NOT NULL, kind TEXT NOT NULL, arg TEXT NOT NULL, created REAL NOT NULL,
+  delivered REAL
+);

@@ -132,6 +132,17 @@ class Store:
             add_counters(conn, counts)
         return accepted, len(events) - accepted
 
+    def take_commands(self, agent: str) -> list[dict[str, Any]]:
+        """Pending commands for `agent`, marked delivered (they ride on the answer to its next batch)."""
+        if not self.reader().execute("SELECT 1 FROM commands WHERE agent=? AND delivered IS NULL LIMIT 1",
+                                     (agent,)).fetchone():
+            return []
+        with self.transaction() as conn:
+            rows = conn.execute("SELECT id, kind, arg FROM commands WHERE agent=? AND delivered IS NULL ORDER BY id",
+                                (agent,)).fetchall()
+            conn.execute("UPDATE commands SET delivered=? WHERE agent=? AND delivered IS NULL", (self.clock(), agent))
+        return [{"id": r["id"], "kind": r["kind"], "arg": r["arg"]} for r in rows]
+
     def count_rejected(self, reasons: dict[str, int]) -> None:
         """Persist rejected-request counts (batched by the caller so a flood costs few writes)."""
         with self.transaction() as conn:

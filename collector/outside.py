@@ -1,0 +1,123 @@
+"""The outside view: what citizens see of every site in collector.yml.
+
+Each probe result is recorded for uptime (UptimeTracker) and, when the page loaded, judged by the same
+defacement detector the agents run. The collector's verdict is one more view of the site
+(source 'collector'): `govwatch_defacement_detected{site}` is 1 while any view says defaced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from govwatch.collector import incidents
+from govwatch.collector.config import db_path
+from govwatch.collector.probes import Prober, ProbeResult
+from govwatch.collector.store import Store, add_counters
+from govwatch.collector.uptime import UptimeTracker, maintenance_active
+
+log = logging.getLogger("govwatch.collector.outside")
+
+
+class OutsideView:
+    """Owns the prober, the uptime tracker and one defacement monitor per site."""
+
+    def __init__(self, cfg: dict[str, Any], store: Store) -> None:
+        self.cfg, self.store = cfg, store
+        self.tracker = UptimeTracker(db_path(cfg))
+        self.prober = Prober(cfg["sites"], self.tracker, on_result=self._judge)
+        self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
+        self.monitors: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        if self.cfg["sites"]:
+            self.prober.start()
+            log.info("probing %d sites from outside", len(self.cfg["sites"]))
+
+    def stop(self) -> None:
+        self.prober.stop()
+        self.tracker.close()
+
+    def maintenance_active(self, site: dict[str, Any], now: float) -> bool:
+        return maintenance_active(self.cfg, site, now)
+
+    # -- defacement ---------------------------------------------------------------------------------
+    def _monitor(self, site: dict[str, Any]) -> Any:
+        from govwatch.agents.defacement.monitor import SiteMonitor
+
+        with self._lock:
+            monitor = self.monitors.get(site["name"])
+            if monitor is None:
+                monitor = SiteMonitor(site["name"], site["url"])
+                saved = self._load_profile(site["name"])
+                if saved is not None:
+                    try:
+                        monitor = SiteMonitor.from_dict(saved)
+                    except (KeyError, ValueError, TypeError) as exc:
+                        log.warning("saved profile of %s unusable (%s); learning again", site["name"], exc)
+                self.monitors[site["name"]] = monitor
+            return monitor
+
+    def _profile_path(self, name: str) -> str:
+        return os.path.join(self.profile_dir, f"{name}.json")
+
+    def _load_profile(self, name: str) -> dict[str, Any] | None:
+        try:
+            with open(self._profile_path(name), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def _save_profile(self, name: str, monitor: Any) -> None:
+        os.makedirs(self.profile_dir, exist_ok=True)
+        tmp = self._profile_path(name) + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(monitor.to_dict(), handle)
+        os.replace(tmp, self._profile_path(name))
+
+    def _judge(self, site: dict[str, Any], result: ProbeResult) -> None:
+        if not site.get("defacement", True) or not result.up or not result.body:
+            return
+        if result.content_type and "html" not in result.content_type.lower():
+            return
+        monitor = self._monitor(site)
+        html = result.body.decode("utf-8", errors="replace")
+        change = monitor.observe(html, result.status or 0, result.ts)
+        self._save_profile(site["name"], monitor)
+        if change is not None:
+            self.record(site, change.to_event_data(site["name"], result.final_url or site["url"]), change.severity)
+
+    def record(self, site: dict[str, Any], data: dict[str, Any], severity: str) -> None:
+        """Store the collector's view of a site and open or extend the defacement incident."""
+        agent = (site.get("web_root") or "").partition(":")[0] or None
+        now = time.time()
+        counts: dict[tuple[str, str], float] = {}
+        with self.store.transaction() as conn:
+            incidents.record_defacement(conn, "collector", agent, data, severity, now, now, counts,
+                                        self.cfg["incidents"]["join_window"])
+            add_counters(conn, counts)
+        log.warning("site %s is %s as seen from outside (score %s)", site["name"], data.get("state"),
+                    data.get("score"))
+
+    def rebaseline(self, name: str, user: str) -> dict[str, Any] | None:
+        """Accept the site's current page as its new baseline (a legitimate redesign)."""
+        site = next((s for s in self.cfg["sites"] if s["name"] == name), None)
+        known = self.store.query("SELECT 1 FROM defacement_state WHERE site=? LIMIT 1", (name,))
+        if site is None and not known:
+            return None
+        if site is not None:
+            monitor = self._monitor(site)
+            monitor.rebaseline()
+            self._save_profile(name, monitor)
+        now = time.time()
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE defacement_state SET defaced=0, since=?, reasons='[]' WHERE site=?", (now, name))
+            conn.execute("INSERT INTO commands(agent, kind, arg, created) SELECT source, 'rebaseline', ?, ? "
+                         "FROM defacement_state WHERE site=? AND source != 'collector'", (name, now, name))
+        log.warning("site %s rebaselined by %s", name, user)
+        return {"site": name, "rebaselined_by": user, "at": now}
