@@ -1,0 +1,150 @@
+"""The handlers behind `govwatch fim scan` and `govwatch fim restore` (kept out of cli.py for import speed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import IO, Any
+
+from govwatch.agents.fim.baseline import Baseline, load_or_create_key
+from govwatch.agents.fim.scan import Change, Excluder, Hasher, Problem, compare, walk
+from govwatch.errors import GovwatchError
+
+MARKER_SCAN_BYTES = 1 << 20
+
+
+def _roots(paths: list[str]) -> list[str]:
+    return [os.path.abspath(p) for p in paths]
+
+
+def _size(text: str, option: str) -> int:
+    from govwatch.schema import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise GovwatchError(f"{option}: {exc}") from None
+
+
+def run_scan(args: argparse.Namespace, out: IO[str]) -> int:
+    """`fim scan`: --init writes the baseline; otherwise print one JSON line per change (exit 1 if any)."""
+    roots = _roots(args.paths)
+    key_path = args.key or args.db + ".key"
+    hasher = Hasher(args.workers or None, _size(args.max_hash_size, "--max-hash-size"))
+    problems: list[Problem] = []
+    started = time.monotonic()
+    if args.init:
+        return _init(args, roots, key_path, hasher, problems, started)
+    if not os.path.exists(args.db):
+        raise GovwatchError(f"no baseline at {args.db} (create one with --init)")
+    baseline = Baseline(args.db, load_or_create_key(key_path, create=False))
+    baseline.load()
+    current = walk(roots, Excluder(args.exclude), problems)
+    changes = compare(baseline.files, current, roots, hasher, problems, baseline.roots())
+    verdicts = _judge(args, changes, roots) if changes else {}
+    for change in changes:
+        out.write(json.dumps(_line(change, verdicts.get(change.path))) + "\n")
+    out.flush()
+    if args.update and changes:
+        baseline.apply({c.path: c.after for c in changes if c.after is not None},
+                       [c.path for c in changes if c.after is None])
+        baseline.write_file_seal()
+    _report(problems)
+    _summary(f"{len(current)} entries checked, {hasher.files_hashed} re-hashed, {len(changes)} changes", started)
+    return 1 if changes else 0
+
+
+def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Hasher,
+          problems: list[Problem], started: float) -> int:
+    for root in roots:
+        if not os.path.lexists(root):
+            raise GovwatchError(f"{root}: no such file or folder")
+    files = walk(roots, Excluder(args.exclude), problems)
+    hasher.fill(files, [p for p, s in files.items() if s.type == "file"], problems)
+    key = load_or_create_key(key_path, create=True)
+    Baseline(args.db, key).write_all(files, roots)
+    if args.store:
+        from govwatch.agents.fim.evidence import KnownGoodStore
+
+        store = KnownGoodStore(args.store)
+        for path, state in files.items():
+            if state.type == "file":
+                store.remember(path, state, trusted=True)
+        store.close()
+    _report(problems)
+    _summary(f"baseline of {len(files)} entries written to {args.db}", started)
+    return 0
+
+
+def _judge(args: argparse.Namespace, changes: list[Change], roots: list[str]) -> dict[str, Any]:
+    """Severity and rule ids per changed path, when a FIM rules folder is available."""
+    from govwatch.agents.fim.rules import FimRules, default_rules_dir
+
+    folder = args.rules or default_rules_dir()
+    if folder is None:
+        return {}
+    from govwatch.agents.fim.evidence import webshell_markers
+    from govwatch.agents.fim.scan import hash_file
+
+    rules = FimRules.load(folder)
+    verdicts = {}
+    for change in changes:
+        markers: list[str] = []
+        if change.change in ("created", "modified") and change.after and change.after.type == "file":
+            try:
+                markers = webshell_markers(hash_file(change.path, keep=MARKER_SCAN_BYTES)[1])
+            except OSError:
+                pass
+        verdicts[change.path] = rules.judge_change(change, roots, web_roots=roots, markers=markers)
+    return verdicts
+
+
+def _line(change: Change, verdict: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {"path": change.path, "change": change.change,
+                            "before": change.before.to_json() if change.before else None,
+                            "after": change.after.to_json() if change.after else None}
+    if change.old_path:
+        line["old_path"] = change.old_path
+    if verdict is not None:
+        line["severity"], line["rules"] = verdict.severity, verdict.rule_ids
+    return line
+
+
+def _report(problems: list[Problem]) -> None:
+    for problem in problems:
+        sys.stderr.write(f"govwatch: fim: {problem.path}: {problem.detail}\n")
+
+
+def _summary(text: str, started: float) -> None:
+    sys.stderr.write(f"govwatch: fim: {text} in {time.monotonic() - started:.2f}s\n")
+
+
+def run_restore(args: argparse.Namespace, out: IO[str]) -> int:
+    """`fim restore`: put the latest trusted copy back (or list versions); exit 2 if there is none."""
+    from govwatch.agents.fim.evidence import KnownGoodStore, restore
+
+    folder = args.store or _store_from_config(args.config)
+    if folder is None or not os.path.isdir(folder):
+        raise GovwatchError("no known-good store: give --store DIR or -c agent.yml")
+    path = os.path.abspath(args.path)
+    store = KnownGoodStore(folder)
+    try:
+        if args.list:
+            for version in store.versions(path):
+                out.write(json.dumps(version) + "\n")
+            return 0
+        out.write(restore(store, path, args.sha256) + "\n")
+        return 0
+    finally:
+        store.close()
+
+
+def _store_from_config(config: str | None) -> str | None:
+    if config is None:
+        return None
+    from govwatch.agents.fim.watcher import store_dir_for_agent
+
+    return store_dir_for_agent(config)
