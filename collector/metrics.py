@@ -98,12 +98,14 @@ class StoreCollector:
             "https_redirect": GaugeMetricFamily("govwatch_site_https_redirect", "1 if http:// redirects to https://",
                                                 labels=["site"]),
         }
-        info = GaugeMetricFamily("govwatch_site_info", "Configured site (always 1)", labels=["site", "ministry"])
+        info = GaugeMetricFamily("govwatch_site_info", "Configured site (always 1); agent is the one watching its "
+                                 "web root, if any", labels=["site", "ministry", "agent"])
         maint = GaugeMetricFamily("govwatch_site_maintenance", "1 while a maintenance window is active",
                                   labels=["site"])
         now = self.clock()
         for name, site in sites.items():
-            info.add_metric([name, site.get("ministry", "")], 1)
+            agent = (site.get("web_root") or "").partition(":")[0]
+            info.add_metric([name, site.get("ministry") or "", agent], 1)
             active = bool(self.maintenance and self.maintenance(site, now))
             maint.add_metric([name], 1 if active else 0)
         for row in self.store.query("SELECT * FROM site_state"):
