@@ -57,7 +57,8 @@ def busy_collector(tmp_path):
     running.outside.tracker.record(site | {"confirm_failures": 3}, ProbeResult(
         url=site["url"], ts=now, up=True, status=200, duration=0.2, ip="127.0.0.1", cert=cert, https_redirect=True))
     running.outside.tracker.record(site | {"confirm_failures": 3}, ProbeResult(
-        url=site["url"], ts=now + 1, up=True, status=200, duration=0.2, ip="127.0.0.2", cert=cert))  # moved
+        url=site["url"], ts=now + 1, up=True, status=200, duration=0.2, ip="127.0.0.2", cert=cert,
+        https_redirect=True))  # the site moved
     requests.post(f"{running.url}/api/v1/events", data=b"{", headers={"Authorization": "Bearer nope"})
     running.app.rejections.flush()
     yield running
