@@ -1,0 +1,296 @@
+"""Per-connection hooks and the once-a-second evaluation of the per-source detectors.
+
+Hooks run on the rarer packets (first contacts, request heads, server replies); `evaluate` turns
+tables into feature records, asks each rule's `decide`, and reports matches with their explanation.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from . import floods
+from .packets import addr_text
+from .rules import AUTH_PORTS
+from .state import top
+from .tracker import Anomaly
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
+AUTH_FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",), 143: (b" NO ",)}
+
+
+def trw_step(engine: Engine, st: list, success: bool) -> None:
+    """Threshold random walk (Jung et al. 2004): each outcome moves the scanner/benign likelihood ratio."""
+    p = engine.p["port_scan"]
+    if success:
+        st[SC_OK] += 1
+        st[SC_LLR] += math.log(p["theta1"] / p["theta0"])
+    else:
+        st[SC_FAILED] += 1
+        st[SC_LLR] += math.log((1 - p["theta1"]) / (1 - p["theta0"]))
+    st[SC_LLR] = max(st[SC_LLR], math.log((1 - p["beta"]) / (1 - p["alpha"])))
+
+
+def outcome(engine: Engine, src: bytes, success: bool) -> None:
+    st = engine.scan.get(src)
+    if st is not None:
+        trw_step(engine, st, success)
+
+
+def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: int) -> None:
+    """The server answered a probe with ICMP unreachable: a failed first contact for that client."""
+    outcome(engine, client, False)
+
+
+def http_request(engine: Engine, ts: float, src: bytes, head: bytes) -> None:
+    """A request head from a client: scanner user agents, login form posts, request counts."""
+    st = engine.scan.get(src)
+    lowered = head[:2048].lower()
+    agent_at = lowered.find(b"\nuser-agent:")
+    scanner = agent_at >= 0 and any(token in lowered[agent_at:lowered.find(b"\n", agent_at + 1)]
+                                    for token in engine.scanner_agents)
+    if st is not None or scanner:
+        if st is None:
+            st = engine.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+        st[SC_HREQ] += 1
+        st[SC_UA] += scanner
+    if lowered.startswith(b"post ") and engine.login_paths:
+        path = lowered[5:lowered.find(b" ", 5)]
+        if any(path.startswith(login) for login in engine.login_paths):
+            engine._auth_event(ts, src, 80, 2)
+    reqs = engine.window.setdefault("reqs", {})
+    if src in reqs or len(reqs) < engine.max_sources:
+        reqs[src] = reqs.get(src, 0) + 1
+
+
+def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, pstart: int, pend: int) -> None:
+    """Server data towards a client: HTTP error statuses and failed-login replies are probe evidence."""
+    if buf.startswith(b"HTTP/1.", pstart):
+        if buf[pstart + 9:pstart + 10] == b"4":
+            st = engine.scan.get(client)
+            if st is not None:
+                st[SC_HERR] += 1
+        return
+    codes = AUTH_FAILURE_REPLIES.get(sport)
+    if codes and any(buf.find(code, pstart, min(pend, pstart + 64)) >= 0 for code in codes):
+        engine._auth_event(ts, client, sport, 1)
+
+
+def outbound_contact(engine: Engine, ts: float, src: bytes, dst: bytes, port: int) -> None:
+    """The server opened a connection (or a new UDP flow): count fan-out, look for clockwork beacons."""
+    p = engine.p["outbound_anomaly"]
+    entry = engine.outbound.get(src)
+    if entry is None or ts - entry[0] > p["window"]:
+        entry = engine.outbound.put(src, [ts, {}, ts])
+    hosts = entry[1]
+    ports = hosts.get(dst)
+    if ports is None and len(hosts) < 4096:
+        ports = hosts[dst] = set()
+    if ports is not None and len(ports) < 1024:
+        ports.add(port)
+    entry[2] = ts
+    if port in p["ignore_ports"]:
+        return
+    key = (src, dst, port)
+    times = engine.beacons.get(key)
+    if times is None:
+        times = engine.beacons.put(key, deque(maxlen=int(p["beacon_min_count"]) * 2))
+    if times and ts - times[-1] < 1.0:
+        return  # a retransmitted SYN, not a new connection
+    times.append(ts)
+
+
+def evaluate(engine: Engine, now: float) -> None:
+    """Close the second ending at `now`: run every detector, then expire tables and quiet anomalies."""
+    engine.now = now
+    floods.evaluate(engine, now)
+    if "port_scan" in engine.rules:
+        _pending(engine, now)
+        _port_scan(engine, now)
+    if "brute_force" in engine.rules:
+        _brute_force(engine, now)
+    if "slow_http" in engine.rules:
+        _slow_http(engine, now)
+    if "http_flood" in engine.rules:
+        _http_flood(engine, now)
+    if "outbound_anomaly" in engine.rules:
+        _outbound(engine, now)
+    engine.tracker.sweep(now)
+
+
+def report(engine: Engine, kind: str, now: float, src: str, dst: str, features: dict[str, Any],
+           evidence: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
+    """If the rule says yes and the source is not allowed, open or extend the anomaly."""
+    rule = engine.rules.get(kind)
+    if rule is None or not rule.decide(features) or rule.allowed(src):
+        return
+    begin = now - 1.0 if start is None else min(start, now)
+    begin = max(begin, engine.first_ts or begin)
+    evidence = {**evidence, "duration_s": round(now - begin, 3)}
+
+    def build() -> Anomaly:
+        anomaly = Anomaly(kind, src, dst, begin, now, rule.rule.severity, evidence)
+        anomaly.summary = rule.rule.render({"src": src, "dst": dst, "kind": kind, "evidence": evidence})
+        return anomaly
+
+    engine.tracker.seen(key or (kind, src, dst), now, rule.params["quiet"], build, evidence)
+
+
+def _pending(engine: Engine, now: float) -> None:
+    """First contacts nobody answered within the timeout fail, if we can see the server answer at all."""
+    timeout = engine.p["port_scan"]["pending_timeout"]
+    two_way = now - engine.last_out < 10.0
+    table = engine.halfopen
+    while table:
+        key, entry = next(iter(table.items()))
+        if entry[0] >= now - timeout:
+            break
+        del table[key]
+        if two_way and not entry[2]:
+            outcome(engine, key[0], False)
+
+
+def _port_scan(engine: Engine, now: float) -> None:
+    p = engine.p["port_scan"]
+    threshold = math.log(p["beta"] / p["alpha"])
+    for src in engine.srcs:
+        st = engine.scan.get(src)
+        if st is None:
+            continue
+        features = {"distinct_ports": len(st[SC_PORTS]), "distinct_hosts": len(st[SC_HOSTS]),
+                    "failed": st[SC_FAILED], "succeeded": st[SC_OK], "trw_scanner": st[SC_LLR] >= threshold,
+                    "scanner_user_agent": st[SC_UA], "odd_tcp_flags": st[SC_ODD], "http_errors": st[SC_HERR],
+                    "http_requests": st[SC_HREQ]}
+        rule = engine.rules["port_scan"]
+        if not rule.decide(features):
+            continue
+        sweep = features["distinct_ports"] >= p["distinct_ports"] or features["distinct_hosts"] >= p["distinct_hosts"] \
+            or (features["trw_scanner"] and features["failed"] >= p["min_failed"])
+        ports = sorted(st[SC_PORTS])
+        hosts = [addr_text(h) for h in list(st[SC_HOSTS])[:10]]
+        scan_type = ("horizontal sweep" if len(st[SC_HOSTS]) > len(ports) else "vertical sweep") if sweep \
+            else "service/OS fingerprinting"
+        elapsed = max(st[SC_LAST] - st[SC_FIRST], 1e-3)
+        evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(hosts),
+                    "ports_sample": ports[:20], "port_range": [ports[0], ports[-1]] if ports else [],
+                    "failed_contacts": st[SC_FAILED], "answered_contacts": st[SC_OK],
+                    "probes_per_s": round(len(ports) / elapsed, 1), "scanner_user_agent_requests": st[SC_UA],
+                    "odd_tcp_flag_probes": st[SC_ODD], "http_errors": st[SC_HERR], "http_requests": st[SC_HREQ],
+                    "targets": hosts}
+        evidence["explanation"] = (
+            f"{addr_text(src)} contacted {len(ports)} ports on {len(hosts)} host(s) in {elapsed:.1f}s, "
+            f"{st[SC_FAILED]} failed ({scan_type})" if sweep else
+            f"{addr_text(src)} probed like a fingerprinting tool: {st[SC_UA]} scanner user-agent requests, "
+            f"{st[SC_ODD]} odd-flag TCP probes, {st[SC_HERR]}/{st[SC_HREQ]} HTTP errors")
+        dst = hosts[0] if len(hosts) == 1 else "many"
+        report(engine, "port_scan", now, addr_text(src), dst, features, evidence, st[SC_FIRST],
+               key=("port_scan", src))
+
+
+def _brute_force(engine: Engine, now: float) -> None:
+    p = engine.p["brute_force"]
+    since = now - p["window"]
+    for (src, port), entry in list(engine.auth.items())[-256:]:
+        if entry[3] < now - 1.0:
+            continue
+        attempts, failures, posts = (sum(1 for t in entry[i] if t >= since) for i in range(3))
+        features = {"attempts": attempts, "auth_failures": failures, "login_posts": posts}
+        service = "http-login" if posts else AUTH_PORTS.get(port, str(port))
+        first = min((t for i in range(3) for t in entry[i] if t >= since), default=now)
+        evidence = {"service": service, "port": port, "connection_attempts": attempts,
+                    "failed_logins_seen": failures, "login_form_posts": posts, "window_s": p["window"],
+                    "attempts_per_min": round(60 * max(attempts, failures, posts) / max(now - first, 1.0), 1)}
+        evidence["explanation"] = (f"{addr_text(src)} made {max(attempts, posts)} {service} login attempts "
+                                   f"({failures} failed-login replies seen) in {now - first:.0f}s")
+        report(engine, "brute_force", now, addr_text(src), _home_text(engine), features, evidence, first,
+               key=("brute_force", src, port))
+
+
+def _slow_http(engine: Engine, now: float) -> None:
+    p = engine.p["slow_http"]
+    per_source: dict[bytes, list] = {}
+    for (src, _sport, dst, _dport), conn in engine.conns.items():
+        age = now - conn[0]
+        if age >= p["header_timeout"]:
+            stats = per_source.setdefault(src, [0, 0, 0.0, 0, dst, conn[0]])
+            stats[0] += 1
+            stats[1] += conn[4] > 0
+            stats[2] = max(stats[2], age)
+            stats[3] += conn[3]
+            stats[5] = min(stats[5], conn[0])
+    for src, (held, trickled, oldest, nbytes, dst, first) in per_source.items():
+        features = {"held": held, "trickled": trickled}
+        evidence = {"held_connections": held, "trickled_connections": trickled, "max_held_s": round(oldest, 1),
+                    "bytes_sent": nbytes, "explanation": (
+                        f"{addr_text(src)} holds {held} HTTP request(s) with unfinished headers for up to "
+                        f"{oldest:.0f}s, {trickled} trickling header lines (slowloris)")}
+        report(engine, "slow_http", now, addr_text(src), addr_text(dst), features, evidence, first,
+               key=("slow_http", src))
+    expire = now - 600.0
+    engine.conns.expire(expire, 1)
+
+
+def _http_flood(engine: Engine, now: float) -> None:
+    p = engine.p["http_flood"]
+    win = engine.window
+    if now - win["http_start"] > p["window"]:
+        win["http_start"], win["http"], win["reqs"] = now - 1.0, {}, {}
+    reqs, conns = win.get("reqs", {}), win["http"]
+    rps = sum(s[8] for s in engine.srcs.values())
+    base = engine.http_base
+    elapsed = now - win["http_start"]
+    for src in set(reqs) | set(conns):
+        count = max(reqs.get(src, 0), conns.get(src, 0))
+        if count < p["min_requests_per_source"]:
+            continue
+        evidence = {"requests": reqs.get(src, 0), "connections": conns.get(src, 0), "window_s": round(elapsed, 1),
+                    "requests_per_s": round(count / max(elapsed, 1.0), 1), "explanation":
+                    f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s"}
+        report(engine, "http_flood", now, addr_text(src), _home_text(engine), {"requests": count}, evidence,
+               win["http_start"], key=("http_flood", src))
+    features = {"rps": rps, "baseline_rps": base.mean}
+    if engine.rules["http_flood"].decide(features):
+        busiest = top({k: v for k, v in reqs.items()}, 5)
+        evidence = {"requests_per_s": rps, "baseline_rps": round(base.mean, 1), "top_sources":
+                    [{"addr": addr_text(k), "requests": v} for k, v in busiest],
+                    "explanation": f"{rps} HTTP requests/s against a baseline of {base.mean:.0f}/s"}
+        report(engine, "http_flood", now, "many", _home_text(engine), features, evidence,
+               key=("http_flood", "many"))
+    else:
+        base.update(rps)
+
+
+def _outbound(engine: Engine, now: float) -> None:
+    p = engine.p["outbound_anomaly"]
+    for src, (start, hosts, last) in list(engine.outbound.items())[-64:]:
+        if last < now - 1.0:
+            continue
+        widest = max((len(v) for v in hosts.values()), default=0)
+        features = {"distinct_hosts": len(hosts), "distinct_ports": widest}
+        evidence = {"pattern": "scanning", "distinct_hosts": len(hosts), "max_ports_per_host": widest,
+                    "hosts_sample": [addr_text(h) for h in list(hosts)[:10]], "explanation":
+                    f"this server opened connections to {len(hosts)} hosts (up to {widest} ports on one) "
+                    f"in {now - start:.0f}s"}
+        report(engine, "outbound_anomaly", now, addr_text(src), "many", features, evidence, start,
+               key=("outbound_anomaly", src, "scan"))
+    for (src, dst, port), times in list(engine.beacons.items())[-256:]:
+        if len(times) < p["beacon_min_count"] or times[-1] < now - 1.0:
+            continue
+        gaps = [b - a for a, b in zip(times, list(times)[1:], strict=False)]
+        period = statistics.fmean(gaps)
+        cv = statistics.pstdev(gaps) / period if period > 0 else 1.0
+        features = {"beacon_count": len(times), "beacon_period_s": period, "beacon_cv": cv}
+        evidence = {"pattern": "beaconing", "remote": addr_text(dst), "port": port, "period_s": round(period, 2),
+                    "jitter_cv": round(cv, 3), "connections": len(times), "explanation":
+                    f"this server connects to {addr_text(dst)}:{port} every {period:.1f}s like clockwork"}
+        report(engine, "outbound_anomaly", now, addr_text(src), addr_text(dst), features, evidence, times[0],
+               key=("outbound_anomaly", src, dst, port))
+
+
+def _home_text(engine: Engine) -> str:
+    return addr_text(next(iter(engine.home))) if len(engine.home) == 1 else "many"

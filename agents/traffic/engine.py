@@ -1,0 +1,358 @@
+"""The per-packet path: a few integer counters and bounded tables per packet, everything else once a second.
+
+`Engine.packet` is called for every captured packet with its decoded header fields and packet time
+(live: receive time; offline: capture timestamps), so the same code runs on a socket and on a file.
+When packet time crosses a second boundary, `detect.evaluate` turns the second's counters into
+per-detector features, and the tracker opens and closes anomalies.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from . import detect
+from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG
+from .rules import TrafficRule
+from .state import BoundedTable, Cusum, Ewma, Seasonal
+from .tracker import Listener, Tracker
+
+# per-second counters for each protected (home) address
+D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB, D_SYNACK, D_REQS = range(12)
+# per-second counters for each outside source
+S_PKTS, S_BYTES, S_SYN, S_UDP, S_ICMP, S_REFL, S_REFLB, S_SYNACK, S_REQS = range(9)
+# per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
+# half-open table value: [first SYN time, home address, answered by a SYN-ACK]
+HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
+                b"CONNECT ", b"TRACE ")
+MAX_SET = 1024
+
+
+class Engine:
+    """Counts and tables for one capture; `rules` holds each detector's parameters."""
+
+    def __init__(self, rules: dict[str, TrafficRule], home: set[bytes], listener: Listener,
+                 listening: Callable[[], tuple[set[int], set[int]] | None] | None = None,
+                 max_sources: int = 50000, trusted: set[bytes] | None = None) -> None:
+        self.rules = rules
+        self.home = home
+        self.trusted = trusted or set()
+        self.tracker = Tracker(listener)
+        self.listening_fn = listening
+        self.listen_tcp: set[int] | None = None
+        self.listen_udp: set[int] | None = None
+        self.learned_tcp: set[int] = set()
+        self.max_sources = max_sources
+        p = {k: r.params for k, r in rules.items()}
+        self.p = p
+        self.auth_ports = set(p.get("brute_force", {}).get("ports", ()))
+        self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
+        self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
+        self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self.packets = 0
+        self.bytes = 0
+        self.now = 0.0
+        self.first_ts: float | None = None
+        self.last_ts = 0.0
+        self.next_tick = 0.0
+        self.last_out = -1e18        # last time a home address sent anything (two-way visibility)
+        self._new_second()
+        # bounded tables that live across seconds
+        self.halfopen = BoundedTable(65536)      # (src, sport, dport) -> [ts, dst, answered]
+        self.scan = BoundedTable(20000)          # src -> scan state list
+        self.asked_tcp = BoundedTable(16384)     # (remote, port) the home side opened -> ts
+        self.asked_udp = BoundedTable(16384)
+        self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
+        self.auth = BoundedTable(10000)          # src -> [attempt times, failure times, post times, ports, last]
+        self.conns = BoundedTable(20000)         # (src, sport, dst, dport) -> partial HTTP request state
+        self.outbound = BoundedTable(4096)       # home src -> [window start, hosts, ports per host]
+        self.beacons = BoundedTable(4096)        # (home, remote, port) -> deque of connection times
+        self.window: dict[str, Any] = {"refl_start": 0.0, "reflectors": {}, "synack_srcs": {}, "refl": 0,
+                                       "reflb": 0, "synacks": 0, "frags": 0, "http_start": 0.0, "http": {}}
+        self.history: deque = deque(maxlen=5)  # the last seconds' per-home counters, for half-open ratios
+        self._init_baselines()
+
+    def _init_baselines(self) -> None:
+        p = self.p
+        syn = p.get("syn_flood", {})
+        self.syn_cusum: dict[bytes, Cusum] = {}
+        self.syn_args = (syn.get("baseline_alpha", 0.01), syn.get("initial_baseline", 10.0),
+                         syn.get("slack_ratio", 0.5), syn.get("slack_min", 20.0))
+        self.udp_base: dict[bytes, Ewma] = {}
+        self.icmp_base: dict[bytes, Ewma] = {}
+        self.http_base = Ewma(p.get("http_flood", {}).get("baseline_alpha", 0.01),
+                              p.get("http_flood", {}).get("initial_baseline", 20.0))
+        vol = p.get("volume_spike", {})
+        self.volume = Seasonal(vol.get("alpha", 0.01), min_samples=600)
+        self.volume_bps = Seasonal(vol.get("alpha", 0.01), min_samples=600)
+        self.volume_run = 0.0
+        self.learned_s = 0.0
+
+    def _new_second(self) -> None:
+        self.dsts: dict[bytes, list[int]] = {}
+        self.srcs: dict[bytes, list[int]] = {}
+        self.syn_ports: dict[int, int] = {}
+        self.udp_ports: dict[int, int] = {}
+        self.refl_ports: dict[int, int] = {}
+        self.sec_pkts = 0
+        self.sec_bytes = 0
+        self.out_pkts = 0
+
+    # ---- hot path -------------------------------------------------------------------------------
+    def packet(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
+               flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
+        """Account one packet (called for every packet; keep it lean)."""
+        if ts >= self.next_tick:
+            self._tick(ts)
+        self.last_ts = ts
+        self.packets += 1
+        self.bytes += length
+        self.sec_pkts += 1
+        self.sec_bytes += length
+        home = self.home
+        if dst in home:
+            if src not in home and src not in self.trusted:
+                self._inbound(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
+        elif src in home:
+            self.last_out = ts
+            self.out_pkts += 1
+            if dst not in self.trusted:
+                self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+
+    def _inbound(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
+                 flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
+        h = self.dsts.get(dst)
+        if h is None:
+            h = self.dsts[dst] = [0] * 12
+        h[D_PKTS] += 1
+        h[D_BYTES] += length
+        s = self.srcs.get(src)
+        if s is None:
+            s = self._source(src)
+        s[S_PKTS] += 1
+        s[S_BYTES] += length
+        if proto == TCP:
+            if flags & SYN:
+                if flags & ACK:
+                    if (src, sport) not in self.asked_tcp:
+                        h[D_SYNACK] += 1
+                        s[S_SYNACK] += 1
+                else:
+                    h[D_SYN] += 1
+                    s[S_SYN] += 1
+                    self._syn(ts, src, dst, sport, dport, flags)
+            else:
+                if flags & ACK and self.halfopen:
+                    opened = self.halfopen.pop((src, sport, dport), None)
+                    if opened is not None:
+                        h[D_DONE] += 1
+                        if dport in self.web_ports:
+                            self._http_count(src, ts)
+                if pend > pstart:
+                    self._tcp_data(ts, buf, src, dst, sport, dport, pstart, pend, h, s)
+                elif flags & (FIN | RST) and self.conns:
+                    self.conns.pop((src, sport, dst, dport), None)
+                if not flags & (ACK | RST):
+                    self._odd_flags(ts, src, flags)
+        elif proto == UDP:
+            self._udp(ts, src, dst, sport, dport, length, fragid, h, s)
+        elif proto == ICMP:
+            h[D_ICMP] += 1
+            h[D_ICMPB] += length
+            s[S_ICMP] += 1
+
+    web_ports = frozenset((80, 443, 8080, 8443, 8000, 8888))
+
+    def _source(self, src: bytes) -> list[int]:
+        if len(self.srcs) >= self.max_sources:
+            overflow = self.srcs.get(b"")
+            if overflow is None:
+                overflow = self.srcs[b""] = [0] * 9
+            return overflow
+        s = self.srcs[src] = [0] * 9
+        return s
+
+    def _syn(self, ts: float, src: bytes, dst: bytes, sport: int, dport: int, flags: int) -> None:
+        self.syn_ports[dport] = self.syn_ports.get(dport, 0) + 1
+        key = (src, sport, dport)
+        if key in self.halfopen:
+            return  # a retransmitted SYN is not a new attempt
+        failed_now = self.listen_tcp is not None and dport not in self.listen_tcp
+        if not failed_now:
+            self.halfopen.put(key, [ts, dst, False])
+        self._contact(ts, src, dst, dport, failed_now)
+        if dport in self.auth_ports:
+            self._auth_event(ts, src, dport, 0)
+        if flags & (FIN | URG | PSH):
+            self._odd_flags(ts, src, flags)
+
+    def _contact(self, ts: float, src: bytes, dst: bytes, port: int, failed_now: bool) -> None:
+        """A first contact from `src` to (dst, port): feeds the distinct-port counts and the random walk."""
+        st = self.scan.get(src)
+        if st is None or ts - st[SC_LAST] > self.p["port_scan"]["window"]:
+            st = self.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+        else:
+            self.scan.move_to_end(src)
+        st[SC_LAST] = ts
+        ports = st[SC_PORTS]
+        if port not in ports and len(ports) < MAX_SET:
+            ports.add(port)
+            if failed_now:
+                detect.trw_step(self, st, False)
+        hosts = st[SC_HOSTS]
+        if dst not in hosts and len(hosts) < MAX_SET:
+            hosts.add(dst)
+
+    def _odd_flags(self, ts: float, src: bytes, flags: int) -> None:
+        """NULL, FIN, Xmas and SYN+FIN probes: OS fingerprinting and stealth scans, never a real client."""
+        st = self.scan.get(src)
+        if st is None:
+            st = self.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+        st[SC_ODD] += 1
+        st[SC_LAST] = ts
+
+    def _tcp_data(self, ts: float, buf: bytes, src: bytes, dst: bytes, sport: int, dport: int,
+                  pstart: int, pend: int, h: list[int], s: list[int]) -> None:
+        key = (src, sport, dst, dport)
+        conn = self.conns.get(key)
+        if conn is None:
+            head = buf[pstart:pstart + 10]
+            if not head.startswith(HTTP_METHODS):
+                return
+            h[D_REQS] += 1
+            s[S_REQS] += 1
+            detect.http_request(self, ts, src, buf[pstart:pend])
+            if buf.find(b"\r\n\r\n", pstart, pend) < 0:
+                self.conns.put(key, [ts, ts, 1, pend - pstart, 0])   # start, last, segments, bytes, trickles
+            return
+        if ts - conn[1] >= 1.0:
+            conn[4] += 1  # a header fragment after a pause: the slowloris keep-alive
+        conn[1] = ts
+        conn[2] += 1
+        conn[3] += pend - pstart
+        if buf.find(b"\r\n\r\n", pstart, pend) >= 0:
+            del self.conns[key]
+
+    def _udp(self, ts: float, src: bytes, dst: bytes, sport: int, dport: int, length: int, fragid: int,
+             h: list[int], s: list[int]) -> None:
+        if sport < 0:  # a later fragment: belongs with its first fragment
+            reflected = self.frags.get((src, fragid))
+            if reflected:
+                h[D_REFL] += 1
+                h[D_REFLB] += length
+                s[S_REFLB] += length
+                return
+        elif sport in self.reflect_ports and (src, sport) not in self.asked_udp:
+            h[D_REFL] += 1
+            h[D_REFLB] += length
+            s[S_REFL] += 1
+            s[S_REFLB] += length
+            self.refl_ports[sport] = self.refl_ports.get(sport, 0) + 1
+            if fragid >= 0:
+                self.frags.put((src, fragid), True)
+            return
+        h[D_UDP] += 1
+        h[D_UDPB] += length
+        s[S_UDP] += 1
+        if sport < 0:
+            return
+        self.udp_ports[dport] = self.udp_ports.get(dport, 0) + 1
+        if sport >= 1024 or dport < 1024:  # reply-shaped packets (service port -> ephemeral) are not contacts
+            failed_now = self.listen_udp is not None and dport not in self.listen_udp
+            self._contact(ts, src, dst, dport, failed_now)
+
+    def _http_count(self, src: bytes, ts: float) -> None:
+        counts = self.window["http"]
+        if src in counts or len(counts) < self.max_sources:
+            counts[src] = counts.get(src, 0) + 1
+
+    def _auth_event(self, ts: float, src: bytes, port: int, what: int) -> None:
+        """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
+        key = (src, port)  # per service: a scanner touching each login port once is not guessing passwords
+        entry = self.auth.get(key)
+        if entry is None:
+            limit = int(max(self.p["brute_force"]["min_attempts"], self.p["brute_force"]["min_auth_failures"],
+                            self.p["brute_force"]["min_login_posts"]))
+            entry = self.auth.put(key, [deque(maxlen=limit), deque(maxlen=limit), deque(maxlen=limit), ts])
+        entry[what].append(ts)
+        entry[3] = ts
+
+    def _outbound(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
+                  flags: int, pstart: int, pend: int) -> None:
+        if proto == TCP:
+            if flags & SYN:
+                if flags & ACK:
+                    self.learned_tcp.add(sport)
+                    opened = self.halfopen.get((dst, dport, sport))
+                    if opened is not None and not opened[2]:
+                        opened[2] = True
+                        detect.outcome(self, dst, True)
+                else:
+                    self.asked_tcp.put((dst, dport), ts)
+                    detect.outbound_contact(self, ts, src, dst, dport)
+            elif flags & RST:
+                opened = self.halfopen.pop((dst, dport, sport), None)
+                if opened is not None and not opened[2]:
+                    detect.outcome(self, dst, False)
+            elif pend > pstart:
+                detect.response(self, ts, buf, dst, sport, pstart, pend)
+        elif proto == UDP:
+            key = (dst, dport)
+            if key in self.asked_udp:
+                self.asked_udp[key] = ts
+            else:
+                self.asked_udp.put(key, ts)
+                detect.outbound_contact(self, ts, src, dst, dport)
+        elif proto == ICMP and sport == 3:
+            detect.unreachable(self, dst, buf, pstart, pend)
+
+    # ---- once a second ----------------------------------------------------------------------------
+    def _tick(self, ts: float) -> None:
+        if self.first_ts is None:
+            self.first_ts = ts
+            self.next_tick = float(int(ts)) + 1.0
+            return
+        detect.evaluate(self, self.next_tick)
+        self._new_second()
+        gap = 0
+        self.next_tick += 1.0
+        while self.next_tick <= ts and gap < 300:  # quiet seconds still teach the baselines
+            detect.evaluate(self, self.next_tick)
+            self.next_tick += 1.0
+            gap += 1
+        if self.next_tick <= ts:
+            self.next_tick = float(int(ts)) + 1.0
+
+    def advance(self, now: float) -> None:
+        """Live: let wall time move the seconds on when no packet arrives (anomalies still end)."""
+        if self.first_ts is None:
+            self.first_ts = now
+            self.next_tick = float(int(now)) + 1.0
+        elif now >= self.next_tick:
+            self._tick(now)
+
+    def refresh_listening(self) -> None:
+        """Live only: the ports the server really listens on (a SYN elsewhere fails at once)."""
+        if self.listening_fn is not None:
+            found = self.listening_fn()
+            if found is not None:
+                self.listen_tcp, self.listen_udp = found
+
+    def finish(self) -> None:
+        """End of a capture: evaluate the last partial second and close every open anomaly."""
+        if self.first_ts is not None:
+            detect.evaluate(self, min(self.next_tick, max(self.last_ts, self.next_tick - 1.0)))
+            self._new_second()
+        self.tracker.close_all()
+
+    def stats(self) -> dict[str, Any]:
+        tables = (self.halfopen, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
+                  self.outbound, self.beacons)
+        return {"packets": self.packets, "bytes": self.bytes, "sources_tracked": len(self.scan),
+                "evicted": sum(t.evicted for t in tables), "active": self.tracker.active_kinds(),
+                "anomalies": self.tracker.total}

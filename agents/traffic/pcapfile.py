@@ -1,0 +1,139 @@
+"""Capture files: classic pcap (both byte orders, micro- and nanosecond) and pcapng, without scapy.
+
+The file is memory-mapped and records are sliced at their offsets, so reading costs one struct unpack
+per packet. A truncated last record (a capture cut short) ends the iteration quietly.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from collections.abc import Iterator
+
+from govwatch.errors import GovwatchError
+
+from .packets import LINK_TYPES
+
+PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+               b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9)}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+
+Record = tuple[float, int, bytes]   # (timestamp seconds, link type, frame bytes)
+
+
+class CaptureError(GovwatchError):
+    """The file is not a capture we can read; the message names the file and the reason."""
+
+
+def read_capture(path: str) -> Iterator[Record]:
+    """Yield (ts, linktype, frame) for every packet of a pcap or pcapng file."""
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size < 24:
+            raise CaptureError(f"{path}: not a pcap or pcapng capture (file too short)")
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            magic = data[:4]
+            if magic in PCAP_MAGICS:
+                yield from _pcap(data, path, *PCAP_MAGICS[magic])
+            elif magic == PCAPNG_SHB:
+                yield from _pcapng(data, path)
+            else:
+                raise CaptureError(f"{path}: not a pcap or pcapng capture (magic {magic.hex()})")
+        finally:
+            data.close()
+
+
+def _check_link(path: str, linktype: int) -> None:
+    if linktype not in LINK_TYPES:
+        raise CaptureError(f"{path}: link type {linktype} not supported (supported: ethernet, linux-sll, "
+                           "linux-sll2, raw IP, null/loopback)")
+
+
+def _pcap(data: mmap.mmap, path: str, order: str, unit: float) -> Iterator[Record]:
+    linktype = struct.unpack_from(order + "I", data, 20)[0] & 0x0FFFFFFF
+    _check_link(path, linktype)
+    record = struct.Struct(order + "IIII").unpack_from
+    pos, size = 24, len(data)
+    while pos + 16 <= size:
+        sec, frac, caplen, _orig = record(data, pos)
+        pos += 16
+        if pos + caplen > size:
+            break  # truncated last packet
+        yield sec + frac * unit, linktype, data[pos:pos + caplen]
+        pos += caplen
+
+
+class _Section:
+    """pcapng state that a Section Header Block resets: byte order and the interfaces seen so far."""
+
+    def __init__(self, order: str) -> None:
+        self.order = order
+        self.links: list[int] = []
+        self.units: list[float] = []
+        self.offsets: list[float] = []
+
+
+def _pcapng(data: mmap.mmap, path: str) -> Iterator[Record]:
+    pos, size, section = 0, len(data), None
+    while pos + 12 <= size:
+        if data[pos:pos + 4] == PCAPNG_SHB:
+            section = _Section("<" if data[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">")
+        assert section is not None
+        btype, blen = struct.unpack_from(section.order + "II", data, pos)
+        if blen < 12 or pos + blen > size:
+            if pos == 0:
+                raise CaptureError(f"{path}: damaged pcapng section header")
+            break  # truncated tail
+        if btype == 1:
+            _interface(data, pos, blen, section, path)
+        elif btype in (6, 2, 3):
+            record = _packet(data, pos, btype, section)
+            if record is not None:
+                yield record
+        pos += blen
+
+
+def _interface(data: mmap.mmap, pos: int, blen: int, section: _Section, path: str) -> None:
+    order = section.order
+    linktype = struct.unpack_from(order + "H", data, pos + 8)[0]
+    _check_link(path, linktype)
+    unit, offset = 1e-6, 0.0
+    opt, end = pos + 16, pos + blen - 4
+    while opt + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", data, opt)
+        if code == 0:
+            break
+        if code == 9 and length >= 1:  # if_tsresol: 10^-n, or 2^-n with the top bit set
+            value = data[opt + 4]
+            unit = 2.0 ** -(value & 0x7F) if value & 0x80 else 10.0 ** -value
+        elif code == 14 and length == 8:  # if_tsoffset: seconds to add
+            offset = float(struct.unpack_from(order + "q", data, opt + 4)[0])
+        opt += 4 + ((length + 3) & ~3)
+    section.links.append(linktype)
+    section.units.append(unit)
+    section.offsets.append(offset)
+
+
+def _packet(data: mmap.mmap, pos: int, btype: int, section: _Section) -> Record | None:
+    order = section.order
+    if btype == 3:  # simple packet block: first interface, no timestamp
+        if not section.links:
+            return None
+        orig = struct.unpack_from(order + "I", data, pos + 8)[0]
+        caplen = min(orig, struct.unpack_from(order + "I", data, pos + 4)[0] - 16)
+        return 0.0, section.links[0], data[pos + 12:pos + 12 + caplen]
+    if btype == 6:
+        iface, high, low, caplen = struct.unpack_from(order + "IIII", data, pos + 8)
+    else:  # obsolete packet block: 16-bit interface id and drops count
+        iface, _drops, high, low, caplen = struct.unpack_from(order + "HHIII", data, pos + 8)
+    if iface >= len(section.links):
+        return None
+    ts = ((high << 32) | low) * section.units[iface] + section.offsets[iface]
+    start = pos + 28
+    return ts, section.links[iface], data[start:start + caplen]

@@ -1,0 +1,213 @@
+"""Traffic rules: one house-style YAML file per detector, holding its thresholds and its own tests.
+
+A rule names its `detector` (one of the contract's kinds), overrides `params` (every knob has a
+documented default below, unknown knobs are refused at file:line), may list `allow` CIDRs (sources
+never reported: the "user known" exception hook) and carries `tests`: feature records with the verdict
+expected from `decide`, the very function the live detector calls.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from govwatch.errors import ConfigError
+from govwatch.rules import Rule, load_rules, rules_dir
+
+KINDS = ("port_scan", "syn_flood", "udp_flood", "icmp_flood", "reflection", "brute_force", "slow_http",
+         "http_flood", "volume_spike", "outbound_anomaly")
+
+AUTH_PORTS = {22: "ssh", 21: "ftp", 23: "telnet", 25: "smtp", 110: "pop3", 143: "imap", 465: "smtps",
+              587: "submission", 993: "imaps", 995: "pop3s", 1433: "mssql", 3306: "mysql", 3389: "rdp",
+              5432: "postgresql", 5900: "vnc"}
+REFLECTION_PORTS = {19: "chargen", 53: "dns", 123: "ntp", 137: "netbios", 161: "snmp", 389: "cldap",
+                    500: "ike", 520: "rip", 1900: "ssdp", 3283: "ard", 3702: "ws-discovery", 5353: "mdns",
+                    10001: "ubiquiti", 11211: "memcached"}
+SCANNER_AGENTS = ["nmap", "nikto", "sqlmap", "masscan", "zgrab", "nuclei", "wpscan", "dirbuster", "gobuster",
+                  "openvas", "acunetix", "nessus", "wfuzz", "ffuf", "feroxbuster"]
+LOGIN_PATHS = ["/wp-login.php", "/xmlrpc.php", "/login", "/admin", "/user/login", "/administrator",
+               "/phpmyadmin", "/signin", "/auth"]
+
+# kind -> {param: default}; a rule may override any of these and nothing else.
+PARAMS: dict[str, dict[str, Any]] = {
+    "port_scan": {"window": 60.0, "distinct_ports": 25, "distinct_hosts": 25, "theta0": 0.8, "theta1": 0.2,
+                  "alpha": 0.01, "beta": 0.99, "min_failed": 5, "pending_timeout": 3.0,
+                  "fingerprint_user_agents": 3, "fingerprint_odd_flags": 3, "fingerprint_http_errors": 30,
+                  "fingerprint_error_ratio": 0.5, "scanner_agents": SCANNER_AGENTS, "quiet": 30.0},
+    "syn_flood": {"min_rate": 200.0, "min_half_open": 0.7, "cusum_threshold": 500.0, "initial_baseline": 10.0,
+                  "baseline_alpha": 0.01, "slack_ratio": 0.5, "slack_min": 20.0, "min_port_share": 0.5,
+                  "min_sources_spread": 100, "quiet": 10.0},
+    "udp_flood": {"min_pps": 1000.0, "min_bps": 50e6, "factor": 5.0, "initial_baseline": 10.0,
+                  "baseline_alpha": 0.01, "quiet": 10.0},
+    "icmp_flood": {"min_pps": 200.0, "min_bps": 20e6, "factor": 5.0, "initial_baseline": 2.0,
+                   "baseline_alpha": 0.01, "quiet": 10.0},
+    "reflection": {"ports": sorted(REFLECTION_PORTS), "window": 10.0, "min_reflectors": 10, "min_packets": 50,
+                   "min_bps": 8e6, "min_synack": 100, "min_synack_sources": 5, "quiet": 15.0},
+    "brute_force": {"ports": sorted(AUTH_PORTS), "window": 300.0, "min_attempts": 10, "min_auth_failures": 5,
+                    "login_paths": LOGIN_PATHS, "min_login_posts": 10, "quiet": 120.0},
+    "slow_http": {"header_timeout": 10.0, "min_trickled": 1, "min_held": 5, "quiet": 30.0},
+    "http_flood": {"window": 10.0, "min_requests_per_source": 300, "min_rps": 500.0, "factor": 5.0,
+                   "baseline_alpha": 0.01, "initial_baseline": 20.0, "quiet": 15.0},
+    "volume_spike": {"warmup": 120.0, "z": 6.0, "factor": 4.0, "min_pps": 2000.0, "sustain": 5.0,
+                     "alpha": 0.01, "quiet": 30.0},
+    "outbound_anomaly": {"window": 60.0, "distinct_hosts": 50, "distinct_ports": 25, "beacon_min_count": 8,
+                         "beacon_max_cv": 0.1, "beacon_min_period": 5.0, "ignore_ports": [53, 123],
+                         "quiet": 60.0},
+}
+
+
+def _port_scan(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    sweep = (f.get("trw_scanner") and f.get("failed", 0) >= p["min_failed"]) \
+        or f.get("distinct_ports", 0) >= p["distinct_ports"] or f.get("distinct_hosts", 0) >= p["distinct_hosts"]
+    errors, requests = f.get("http_errors", 0), f.get("http_requests", 0)
+    fingerprint = f.get("scanner_user_agent", 0) >= p["fingerprint_user_agents"] \
+        or f.get("odd_tcp_flags", 0) >= p["fingerprint_odd_flags"] \
+        or (errors >= p["fingerprint_http_errors"] and errors >= p["fingerprint_error_ratio"] * max(requests, 1))
+    return bool(sweep or fingerprint)
+
+
+def _syn_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    return (f.get("syn_rate", 0) >= p["min_rate"] and f.get("cusum", 0) >= p["cusum_threshold"]
+            and f.get("half_open_ratio", 0) >= p["min_half_open"]
+            and (f.get("top_port_share", 0) >= p["min_port_share"] or f.get("sources", 0) >= p["min_sources_spread"]))
+
+
+def _rate_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    loud = f.get("pps", 0) >= p["min_pps"] or f.get("bps", 0) >= p["min_bps"]
+    return bool(loud and f.get("pps", 0) >= p["factor"] * f.get("baseline_pps", 0))
+
+
+def _reflection(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    replies = f.get("reflectors", 0) >= p["min_reflectors"] and f.get("replies", 0) >= p["min_packets"]
+    heavy = f.get("reply_bps", 0) >= p["min_bps"]
+    synack = f.get("synacks", 0) >= p["min_synack"] and f.get("synack_sources", 0) >= p["min_synack_sources"]
+    return bool(replies or heavy or synack)
+
+
+def _brute_force(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    return (f.get("attempts", 0) >= p["min_attempts"] or f.get("auth_failures", 0) >= p["min_auth_failures"]
+            or f.get("login_posts", 0) >= p["min_login_posts"])
+
+
+def _slow_http(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    return f.get("trickled", 0) >= p["min_trickled"] or f.get("held", 0) >= p["min_held"]
+
+
+def _http_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    if f.get("requests", 0) >= p["min_requests_per_source"]:
+        return True
+    rps = f.get("rps", 0)
+    return bool(rps >= p["min_rps"] and rps >= p["factor"] * f.get("baseline_rps", 0))
+
+
+def _volume_spike(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    return (f.get("learned_s", 0) >= p["warmup"] and f.get("sustained_s", 0) >= p["sustain"]
+            and f.get("pps", 0) >= p["min_pps"] and f.get("pps", 0) >= p["factor"] * f.get("baseline_pps", 0)
+            and f.get("pps", 0) >= f.get("baseline_pps", 0) + p["z"] * f.get("baseline_std", 0))
+
+
+def _outbound(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    scanning = f.get("distinct_hosts", 0) >= p["distinct_hosts"] or f.get("distinct_ports", 0) >= p["distinct_ports"]
+    beacon = (f.get("beacon_count", 0) >= p["beacon_min_count"]
+              and f.get("beacon_period_s", 0) >= p["beacon_min_period"]
+              and f.get("beacon_cv", 1.0) <= p["beacon_max_cv"])
+    return bool(scanning or beacon)
+
+
+DECIDE: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
+    "port_scan": _port_scan, "syn_flood": _syn_flood, "udp_flood": _rate_flood, "icmp_flood": _rate_flood,
+    "reflection": _reflection, "brute_force": _brute_force, "slow_http": _slow_http, "http_flood": _http_flood,
+    "volume_spike": _volume_spike, "outbound_anomaly": _outbound}
+
+
+@dataclass
+class TrafficRule:
+    """A loaded detector rule: its kind, merged parameters, exceptions and the core Rule record."""
+
+    kind: str
+    params: dict[str, Any]
+    rule: Rule
+    allow: list[Any] = field(default_factory=list)
+
+    def decide(self, features: dict[str, Any]) -> bool:
+        return DECIDE[self.kind](self.params, features)
+
+    def allowed(self, address: str) -> bool:
+        """True when `address` is on the rule's allow list (never reported)."""
+        if not self.allow or not address or address == "many":
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip.version == net.version and ip in net for net in self.allow)
+
+
+def _merge_params(kind: str, raw: Any) -> dict[str, Any]:
+    defaults = PARAMS[kind]
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ValueError("params must be a mapping of name: value")
+    merged = dict(defaults)
+    for name, value in raw.items():
+        if name not in defaults:
+            raise ValueError(f"params.{name}: unknown parameter for {kind} (known: {', '.join(sorted(defaults))})")
+        want = defaults[name]
+        if isinstance(want, list):
+            if not isinstance(value, list):
+                raise ValueError(f"params.{name}: must be a list")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"params.{name}: must be a non-negative number (got {value!r})")
+        merged[name] = value
+    return merged
+
+
+def _check_body(raw: dict[str, Any]) -> None:
+    kind = raw.get("detector")
+    if kind not in KINDS:
+        raise ValueError(f"detector: must be one of {', '.join(KINDS)} (got {kind!r})")
+    _merge_params(kind, raw.get("params"))
+    for cidr in raw.get("allow") or []:
+        ipaddress.ip_network(str(cidr), strict=False)
+    for index, test in enumerate(raw["tests"]):
+        if not isinstance(test, dict) or test.get("expect") not in ("match", "no_match") \
+                or not isinstance(test.get("features"), dict):
+            raise ValueError(f"tests[{index}]: needs expect: match|no_match and features: {{...}}")
+
+
+def load(directory: str | None = None) -> dict[str, TrafficRule]:
+    """Load rules/traffic (or `directory`): kind -> rule; a kind with two enabled rules is refused."""
+    path = rules_dir("traffic", directory)
+    loaded: dict[str, TrafficRule] = {}
+    for rule in load_rules(path, "traffic", extra_keys={"detector", "params", "allow"}, check_body=_check_body):
+        kind = rule.raw["detector"]
+        if kind in loaded:
+            raise ConfigError(rule.file, "detector", f"a second enabled rule for {kind} "
+                              f"(first in {loaded[kind].rule.file})", rule.line)
+        allow = [ipaddress.ip_network(str(c), strict=False) for c in rule.raw.get("allow") or []]
+        loaded[kind] = TrafficRule(kind, _merge_params(kind, rule.raw.get("params")), rule, allow)
+    return loaded
+
+
+def self_test(rules: dict[str, TrafficRule]) -> list[str]:
+    """Run every rule's own tests; return one failure line per test that disagrees."""
+    failures = []
+    for kind, tr in rules.items():
+        for index, test in enumerate(tr.rule.tests):
+            got = tr.decide(test["features"])
+            if got != (test["expect"] == "match"):
+                failures.append(f"{tr.rule.file}: tests[{index}] ({kind}): expected {test['expect']}, "
+                                f"got {'match' if got else 'no_match'}")
+    return failures
+
+
+def defaults() -> dict[str, TrafficRule]:
+    """Rules with every default, for when no rule file is available (tests, benchmarks)."""
+    out = {}
+    for kind in KINDS:
+        core = Rule(id=f"default-{kind}", title=kind, severity="medium", status="stable", source="traffic",
+                    file="<defaults>", line=0, raw={"detector": kind})
+        out[kind] = TrafficRule(kind, dict(PARAMS[kind]), core)
+    return out
