@@ -243,6 +243,8 @@ class SiteAccount:
     observed: Interval | None = None  # from the first probe (or month start) to the last moment known
     maintenance: list[Window] = field(default_factory=list)
     gaps: list[Interval] = field(default_factory=list)
+    excluded: list[Interval] = field(default_factory=list)  # maintenance and gaps, merged
+    down: list[Interval] = field(default_factory=list)  # counted downtime
     monitored: float = 0.0  # seconds counted: observed minus maintenance and gaps
     downtime: float = 0.0
     outages: list[Outage] = field(default_factory=list)
@@ -279,6 +281,14 @@ class SiteAccount:
         return statistics.fmean(ended) if ended else None
 
 
+def split_account(acc: SiteAccount, start: float, end: float) -> tuple[float, float]:
+    """(monitored, downtime) seconds of an account within [start, end), e.g. one day of the month."""
+    if acc.observed is None:
+        return 0.0, 0.0
+    monitored = total(subtract(clip([acc.observed], start, end), acc.excluded))
+    return monitored, total(clip(acc.down, start, end))
+
+
 def find_gaps(times: list[float], interval: float, start: float, end: float) -> list[Interval]:
     """Stretches of [start, end) longer than GAP_FACTOR intervals without a probe (`times` sorted)."""
     gaps, limit = [], GAP_FACTOR * interval
@@ -307,10 +317,11 @@ def account_site(conn: sqlite3.Connection, cfg: dict[str, Any], site: dict[str, 
                         "ORDER BY ts", (name, start, stop)).fetchall()
     times = ([before] if before is not None else []) + [r["ts"] for r in rows]
     acc.gaps = find_gaps(times, interval, *acc.observed)
-    excluded = merge([(w.start, w.end) for w in acc.maintenance] + acc.gaps)
+    excluded = acc.excluded = merge([(w.start, w.end) for w in acc.maintenance] + acc.gaps)
     acc.monitored = total(subtract([acc.observed], excluded))
     _add_outages(conn, acc, excluded, stop)
-    acc.downtime = total(subtract(clip(((o.start, o.end or stop) for o in acc.outages), *acc.observed), excluded))
+    acc.down = subtract(clip(((o.start, o.end or stop) for o in acc.outages), *acc.observed), excluded)
+    acc.downtime = total(acc.down)
     _add_probe_figures(acc, rows)
     return acc
 
