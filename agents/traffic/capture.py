@@ -40,6 +40,7 @@ class LiveCapture:
 
     def open(self) -> None:
         """Open the socket; raises PermissionError without CAP_NET_RAW, OSError for a missing interface."""
+        import scapy.layers.l2  # noqa: F401 - registers link types, so scapy does not warn
         from scapy.arch.linux import L2ListenSocket
 
         self.scapy_socket = L2ListenSocket(iface=self.interface, promisc=False, nofilter=1)

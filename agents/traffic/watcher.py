@@ -58,7 +58,7 @@ SCHEMA = Field("map", fields={
                      doc="peers whose traffic is never analysed (backup server, the collector)"),
     "rules": Field("str", default=None, doc="traffic rules folder (default: installed rules/traffic)"),
     "snaplen": Field("int", default=2048, minimum=128, doc="bytes kept per packet (headers + request head)"),
-    "buffer": Field("size", default="32MiB", minimum=1 << 20, doc="kernel receive buffer"),
+    "buffer": Field("size", default=32 << 20, minimum=1 << 20, doc="kernel receive buffer"),
     "max_sources": Field("int", default=50000, minimum=1000, doc="cap on sources tracked per second"),
     "baseline_file": Field("str", default=None, doc="where learned baselines persist (default data_dir)"),
 })
