@@ -58,7 +58,7 @@ class Harness:
                 out.append(event)
         return out
 
-    def quiet(self, seconds: float = 1.5) -> list[Event]:
+    def quiet(self, seconds: float = 1.5, kinds: tuple[str, ...] = ("fim",)) -> list[Event]:
         """Events arriving in the next `seconds` (used to prove nothing more came)."""
         out = []
         deadline = time.monotonic() + seconds
@@ -67,7 +67,7 @@ class Harness:
                 out.append(self.events.get(timeout=remaining))
             except queue.Empty:
                 break
-        return [e for e in out if e.kind == "fim"]
+        return [e for e in out if e.kind in kinds]
 
     def status(self, timeout: float = 5.0) -> Event:
         deadline = time.monotonic() + timeout

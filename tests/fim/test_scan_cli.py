@@ -1,0 +1,129 @@
+"""`govwatch fim scan` and `govwatch fim restore` as users run them: JSON lines and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from govwatch.cli import main
+
+
+def run(capsys: Any, *argv: str) -> tuple[int, list[dict[str, Any]], str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+@pytest.fixture
+def tree(tmp_path: Any) -> str:
+    root = tmp_path / "www"
+    for i in range(30):
+        folder = root / f"d{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.html").write_text(f"<p>page {i}</p>\n" * (i + 1))
+    return str(root)
+
+
+def changes(lines: list[dict[str, Any]]) -> dict[str, str]:
+    return {line["path"]: line["change"] for line in lines}
+
+
+def test_unchanged_tree_exits_0_and_prints_nothing(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    assert run(capsys, "fim", "scan", tree, "--db", db, "--init")[0] == 0
+    assert oct(os.stat(db + ".key").st_mode & 0o777) == "0o600"
+    code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db)
+    assert (code, lines) == (0, [])
+
+
+def test_intruder_changes_are_each_reported_once(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    same = os.path.join(tree, "d0", "f0.html")
+    st = os.stat(same)
+    with open(same, "r+b") as handle:
+        handle.write(b"<P>")
+    os.utime(same, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.chmod(os.path.join(tree, "d1", "f1.html"), 0o777)
+    os.chown(os.path.join(tree, "d2", "f2.html"), 1234, 1234)
+    os.rename(os.path.join(tree, "d0", "f3.html"), os.path.join(tree, "d0", "shell.php"))
+    os.unlink(os.path.join(tree, "d1", "f4.html"))
+    os.symlink("/etc/passwd", os.path.join(tree, "d1", "f4.html"))
+    open(os.path.join(tree, "d2", "f5.html"), "w").close()
+    os.makedirs(os.path.join(tree, "uploads", "2026"))
+    with open(os.path.join(tree, "uploads", "2026", "x.phtml"), "w") as handle:
+        handle.write("<?php eval(base64_decode('ZWNobyAx')); ?>")
+    code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db)
+    assert code == 1
+    j = lambda *p: os.path.join(tree, *p)  # noqa: E731
+    assert changes(lines) == {
+        j("d0", "f0.html"): "modified", j("d1", "f1.html"): "attributes", j("d2", "f2.html"): "attributes",
+        j("d0", "f3.html"): "deleted", j("d0", "shell.php"): "created", j("d1", "f4.html"): "modified",
+        j("d2", "f5.html"): "modified", j("uploads"): "created", j("uploads", "2026"): "created",
+        j("uploads", "2026", "x.phtml"): "created"}
+    by_path = {line["path"]: line for line in lines}
+    assert by_path[j("d0", "shell.php")]["old_path"] == j("d0", "f3.html")
+    assert by_path[j("uploads", "2026", "x.phtml")]["severity"] == "critical"
+    assert by_path[j("d1", "f4.html")]["after"]["type"] == "symlink"
+    assert set(lines[0]) >= {"path", "change", "before", "after"}
+
+
+def test_touch_alone_is_not_a_change_and_update_accepts_changes(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    os.utime(os.path.join(tree, "d0", "f0.html"), (1, 1))
+    with open(os.path.join(tree, "d0", "f6.html"), "a") as handle:
+        handle.write("more\n")
+    code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db, "--update")
+    assert (code, list(changes(lines).values())) == (1, ["modified"])
+    assert run(capsys, "fim", "scan", tree, "--db", db)[:2] == (0, [])
+
+
+def test_edited_baseline_is_refused(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE files SET sha256 = 'x' WHERE path = ?", (os.path.join(tree, "d0", "f0.html").encode(),))
+    code, lines, err = run(capsys, "fim", "scan", tree, "--db", db)
+    assert code == 2 and lines == []
+    assert "fails verification" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fim", "scan", "/nonexistent-gw", "--db", "DB", "--init"], "no such file or folder"),
+    (["fim", "scan", "/tmp", "--db", "DB"], "no baseline"),
+    (["fim", "scan", "/tmp", "--db", "DB", "--max-hash-size", "lots"], "--max-hash-size"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys: Any, tmp_path: Any, argv: list[str], message: str) -> None:
+    argv = [str(tmp_path / "b.db") if a == "DB" else a for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_restore_puts_known_good_copy_back(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db, store = str(tmp_path / "b.db"), str(tmp_path / "store")
+    page = os.path.join(tree, "d0", "f0.html")
+    original = open(page, "rb").read()
+    run(capsys, "fim", "scan", tree, "--db", db, "--init", "--store", store)
+    with open(page, "w") as handle:
+        handle.write("Hacked by Gh0st\n")
+    os.chmod(page, 0o666)
+    code = main(["fim", "restore", page, "--store", store])
+    assert code == 0 and capsys.readouterr().out.startswith(f"restored {page} from known-good copy")
+    assert open(page, "rb").read() == original
+    assert os.stat(page).st_mode & 0o777 == 0o644
+    code, _, err = run(capsys, "fim", "restore", os.path.join(tree, "never.html"), "--store", store)
+    assert code == 2 and "no known-good copy" in err
+
+
+def test_scan_path_does_not_import_heavy_modules(tmp_path: Any, tree: str) -> None:
+    code = ("import sys; from govwatch.cli import main; main(['fim','scan',sys.argv[1],'--db',sys.argv[2],'--init']);"
+            "print(sorted(m for m in ('watchdog','scapy','requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, tree, str(tmp_path / "b.db")], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
