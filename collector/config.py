@@ -88,8 +88,10 @@ SCHEMA = Field("map", fields={
         "max_batch": Field("int", default=5000, minimum=1, doc="most events in one POST"),
         "agent_events_per_second": Field("float", default=2000.0, minimum=1.0),
         "agent_burst": Field("int", default=50000, minimum=1),
-        "threads": Field("int", default=32, minimum=2, doc="request worker threads"),
-        "request_timeout": Field("duration", default=30.0),
+        "threads": Field("int", default=64, minimum=2, doc="request worker threads"),
+        "request_timeout": Field("duration", default=10.0, doc="longest wait for each read of a request"),
+        "idle_timeout": Field("duration", default=5.0, doc="how long an idle keep-alive connection is kept"),
+        "connections_per_ip": Field("int", default=48, minimum=1, doc="concurrent connections from one address"),
     }),
     "retention": Field("map", default={}, fields={
         "events": Field("duration", default=180 * 86400.0, doc="how long raw events are kept"),

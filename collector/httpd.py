@@ -75,15 +75,25 @@ class Response:
 App = Callable[[Request], Response]
 
 
-def make_handler(app: App, max_body: int, timeout: float) -> type[BaseHTTPRequestHandler]:
+def make_handler(app: App, max_body: int, timeout: float, idle_timeout: float = 5.0) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "govwatch"
         sys_version = ""
 
         def setup(self) -> None:
-            self.request.settimeout(timeout)
+            self.request.settimeout(idle_timeout)
             super().setup()
+
+        def handle_one_request(self) -> None:
+            # An idle keep-alive connection gives its worker back after idle_timeout; once a request has
+            # started, each read may take up to `timeout` (slow links), never longer.
+            self.connection.settimeout(idle_timeout)
+            super().handle_one_request()
+
+        def parse_request(self) -> bool:
+            self.connection.settimeout(timeout)
+            return super().parse_request()
 
         def _serve(self) -> None:
             length_text = self.headers.get("Content-Length")
@@ -152,18 +162,45 @@ class PooledServer(socketserver.TCPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], threads: int,
-                 tls: ssl.SSLContext | None = None, handshake_timeout: float = 10.0) -> None:
+                 tls: ssl.SSLContext | None = None, handshake_timeout: float = 10.0, per_ip: int = 48,
+                 on_refused: Callable[[str], None] | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
         self.tls, self.handshake_timeout = tls, handshake_timeout
+        self.per_ip, self.on_refused = per_ip, on_refused
+        self._per_ip: dict[str, int] = {}
+        self._count_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(maxsize=threads * 8)
         self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(threads)]
         for worker in self._workers:
             worker.start()
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
+        """Queue the connection for a worker, unless its address already holds `per_ip` of them."""
+        host = client_address[0] if client_address else ""
+        with self._count_lock:
+            held = self._per_ip.get(host, 0)
+            if held >= self.per_ip:
+                refused = True
+            else:
+                refused = False
+                self._per_ip[host] = held + 1
+        if refused:
+            self.shutdown_request(request)
+            if self.on_refused is not None:
+                self.on_refused("too_many_connections")
+            return
         self._queue.put((request, client_address))
+
+    def _release(self, client_address: Any) -> None:
+        host = client_address[0] if client_address else ""
+        with self._count_lock:
+            left = self._per_ip.get(host, 1) - 1
+            if left > 0:
+                self._per_ip[host] = left
+            else:
+                self._per_ip.pop(host, None)
 
     def _work(self) -> None:
         while True:
@@ -182,6 +219,7 @@ class PooledServer(socketserver.TCPServer):
                 log.exception("connection from %s failed", address)
             finally:
                 self.shutdown_request(sock)
+                self._release(address)
 
     def server_close(self) -> None:
         super().server_close()

@@ -38,9 +38,11 @@ class Collector:
         _install_console(self.app, self.store, cfg)
         host, port = split_listen(cfg["listen"])
         tls = tls_context(cfg["tls"]["cert"], cfg["tls"]["key"]) if cfg["tls"] else None
-        handler = make_handler(self.app, cfg["limits"]["max_body"], cfg["limits"]["request_timeout"])
+        limits = cfg["limits"]
+        handler = make_handler(self.app, limits["max_body"], limits["request_timeout"], limits["idle_timeout"])
         try:
-            self.server = PooledServer((host, port), handler, cfg["limits"]["threads"], tls)
+            self.server = PooledServer((host, port), handler, limits["threads"], tls,
+                                       per_ip=limits["connections_per_ip"], on_refused=self.app.rejections.add)
         except OSError as exc:
             raise GovwatchError(f"cannot listen on {cfg['listen']}: {exc.strerror}") from None
         self._stop = threading.Event()
