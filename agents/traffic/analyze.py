@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .engine import Engine
-from .packets import SYN, TCP, Decoded, addr_bytes, decode
+from .packets import SYN, TCP, Decoded, addr_bytes, decode, decode_raw
 from .pcapfile import read_capture
 from .rules import TrafficRule
 from .tracker import Anomaly
@@ -93,9 +93,9 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
     count = engine.packets
     grow = nets.contains if nets else None
     for ts, linktype, buf in records:
-        d = decode(buf, linktype)
+        d = decode_raw(buf, linktype)
         if d is not None:
-            if grow is not None and d.dst not in home and d.src not in home:
+            if grow is not None and d[1] not in home and d[0] not in home:
                 _grow(home, grow, d)
             packet(ts, buf, *d)
     engine.finish()
@@ -107,8 +107,8 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
                    sorted(addr_text(a) for a in home))
 
 
-def _grow(home: set[bytes], contains: Callable[[bytes], bool], d: Decoded) -> None:
-    for addr in (d.dst, d.src):
+def _grow(home: set[bytes], contains: Callable[[bytes], bool], d: tuple) -> None:
+    for addr in (d[1], d[0]):
         if contains(addr):
             home.add(addr)
 

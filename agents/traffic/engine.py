@@ -51,6 +51,7 @@ class Engine:
         self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
         self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
         self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
+        self.scan_window = p.get("port_scan", {}).get("window", 60.0)
         self._init_state()
 
     def _init_state(self) -> None:
@@ -184,7 +185,11 @@ class Engine:
             return  # a retransmitted SYN is not a new attempt
         failed_now = self.listen_tcp is not None and dport not in self.listen_tcp
         if not failed_now:
-            self.halfopen.put(key, [ts, dst, False])
+            halfopen = self.halfopen
+            if len(halfopen) >= halfopen.cap:
+                halfopen.popitem(last=False)
+                halfopen.evicted += 1
+            halfopen[key] = [ts, dst, False]
         self._contact(ts, src, dst, dport, failed_now)
         if dport in self.auth_ports:
             self._auth_event(ts, src, dport, 0)
@@ -193,11 +198,15 @@ class Engine:
 
     def _contact(self, ts: float, src: bytes, dst: bytes, port: int, failed_now: bool) -> None:
         """A first contact from `src` to (dst, port): feeds the distinct-port counts and the random walk."""
-        st = self.scan.get(src)
-        if st is None or ts - st[SC_LAST] > self.p["port_scan"]["window"]:
-            st = self.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+        scan = self.scan
+        st = scan.get(src)
+        if st is None or ts - st[SC_LAST] > self.scan_window:
+            if len(scan) >= scan.cap:
+                scan.popitem(last=False)
+                scan.evicted += 1
+            st = scan[src] = [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0]
         else:
-            self.scan.move_to_end(src)
+            scan.move_to_end(src)
         st[SC_LAST] = ts
         ports = st[SC_PORTS]
         if port not in ports and len(ports) < MAX_SET:

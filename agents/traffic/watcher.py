@@ -22,7 +22,7 @@ from govwatch.schema import Field
 from . import rules as traffic_rules
 from .capture import LiveCapture, interface_addresses, listening_ports
 from .engine import Engine
-from .packets import addr_bytes, decode
+from .packets import addr_bytes, decode_raw
 from .tracker import Anomaly
 
 log = logging.getLogger("govwatch.traffic")
@@ -154,7 +154,7 @@ class TrafficWatcher:
         packet = engine.packet
 
         def handle(ts: float, linktype: int, frame: bytes) -> None:
-            d = decode(frame, linktype)
+            d = decode_raw(frame, linktype)
             if d is not None:
                 packet(ts, frame, *d)
 
