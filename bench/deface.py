@@ -1,0 +1,151 @@
+"""Defacement detector benchmark: pages judged per second per core, and the per-class detection table.
+
+Run: `python bench/deface.py [--corpus ../shared/corpus/defacement] [--seeds 4] [--json]`.
+Classes (built from the corpus by govwatch.agents.defacement.synth):
+  rerender      dynamic re-renders of each legitimate page (false alarms wanted <= 1%)
+  next_version  the page's next real version (*.vN -> *.vN+1), judged against vN's profile
+  full_page     every real defacement page judged against every legitimate profile (>= 99%)
+  <attack>      one attack injected into a re-render (banner, hidden_spam, ... ; >= 95% each)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections import defaultdict
+
+from govwatch.agents.defacement.detector import default_rules, judge
+from govwatch.agents.defacement.profile import learn
+from govwatch.agents.defacement.synth import ATTACKS, inject, render
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "corpus", "defacement"))
+LEARN = 3
+
+
+def read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def corpus(root: str) -> tuple[dict[str, str], dict[str, str]]:
+    legit = {os.path.basename(p): read(p) for p in sorted(glob.glob(os.path.join(root, "legit", "*.html")))}
+    defaced = {os.path.basename(p): read(p) for p in sorted(glob.glob(os.path.join(root, "defaced", "*.html")))}
+    if not legit or not defaced:
+        sys.exit(f"no corpus under {root} (need legit/*.html and defaced/*.html)")
+    return legit, defaced
+
+
+def next_versions(legit: dict[str, str]) -> list[tuple[str, str]]:
+    """(vN, vN+1) name pairs of successive real versions."""
+    pairs = []
+    for name in legit:
+        match = re.match(r"(.*)\.v(\d+)\.html$", name)
+        if match:
+            nxt = f"{match.group(1)}.v{int(match.group(2)) + 1}.html"
+            if nxt in legit:
+                pairs.append((name, nxt))
+    return pairs
+
+
+def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str]]], list[tuple[str, str]]]:
+    """Judge every class; returns class -> [(defaced, severity, case)] and the misses worth reading."""
+    legit, defaced = corpus(root)
+    rules = default_rules()
+    results: dict[str, list[tuple[bool, str, str]]] = defaultdict(list)
+    for name, html in legit.items():
+        for seed in range(seeds):
+            rng = random.Random(f"{name}:{seed}")
+            profile = learn([render(html, rng) for _ in range(LEARN)], rules=rules)
+            for i in range(3):
+                verdict = judge(profile, render(html, rng), rules=rules)
+                results["rerender"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}/{i}"))
+            for kind in ATTACKS:
+                verdict = judge(profile, inject(render(html, rng), kind, rng), rules=rules)
+                results[kind].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
+        profile = learn([render(html, random.Random(f"{name}:fp:{k}")) for k in range(LEARN)], rules=rules)
+        for dname, dhtml in defaced.items():
+            verdict = judge(profile, dhtml, rules=rules)
+            results["full_page"].append((verdict.defaced, verdict.severity, f"{dname} vs {name}"))
+    for old, new in next_versions(legit):
+        rng = random.Random(old)
+        profile = learn([render(legit[old], rng) for _ in range(LEARN)], rules=rules)
+        verdict = judge(profile, render(legit[new], rng), rules=rules)
+        results["next_version"].append((verdict.defaced, verdict.severity, f"{old} -> {new}"))
+    return results, []
+
+
+def speed(root: str, target_kb: int = 100, seconds: float = 3.0) -> dict[str, float]:
+    """Pages judged per second in this one process, on a ~100 KB ministry page built from the corpus."""
+    legit, _ = corpus(root)
+    base = max((h for h in legit.values() if len(h) < 50_000), key=len)
+    body = base[base.lower().find("<body"):base.lower().rfind("</body")]
+    page = base
+    while len(page) < target_kb * 1000:
+        page = page.replace("</body>", body + "</body>", 1) if "</body>" in page else page + body
+    rng = random.Random(1)
+    profile = learn([render(page, rng) for _ in range(LEARN)])
+    candidate = render(page, rng)
+    judge(profile, candidate)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        judge(profile, candidate)
+        count += 1
+    elapsed = time.perf_counter() - start
+    return {"page_bytes": len(candidate), "pages_per_second": round(count / elapsed, 1),
+            "ms_per_page": round(1000 * elapsed / count, 2)}
+
+
+def table(results: dict[str, list[tuple[bool, str, str]]]) -> list[dict[str, object]]:
+    rows = []
+    for cls in ["rerender", "next_version", "full_page", *ATTACKS]:
+        cases = results.get(cls, [])
+        if not cases:
+            continue
+        hits = sum(1 for d, _, _ in cases if d)
+        benign = cls in ("rerender", "next_version")
+        low = sum(1 for d, s, _ in cases if not d or s in ("info", "low"))
+        rows.append({"class": cls, "cases": len(cases), "benign": benign,
+                     "detected_pct": None if benign else round(100 * hits / len(cases), 1),
+                     "false_alarm_pct": round(100 * hits / len(cases), 1) if benign else None,
+                     "pass_or_low_pct": round(100 * low / len(cases), 1) if benign else None})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus folder with legit/ and defaced/")
+    parser.add_argument("--seeds", type=int, default=4, help="re-render seeds per legitimate page")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--misses", action="store_true", help="list every wrong case")
+    args = parser.parse_args()
+    results, _ = evaluate(args.corpus, args.seeds)
+    rows, perf = table(results), speed(args.corpus)
+    if args.json:
+        print(json.dumps({"speed": perf, "classes": rows}))
+        return 0
+    print(f"speed: {perf['pages_per_second']} pages/s per core ({perf['ms_per_page']} ms) "
+          f"on a {perf['page_bytes'] // 1000} KB page")
+    print(f"{'class':<18}{'cases':>7}{'detected %':>12}{'false alarm %':>15}{'pass/low %':>12}")
+    for row in rows:
+        det = "" if row["detected_pct"] is None else row["detected_pct"]
+        fa = "" if row["false_alarm_pct"] is None else row["false_alarm_pct"]
+        low = "" if row["pass_or_low_pct"] is None else row["pass_or_low_pct"]
+        print(f"{row['class']:<18}{row['cases']:>7}{det:>12}{fa:>15}{low:>12}")
+    if args.misses:
+        for cls, cases in results.items():
+            benign = cls in ("rerender", "next_version")
+            for defaced, severity, case in cases:
+                if defaced == benign:
+                    print(f"  wrong {cls}: {case} ({severity})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
