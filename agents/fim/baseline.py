@@ -112,8 +112,9 @@ class Baseline:
         except sqlite3.Error as exc:
             raise BaselineTampered(f"baseline {self.db_path} is unreadable: {exc}") from None
         self.meta = meta
-        new = tuple.__new__
-        self.files = {row[0].decode("utf-8", "surrogateescape"): new(FileState, row[1:]) for row in rows}
+        new, kinds = tuple.__new__, {k: k for k in _TYPES.values()}
+        self.files = {row[0].decode("utf-8", "surrogateescape"): new(FileState, (kinds.get(row[1], row[1]), *row[2:]))
+                      for row in rows}
         self._buckets = None
         if self._file_seal_ok():
             self._digests = []  # computed on the first update

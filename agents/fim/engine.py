@@ -163,10 +163,9 @@ class Engine:
         """Keep known-good copies of web-root files after a fresh baseline (bounded by the store)."""
         if self.store is None:
             return
-        for path, state in files.items():
-            root = self.root_of(path)
-            if state.type == "file" and root in self.web_roots and not withheld(path, self.cfg["nodiff"]):
-                self.store.remember(path, state, trusted=True)
+        web = [(p, s) for p, s in files.items() if s.type == "file" and self.root_of(p) in self.web_roots
+               and not withheld(p, self.cfg["nodiff"])]
+        self.store.remember_many(web)
 
     def is_gone(self, path: str) -> bool:
         return not os.path.lexists(path)

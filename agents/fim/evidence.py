@@ -83,6 +83,7 @@ class KnownGoodStore:
         os.makedirs(os.path.join(folder, "blobs"), mode=0o700, exist_ok=True)
         self._db = sqlite3.connect(os.path.join(folder, "index.db"), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a lost last copy is re-made; no fsync per event
         self._db.execute("CREATE TABLE IF NOT EXISTS versions (path BLOB, sha256 TEXT, size INTEGER, mode INTEGER,"
                          " uid INTEGER, gid INTEGER, seen_at REAL, trusted INTEGER, PRIMARY KEY (path, sha256))")
         self.skipped = 0
@@ -114,6 +115,17 @@ class KnownGoodStore:
                          (os.fsencode(path), state.sha256, state.size, state.mode, state.uid, state.gid,
                           self.clock(), int(trusted)))
         return True
+
+    def remember_many(self, items: list[tuple[str, FileState]]) -> int:
+        """Keep trusted copies of many files in one transaction (after a fresh baseline); return how many."""
+        kept = 0
+        self._db.execute("BEGIN")
+        try:
+            for path, state in items:
+                kept += self.remember(path, state, trusted=True)
+        finally:
+            self._db.execute("COMMIT")
+        return kept
 
     def content(self, sha: str) -> bytes | None:
         try:

@@ -10,6 +10,7 @@ with a rescan within seconds. State (sealed baseline, HMAC key, known-good copie
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import os
@@ -227,6 +228,7 @@ class FimWatcher:
                 self.blind = True
                 self.ready.set()
                 return
+        gc.freeze()  # the baseline is long-lived: keep it out of every garbage collection (latency spikes)
         self.ready.set()
         next_full = time.monotonic() + self.cfg["rescan_interval"]
         next_degraded = time.monotonic() + DEGRADED_RESCAN
@@ -242,9 +244,13 @@ class FimWatcher:
             if self.degraded and now >= next_degraded:
                 urgent |= self.degraded
                 next_degraded = now + DEGRADED_RESCAN
-            if urgent:
-                self._rescan(sorted(urgent))
-            rehash.step()
+            try:
+                if urgent:
+                    self._rescan(sorted(urgent))
+                rehash.step()
+            except Exception as exc:  # keep scanning; one bad pass must not blind the watcher
+                log.exception("fim: scan pass failed")
+                engine.status("rescan", f"scan pass failed: {exc}", self.folder, "medium")
 
     def _rescan(self, roots: list[str]) -> None:
         """Stat-gated rescan: walk, then reconcile only paths whose gate moved, appeared or vanished."""
@@ -252,7 +258,8 @@ class FimWatcher:
         assert engine is not None
         started = time.monotonic()
         current = walk(roots, Excluder(self.cfg["exclude"]))
-        known = engine.baseline.files
+        with engine.lock:
+            known = dict(engine.baseline.files)
         stale = [p for p, s in current.items() if p not in known or known[p].gate() != s.gate()]
         prefixes = [r.rstrip("/") + "/" for r in roots]
         gone = [p for p in list(known) if p not in current and (p in roots or p.startswith(tuple(prefixes)))]
@@ -333,7 +340,9 @@ class RollingRehash:
         assert engine is not None
         now = time.monotonic()
         elapsed, self.last = now - self.last, now
-        files, period = engine.baseline.files, cfg["full_rehash_period"]
+        period = cfg["full_rehash_period"]
+        with engine.lock:
+            files = dict(engine.baseline.files) if not self.queue and now >= self.next_fill else engine.baseline.files
         fresh = self.watcher.clock() - period / 2
         if not self.queue and now >= self.next_fill:
             self.next_fill = now + 60
