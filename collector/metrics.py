@@ -17,6 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from govwatch import __version__
 from govwatch.collector.store import Store
+from govwatch.events import FIM_CHANGES
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -77,10 +78,16 @@ class StoreCollector:
     def _counters(self, agents: set[str]) -> Iterator[Metric]:
         for name, (help_text, labels) in COUNTERS.items():
             family = CounterMetricFamily(name[: -len("_total")], help_text, labels=list(labels))
-            for label_values, value in self.store.counters(name):
-                if "agent" in label_values and label_values["agent"] not in agents:
-                    continue
-                family.add_metric([label_values.get(k, "") for k in labels], value)
+            values = {tuple(lv.get(k, "") for k in labels): value for lv, value in self.store.counters(name)
+                      if "agent" not in lv or lv["agent"] in agents}
+            if name == "govwatch_fim_changes_total":
+                # Every agent x change x severity exists from 0, so increase() sees the first web shell.
+                for agent in agents:
+                    for change in FIM_CHANGES:
+                        for severity in SEVERITIES:
+                            values.setdefault((agent, change, severity), 0.0)
+            for key, value in sorted(values.items()):
+                family.add_metric(list(key), value)
             yield family
 
     def _sites(self) -> Iterator[Metric]:

@@ -13,6 +13,7 @@ declare -A need=(
 missing=()
 for bin in "${!need[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}"); done
 fc-list 2>/dev/null | grep -qi khmer || missing+=(fonts-khmeros)
+fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 ((${#missing[@]})) || exit 0
