@@ -86,13 +86,14 @@ def _chips(items: list[Any], css: str = "chip") -> Safe:
 
 def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
     reasons = join(html("<li>{0}</li>", r) for r in view.get("reasons") or [])
-    url = view.get("url") or ""
+    url, state = view.get("url") or "", str(view.get("state") or "")
     return html(
-        '<article class="card view {state}"><h3>{source} · {view} · <span class="badge {state}">{state}</span> '
+        '<article class="card view {state}"><h3>{source} · {view} · <span class="badge {state}">{state_w}</span> '
         '<time>{ts}</time></h3><dl class="facts"><dt>{t_score}</dt><dd>{score}</dd><dt>{t_url}</dt><dd>{url}</dd>'
         '<dt>{t_title}</dt><dd>{title}</dd></dl><h4>{t_reasons}</h4><ul class="reasons">{reasons}</ul>'
         '<h4>{t_domains}</h4><p>{domains}</p>{diff}</article>',
-        state=view.get("state") or "", source=view.get("source") or "", view=view.get("view") or "",
+        state=state, state_w=w[state] if state in ("defaced", "clean") else state,
+        source=view.get("source") or "", view=view.get("view") or "",
         ts=clock_time(view.get("ts"), tz), t_score=w["score"], score=view.get("score"), t_url=w["url"], url=url,
         t_title=w["page_title"], title=view.get("title") or "", t_reasons=w["reasons"], reasons=reasons,
         t_domains=w["new_domains"], domains=_chips(view.get("new_domains") or [], "chip warn") or "—",

@@ -52,8 +52,9 @@ def list_rows(console: Console, ctx: Ctx, filters: dict[str, str]) -> Safe:
         '<td data-label="{t_kind}">{kind}</td><td class="title"><a href="/incidents/{id}">{title}</a></td>'
         '<td data-label="{t_where}">{where}</td><td data-label="{t_opened}">{opened}</td>'
         '<td data-label="{t_updated}">{updated}</td></tr>',
-        cls="st-" + r["status"], t_sev=ctx.w["severity"], sev=_badge(r["severity"], ctx.lang), t_status=ctx.w["status"],
-        status=_status(r["status"], ctx), t_kind=ctx.w["kind"], kind=ctx.w.get("kind_" + r["kind"], r["kind"]),
+        cls=f"row-{r['status']}", t_sev=ctx.w["severity"], sev=_badge(r["severity"], ctx.lang),
+        t_status=ctx.w["status"], status=_status(r["status"], ctx),
+        t_kind=ctx.w["kind"], kind=ctx.w.get("kind_" + r["kind"], r["kind"]),
         id=r["id"], title=r["title"], t_where=ctx.w["site"], where=r["site"] or r["agent"] or "",
         t_opened=ctx.w["opened"], opened=when(r["opened"], console.tz, ctx.w), t_updated=ctx.w["updated"],
         updated=when(r["updated"], console.tz, ctx.w)) for r in rows)

@@ -168,3 +168,29 @@ def test_repeated_failed_logins_are_throttled(collector, admin):
     codes = [browser.post(f"{collector.url}/login", data={"csrf": pre, "username": "ana", "password": "guess"},
                           timeout=10).status_code for _ in range(11)]
     assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_session_cookie_is_secure_when_the_collector_serves_tls(tmp_path):
+    import yaml
+
+    from govwatch.collector.config import load_config
+    from govwatch.collector.init import init_collector
+    from govwatch.collector.service import Collector
+
+    init_collector(str(tmp_path / "c"))
+    path = tmp_path / "c" / "collector.yml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg.update({"listen": "127.0.0.1:0", "sites": []})
+    path.write_text(yaml.safe_dump(cfg))
+    running = Collector(load_config(str(path)))
+    running.start()
+    try:
+        browser, ca = requests.Session(), str(tmp_path / "c" / "ca.pem")  # per request: env CA bundles win otherwise
+        pre = csrf_in(browser.get(f"{running.url}/setup", verify=ca, timeout=10).text)
+        answer = browser.post(f"{running.url}/setup", verify=ca, allow_redirects=False, timeout=10, data={
+            "csrf": pre, "token": running.admin_token, "username": "ana", "password": ADMIN_PASSWORD,
+            "password2": ADMIN_PASSWORD})
+        assert running.url.startswith("https://") and answer.status_code == 303
+        assert "; Secure" in answer.headers["Set-Cookie"]
+    finally:
+        running.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD
+from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Agent, defacement_event
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -124,6 +124,18 @@ def test_analyst_opens_defacement_sees_diff_and_acknowledges(collector, incident
     assert browser.find_element(By.CSS_SELECTOR, "dl.facts .status").text == "acknowledged"
     assert status_of(collector, defacement) == "acknowledged"
     assert not browser.find_elements(By.CSS_SELECTOR, f'form[action="/incidents/{defacement}/acknowledge"]')
+
+
+def test_incident_list_refreshes_live_and_reads_in_khmer(collector, incidents, browser):
+    browser.get(f"{collector.url}/setup")
+    fill(browser, token=collector.admin_token, username="ana", password=ADMIN_PASSWORD, password2=ADMIN_PASSWORD)
+    submit(browser, 'form[action="/setup"]')
+    browser.get(f"{collector.url}/?lang=km")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "ឧប្បត្តិហេតុ"
+    Agent(collector, "web-09").post(defacement_event(site="mef-home"))
+    wait(browser, lambda d: "site mef-home defaced" in d.find_element(By.CSS_SELECTOR, "[data-live]").text, 20)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "console-incidents-km.png"))
 
 
 def test_cross_site_form_post_is_refused(collector, incidents, browser, attacker_site):

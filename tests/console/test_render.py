@@ -1,0 +1,79 @@
+"""The pieces the pages are built from: escaping, the side-by-side diff, traffic figures, translations."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+
+from govwatch.collector.console import auth, traffic
+from govwatch.collector.console.evidence import side_by_side
+from govwatch.collector.console.i18n import EN, KM, TEXT
+from govwatch.collector.console.render import Safe, age, html, render
+
+
+def test_every_interpolated_value_is_escaped_unless_marked_safe():
+    assert html("<b>{0}</b>", '<img src=x onerror="alert(1)">') == \
+        "<b>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</b>"
+    assert html("<p>{0}</p>", Safe("<i>ok</i>")) == "<p><i>ok</i></p>"
+    page = render("login.html", {**{f"t_{k}": v for k, v in EN.items()}, "error": "<script>", "setup_note": "",
+                                 "pre": '"><script>', "next": "/"})
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_template_with_a_missing_value_fails_loudly():
+    with pytest.raises(KeyError):
+        render("login.html", {})
+
+
+def test_side_by_side_pairs_removed_with_added_lines():
+    diff = "--- known-good\n+++ now\n@@ -1,3 +1,2 @@\n keep\n-old one\n-old two\n+new one\n tail\n... (diff truncated)"
+    assert side_by_side(diff) == [
+        ("@@ -1,3 +1,2 @@", "gap", "@@ -1,3 +1,2 @@", "gap"),
+        ("keep", "ctx", "keep", "ctx"),
+        ("old one", "del", "new one", "add"),
+        ("old two", "del", None, "empty"),
+        ("tail", "ctx", "tail", "ctx"),
+        ("... (diff truncated)", "gap", "... (diff truncated)", "gap"),
+    ]
+
+
+def test_side_by_side_keeps_a_removed_line_that_looks_like_a_header():
+    assert side_by_side("@@ -1 +1 @@\n--- dashes in the page\n+++ plus in the page") == [
+        ("@@ -1 +1 @@", "gap", "@@ -1 +1 @@", "gap"),
+        ("-- dashes in the page", "del", "++ plus in the page", "add"),
+    ]
+
+
+def test_traffic_figures_answer_who_where_how_fast():
+    items = [{"ts": 1, "src": "many", "evidence": {"top_sources": [{"addr": "a", "packets": 10}],
+                                                   "peak_bits_per_s": 2_500_000, "top_ports": [{"port": 53}]}},
+             {"ts": 2, "src": "b", "evidence": {"top_reflectors": [{"addr": "c", "bytes": 99}, {"addr": "a",
+                                                "packets": 40}], "peak_bits_per_s": 1_000, "port": 123}}]
+    assert traffic.top_sources(items) == [("c", 99.0, "bytes"), ("a", 40.0, "packets"), ("b", 0.0, "")]
+    assert traffic.ports(items) == ["53", "123"]
+    assert traffic.rates(items) == {"peak_bits_per_s": 2_500_000}
+    assert traffic.human_rate("peak_bits_per_s", 2_500_000) == "2.5 Mbit/s"
+
+
+def test_ages_read_in_whole_units():
+    assert age(1000, EN, now=1000 + 7200 + 59) == "2 h"
+    assert age(1000, KM, now=1000 + 90) == "1 នាទី"
+    assert age(None, EN) == "never"
+
+
+def test_every_string_has_a_khmer_translation_and_every_template_key_exists():
+    assert set(KM) == set(EN)
+    assert all(any("\u1780" <= c <= "\u17ff" for c in KM[k]) or k in ("url",) for k in KM)
+    folder = resources.files("govwatch.collector.console").joinpath("templates")
+    for template in folder.iterdir():
+        for key in re.findall(r"\$\{t_(\w+)\}", template.read_text(encoding="utf-8")):
+            assert key in TEXT["km"], f"{template.name}: t_{key}"
+
+
+def test_passwords_are_salted_scrypt():
+    first, second = auth.hash_password("correct horse"), auth.hash_password("correct horse")
+    assert first != second and first.startswith("scrypt$")
+    assert auth.check_password("correct horse", first) and not auth.check_password("wrong horse", first)
+    assert not auth.check_password("anything", "garbage")
