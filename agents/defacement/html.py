@@ -27,7 +27,7 @@ _HIDING = re.compile(
     r"|(?:^|;)(?:left|top|right|bottom|text-indent|margin-left|margin-top):-[1-9]\d{2,}"
     r"|clip:rect\(0|transform:scale\(0\)|(?:^|;)(?:max-)?height:0(?:px)?(?:;|$).*overflow:hidden"
     r"|overflow:hidden.*(?:^|;)(?:max-)?height:0(?:px)?(?:;|$)")
-_CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_CSS_BODY = re.compile(r"\{([^{}]*)\}")
 _SIMPLE_SELECTOR = re.compile(r"^\s*([.#])([\w-]+)\s*$")
 _WS = re.compile(r"\s+")
 _URL_ATTRS = {"script": ("src",), "iframe": ("src",), "frame": ("src",), "img": ("src",), "link": ("href",),
@@ -100,12 +100,14 @@ def hiding_style(style: str) -> bool:
 def _hidden_selectors(css: str) -> set[str]:
     """`.cls` / `#id` selectors that a page's own <style> hides (spam blocks often hide this way)."""
     out: set[str] = set()
-    for selectors, body in _CSS_RULE.findall(css):
-        if hiding_style(body):
-            for sel in selectors.split(","):
-                match = _SIMPLE_SELECTOR.match(sel)
-                if match:
-                    out.add(match.group(1) + match.group(2).lower())
+    for body in _CSS_BODY.finditer(css):
+        if not _MAYBE_HIDING.search(body.group(1)) or not hiding_style(body.group(1)):
+            continue
+        start = max(css.rfind("}", 0, body.start()), css.rfind("{", 0, body.start())) + 1
+        for sel in css[start:body.start()].split(","):
+            match = _SIMPLE_SELECTOR.match(sel)
+            if match:
+                out.add(match.group(1) + match.group(2).lower())
     return out
 
 
