@@ -166,6 +166,7 @@ class Hasher:
         self.max_hash_size = max_hash_size
         self.clock = clock
         self.files_hashed = 0
+        self._sizes: dict[str, int] = {}
 
     def fill(self, states: dict[str, FileState], paths: list[str], problems: list[Problem]) -> None:
         """Hash `paths` (regular files in `states`) in place; drop a file that vanished meanwhile."""
@@ -173,6 +174,7 @@ class Hasher:
         if not paths:
             return
         now = int(self.clock())
+        self._sizes = {p: states[p].size for p in paths}  # known from the walk: no fstat per file
         queue = deque(paths)
         results: list[tuple[str, str | None, str | None]] = []
         helpers = [threading.Thread(target=self._drain, args=(queue, queue.popleft, results), daemon=True,
@@ -192,14 +194,17 @@ class Hasher:
                 problems.append(Problem(path, error))
 
     def _drain(self, queue: deque, take: Callable[[], str], results: list) -> None:
-        limit, append = self.max_hash_size, results.append
+        limit, append, sizes = self.max_hash_size, results.append, self._sizes
         while True:
             try:
                 path = take()
             except IndexError:
                 return
+            if limit is not None and sizes.get(path, 0) > limit:
+                append((path, None, None))  # metadata only; no need to open it
+                continue
             try:
-                append((path, hash_file(path, limit)[0], None))
+                append((path, hash_file(path, limit if path not in sizes else None)[0], None))
             except FileNotFoundError:
                 append((path, None, "gone"))
             except OSError as exc:
