@@ -91,7 +91,17 @@ def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, 
         _append(conn, open_row, "views", view, severity, now)
         return
     evidence = {"views": [view], "fim": _recent_fim(conn, agent, now, window) if agent else []}
-    _create(conn, counts, key, "defacement", site, agent, severity, f"site {site} defaced ({source})", evidence, now)
+    incident = _create(conn, counts, key, "defacement", site, agent, severity, f"site {site} defaced ({source})",
+                       evidence, now)
+    if agent:
+        _absorb_fim_incidents(conn, agent, incident, now, window)
+
+
+def _absorb_fim_incidents(conn: sqlite3.Connection, agent: str, incident: int, now: float, window: float) -> None:
+    """FIM incidents of the same agent from the last minutes become part of the defacement: one story."""
+    conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE kind='fim' "
+                 "AND agent=? AND status!='resolved' AND updated >= ? AND key LIKE 'fim:%'",
+                 (now, now, f"merged into incident #{incident}", agent, now - window))
 
 
 def _defacement(conn, agent, event, now, counts, window) -> None:
@@ -136,11 +146,13 @@ def _open_or_append(conn, counts, key, kind, site, agent, severity, title, field
         _create(conn, counts, key, kind, site, agent, severity, title, {field: [item]}, now)
 
 
-def _create(conn, counts, key, kind, site, agent, severity, title, evidence, now) -> None:
-    conn.execute("INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, evidence) "
-                 "VALUES (?,?,?,?,?,'open',?,?,?,?)", (key, kind, site, agent, severity, title[:300], now, now,
-                                                        json.dumps(evidence, ensure_ascii=False)))
+def _create(conn, counts, key, kind, site, agent, severity, title, evidence, now) -> int:
+    cur = conn.execute(
+        "INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, evidence) "
+        "VALUES (?,?,?,?,?,'open',?,?,?,?)",
+        (key, kind, site, agent, severity, title[:300], now, now, json.dumps(evidence, ensure_ascii=False)))
     _bump(counts, "govwatch_incidents_total", kind=kind, severity=severity)
+    return int(cur.lastrowid)
 
 
 def _append(conn: sqlite3.Connection, row: sqlite3.Row, field: str, item: dict[str, Any], severity: str,
