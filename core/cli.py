@@ -15,12 +15,12 @@ from govwatch import __version__
 from govwatch.errors import GovwatchError
 
 AREAS = (
-    ("collector", "govwatch.collector.cli"),
-    ("agent", "govwatch.agents.cli"),
-    ("fim", "govwatch.agents.fim.cli"),
-    ("deface", "govwatch.agents.defacement.cli"),
-    ("traffic", "govwatch.agents.traffic.cli"),
-    ("report", "govwatch.collector.report.cli"),
+    ("collector", "govwatch.collector.cli", "run and administer the govwatch collector"),
+    ("agent", "govwatch.agents.cli", "run and set up the govwatch agent on a web server"),
+    ("fim", "govwatch.agents.fim.cli", "file integrity: one-shot scans and restore of known-good files"),
+    ("deface", "govwatch.agents.defacement.cli", "defacement detector: learn a page profile, check pages"),
+    ("traffic", "govwatch.agents.traffic.cli", "traffic anomalies: analyse a capture offline"),
+    ("report", "govwatch.collector.report.cli", "managers' reports (monthly uptime)"),
 )
 
 
@@ -32,7 +32,8 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The full parser; with `only`, just that area's module is imported (a fast start for `fim scan`)."""
     parser = Parser(prog="govwatch", description=(
         "Security and uptime monitoring for government web sites: agents watch defacement, file "
         "integrity and traffic; a collector stores events, probes sites, exports Prometheus metrics."))
@@ -40,7 +41,10 @@ def build_parser() -> Parser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log verbosity on stderr (default: info)")
     groups = parser.add_subparsers(dest="area", metavar="COMMAND", parser_class=Parser)
-    for _name, module in AREAS:
+    for name, module, help_text in AREAS:
+        if only is not None and name != only:
+            groups.add_parser(name, help=help_text, description=help_text, add_help=False)
+            continue
         try:
             importlib.import_module(module).register(groups)
         except ModuleNotFoundError as exc:
@@ -49,8 +53,16 @@ def build_parser() -> Parser:
     return parser
 
 
+def _area(argv: list[str]) -> str | None:
+    """The area named on the command line, if it is one we know (so only its module is imported)."""
+    words = [w for w in argv if not w.startswith("-")]
+    names = {name for name, _module, _help in AREAS}
+    return words[0] if words and words[0] in names and words[0] == argv[0] else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_area(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
