@@ -37,10 +37,10 @@ class Summary:
                 "anomalies": self.anomalies}
 
 
-def infer_home(decoded: Iterable[Decoded]) -> set[bytes]:
+def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
     """The protected hosts of a capture: who receives first contacts (and, failing that, packets)."""
-    packets: dict[bytes, int] = {}
-    syns: dict[bytes, int] = {}
+    packets: dict[int | bytes, int] = {}
+    syns: dict[int | bytes, int] = {}
     for d in decoded:
         packets[d.dst] = packets.get(d.dst, 0) + 1
         if d.proto == TCP and d.flags & 0x12 == SYN:
@@ -60,7 +60,7 @@ class HomeNets:
     def __init__(self, cidrs: list[str]) -> None:
         self.nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
-    def contains(self, raw: bytes) -> bool:
+    def contains(self, raw: int | bytes) -> bool:
         ip = ipaddress.ip_address(raw)
         return any(ip.version == n.version and ip in n for n in self.nets)
 
@@ -86,6 +86,7 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
     else:
         home = infer_home(d for _ts, _b, d in ahead)
     engine = Engine(rules, home, lambda state, a: on_anomaly(a) if state == "end" else None)
+    home = engine.home   # the engine's own set: addresses found later under --home are added to it
     packet = engine.packet
     for ts, buf, d in ahead:
         packet(ts, buf, *d)
@@ -107,7 +108,7 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
                    sorted(addr_text(a) for a in home))
 
 
-def _grow(home: set[bytes], contains: Callable[[bytes], bool], d: tuple) -> None:
+def _grow(home: set[int | bytes], contains: Callable[[int | bytes], bool], d: tuple) -> None:
     for addr in (d[1], d[0]):
         if contains(addr):
             home.add(addr)

@@ -18,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from .packets import LINK_ETHERNET, LINK_RAW
+from .packets import LINK_ETHERNET, LINK_RAW, addr_key
 
 log = logging.getLogger("govwatch.traffic")
 SOL_PACKET, PACKET_STATISTICS = 263, 6
@@ -105,7 +105,7 @@ class LiveCapture:
         self.sock = self.scapy_socket = None
 
 
-def interface_addresses(interface: str) -> set[bytes]:
+def interface_addresses(interface: str) -> set[int | bytes]:
     """The interface's own IPv4/IPv6 addresses (these are the protected host)."""
     try:
         out = subprocess.run(["ip", "-j", "addr", "show", "dev", interface], capture_output=True, text=True,
@@ -118,7 +118,7 @@ def interface_addresses(interface: str) -> set[bytes]:
         for addr in info.get("addr_info", []):
             family = socket.AF_INET6 if addr.get("family") == "inet6" else socket.AF_INET
             try:
-                found.add(socket.inet_pton(family, addr["local"]))
+                found.add(addr_key(socket.inet_pton(family, addr["local"])))
             except (KeyError, OSError):
                 continue
     return found

@@ -36,10 +36,14 @@ def trw_step(engine: Engine, st: list, success: bool) -> None:
     st[SC_LLR] = max(st[SC_LLR], math.log((1 - p["beta"]) / (1 - p["alpha"])))
 
 
-def outcome(engine: Engine, src: bytes, success: bool) -> None:
+def outcome(engine: Engine, src: int | bytes, success: bool) -> None:
     st = engine.scan.get(src)
-    if st is not None:
-        trw_step(engine, st, success)
+    if st is None:
+        return
+    if st.__class__ is tuple and not success:  # a one-contact source stays compact: count the failure
+        engine.scan[src] = (st[0], st[1], st[2], st[3], st[4] + 1)
+        return
+    trw_step(engine, engine.scan_state(src), success)
 
 
 def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: int) -> None:
@@ -49,14 +53,12 @@ def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: in
 
 def http_request(engine: Engine, ts: float, src: bytes, head: bytes) -> None:
     """A request head from a client: scanner user agents, login form posts, request counts."""
-    st = engine.scan.get(src)
     lowered = head[:2048].lower()
     agent_at = lowered.find(b"\nuser-agent:")
     scanner = agent_at >= 0 and any(token in lowered[agent_at:lowered.find(b"\n", agent_at + 1)]
                                     for token in engine.scanner_agents)
-    if st is not None or scanner:
-        if st is None:
-            st = engine.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+    st = engine.scan_state(src, ts if scanner else None)
+    if st is not None:
         st[SC_HREQ] += 1
         st[SC_UA] += scanner
     if lowered.startswith(b"post ") and engine.login_paths:
@@ -72,7 +74,7 @@ def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, p
     """Server data towards a client: HTTP error statuses and failed-login replies are probe evidence."""
     if buf.startswith(b"HTTP/1.", pstart):
         if buf[pstart + 9:pstart + 10] == b"4":
-            st = engine.scan.get(client)
+            st = engine.scan_state(client)
             if st is not None:
                 st[SC_HERR] += 1
         return
@@ -145,28 +147,36 @@ def _pending(engine: Engine, now: float) -> None:
     """First contacts nobody answered within the timeout fail, if we can see the server answer at all."""
     timeout = engine.p["port_scan"]["pending_timeout"]
     two_way = now - engine.last_out < 10.0
-    table = engine.halfopen
+    table, answered = engine.halfopen, engine.answered
     while table:
-        key, entry = next(iter(table.items()))
-        if entry[0] >= now - timeout:
+        key, opened = next(iter(table.items()))
+        if opened >= now - timeout:
             break
         del table[key]
-        if two_way and not entry[2]:
-            outcome(engine, key[0], False)
+        if key in answered:
+            answered.discard(key)
+        elif two_way:
+            outcome(engine, key >> 32 if key.__class__ is int else key[0], False)
 
 
 def _port_scan(engine: Engine, now: float) -> None:
     p = engine.p["port_scan"]
     threshold = math.log(p["beta"] / p["alpha"])
+    rule = engine.rules["port_scan"]
+    compact_verdicts: dict[int, bool] = {}   # one-contact sources differ only in their failure count
+    scan = engine.scan
     for src in engine.srcs:
-        st = engine.scan.get(src)
+        st = scan.get(src)
         if st is None:
             continue
-        features = {"distinct_ports": len(st[SC_PORTS]), "distinct_hosts": len(st[SC_HOSTS]),
-                    "failed": st[SC_FAILED], "succeeded": st[SC_OK], "trw_scanner": st[SC_LLR] >= threshold,
-                    "scanner_user_agent": st[SC_UA], "odd_tcp_flags": st[SC_ODD], "http_errors": st[SC_HERR],
-                    "http_requests": st[SC_HREQ]}
-        rule = engine.rules["port_scan"]
+        if st.__class__ is tuple:
+            verdict = compact_verdicts.get(st[4])
+            if verdict is None:
+                verdict = compact_verdicts[st[4]] = rule.decide(_scan_features(expanded(engine, st), threshold))
+            if not verdict:
+                continue
+            st = engine.scan_state(src)
+        features = _scan_features(st, threshold)
         if not rule.decide(features):
             continue
         sweep = features["distinct_ports"] >= p["distinct_ports"] or features["distinct_hosts"] >= p["distinct_hosts"] \
@@ -190,6 +200,21 @@ def _port_scan(engine: Engine, now: float) -> None:
         dst = hosts[0] if len(hosts) == 1 else "many"
         report(engine, "port_scan", now, addr_text(src), dst, features, evidence, st[SC_FIRST],
                key=("port_scan", src))
+
+
+def _scan_features(st: list, threshold: float) -> dict[str, Any]:
+    return {"distinct_ports": len(st[SC_PORTS]), "distinct_hosts": len(st[SC_HOSTS]), "failed": st[SC_FAILED],
+            "succeeded": st[SC_OK], "trw_scanner": st[SC_LLR] >= threshold, "scanner_user_agent": st[SC_UA],
+            "odd_tcp_flags": st[SC_ODD], "http_errors": st[SC_HERR], "http_requests": st[SC_HREQ]}
+
+
+def expanded(engine: Engine, compact: tuple) -> list:
+    """The full scan state a compact (one-contact) entry stands for, without storing it."""
+    first, last, port, host, failures = compact
+    full = [first, last, {port}, {host}, 0, 0, 0.0, 0, 0, 0, 0]
+    for _ in range(failures):
+        trw_step(engine, full, False)
+    return full
 
 
 def _brute_force(engine: Engine, now: float) -> None:
@@ -241,7 +266,7 @@ def _http_flood(engine: Engine, now: float) -> None:
     if now - win["http_start"] > p["window"]:
         win["http_start"], win["http"], win["reqs"] = now - 1.0, {}, {}
     reqs, conns = win.get("reqs", {}), win["http"]
-    rps = sum(s[8] for s in engine.srcs.values())
+    rps = sum(engine.src_reqs.values())
     base = engine.http_base
     elapsed = now - win["http_start"]
     for src in set(reqs) | set(conns):

@@ -13,18 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 from . import detect
-from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG
+from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG, addr_key
 from .rules import TrafficRule
 from .state import BoundedTable, Cusum, Ewma, Seasonal
 from .tracker import Listener, Tracker
 
 # per-second counters for each protected (home) address
 D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB, D_SYNACK, D_REQS = range(12)
-# per-second counters for each outside source
-S_PKTS, S_BYTES, S_SYN, S_UDP, S_ICMP, S_REFL, S_REFLB, S_SYNACK, S_REQS = range(9)
-# per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals
+# per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals. A source
+# seen for a single first contact only (every source of a spoofed flood) is kept as the compact tuple
+# (first, last, port, host, failures) and becomes the full list on its second distinct contact.
 SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
-# half-open table value: [first SYN time, home address, answered by a SYN-ACK]
+OVERFLOW = b""   # per-second source counters: where sources beyond max_sources are counted together
+# half-open table: connection key -> first SYN time; keys answered by a SYN-ACK are in `answered`
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
                 b"CONNECT ", b"TRACE ")
 MAX_SET = 1024
@@ -33,12 +34,12 @@ MAX_SET = 1024
 class Engine:
     """Counts and tables for one capture; `rules` holds each detector's parameters."""
 
-    def __init__(self, rules: dict[str, TrafficRule], home: set[bytes], listener: Listener,
+    def __init__(self, rules: dict[str, TrafficRule], home: set, listener: Listener,
                  listening: Callable[[], tuple[set[int], set[int]] | None] | None = None,
-                 max_sources: int = 50000, trusted: set[bytes] | None = None) -> None:
+                 max_sources: int = 50000, trusted: set | None = None) -> None:
         self.rules = rules
-        self.home = home
-        self.trusted = trusted or set()
+        self.home: set[int | bytes] = {addr_key(a) for a in home}   # address keys (see packets.addr_key)
+        self.trusted: set[int | bytes] = {addr_key(a) for a in trusted or ()}
         self.tracker = Tracker(listener)
         self.listening_fn = listening
         self.listen_tcp: set[int] | None = None
@@ -64,7 +65,8 @@ class Engine:
         self.last_out = -1e18        # last time a home address sent anything (two-way visibility)
         self._new_second()
         # bounded tables that live across seconds
-        self.halfopen = BoundedTable(65536)      # (src, sport, dport) -> [ts, dst, answered]
+        self.halfopen = BoundedTable(65536)      # conn_key(src, sport, dport) -> first SYN time
+        self.answered: set = set()               # half-open keys the server answered with a SYN-ACK
         self.scan = BoundedTable(20000)          # src -> scan state list
         self.asked_tcp = BoundedTable(16384)     # (remote, port) the home side opened -> ts
         self.asked_udp = BoundedTable(16384)
@@ -95,8 +97,15 @@ class Engine:
         self.learned_s = 0.0
 
     def _new_second(self) -> None:
-        self.dsts: dict[bytes, list[int]] = {}
-        self.srcs: dict[bytes, list[int]] = {}
+        self.dsts: dict[int | bytes, list[int]] = {}
+        # per-source counters of the second, one int dict each (no per-source object to allocate)
+        self.srcs: dict[int | bytes, int] = {}     # packets from each active source (capped, see OVERFLOW)
+        self.src_syn: dict[int | bytes, int] = {}
+        self.src_udp: dict[int | bytes, int] = {}
+        self.src_icmp: dict[int | bytes, int] = {}
+        self.src_reflb: dict[int | bytes, int] = {}
+        self.src_synack: dict[int | bytes, int] = {}
+        self.src_reqs: dict[int | bytes, int] = {}
         self.syn_ports: dict[int, int] = {}
         self.udp_ports: dict[int, int] = {}
         self.refl_ports: dict[int, int] = {}
@@ -105,8 +114,8 @@ class Engine:
         self.out_pkts = 0
 
     # ---- hot path -------------------------------------------------------------------------------
-    def packet(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
-               flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
+    def packet(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
+               dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
         """Account one packet (called for every packet; keep it lean)."""
         if ts >= self.next_tick:
             self._tick(ts)
@@ -125,78 +134,76 @@ class Engine:
             if dst not in self.trusted:
                 self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
 
-    def _inbound(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
-                 flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
+    def _inbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
+                 dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
         h = self.dsts.get(dst)
         if h is None:
             h = self.dsts[dst] = [0] * 12
         h[D_PKTS] += 1
         h[D_BYTES] += length
-        s = self.srcs.get(src)
-        if s is None:
-            s = self._source(src)
-        s[S_PKTS] += 1
-        s[S_BYTES] += length
+        srcs = self.srcs
+        who = src   # the key of this source's per-second counters
+        seen = srcs.get(src)
+        if seen is None:
+            if len(srcs) >= self.max_sources:
+                who = OVERFLOW
+            seen = srcs.get(who, 0)
+        srcs[who] = seen + 1
         if proto == TCP:
             if flags & SYN:
                 if flags & ACK:
                     if (src, sport) not in self.asked_tcp:
                         h[D_SYNACK] += 1
-                        s[S_SYNACK] += 1
+                        self.src_synack[who] = self.src_synack.get(who, 0) + 1
                 else:
                     h[D_SYN] += 1
-                    s[S_SYN] += 1
+                    self.src_syn[who] = self.src_syn.get(who, 0) + 1
                     self._syn(ts, src, dst, sport, dport, flags)
             else:
                 if flags & ACK and self.halfopen:
-                    opened = self.halfopen.pop((src, sport, dport), None)
-                    if opened is not None:
+                    key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+                    if self.halfopen.pop(key, None) is not None:
+                        self.answered.discard(key)
                         h[D_DONE] += 1
                         if dport in self.web_ports:
                             self._http_count(src, ts)
                 if pend > pstart:
-                    self._tcp_data(ts, buf, src, dst, sport, dport, pstart, pend, h, s)
+                    self._tcp_data(ts, buf, src, dst, sport, dport, pstart, pend, h, who)
                 elif flags & (FIN | RST) and self.conns:
                     self.conns.pop((src, sport, dst, dport), None)
                 if not flags & (ACK | RST):
                     self._odd_flags(ts, src, flags)
         elif proto == UDP:
-            self._udp(ts, src, dst, sport, dport, length, fragid, h, s)
+            self._udp(ts, src, dst, sport, dport, length, fragid, h, who)
         elif proto == ICMP:
             h[D_ICMP] += 1
             h[D_ICMPB] += length
-            s[S_ICMP] += 1
+            self.src_icmp[who] = self.src_icmp.get(who, 0) + 1
 
     web_ports = frozenset((80, 443, 8080, 8443, 8000, 8888))
 
-    def _source(self, src: bytes) -> list[int]:
-        if len(self.srcs) >= self.max_sources:
-            overflow = self.srcs.get(b"")
-            if overflow is None:
-                overflow = self.srcs[b""] = [0] * 9
-            return overflow
-        s = self.srcs[src] = [0] * 9
-        return s
-
-    def _syn(self, ts: float, src: bytes, dst: bytes, sport: int, dport: int, flags: int) -> None:
-        self.syn_ports[dport] = self.syn_ports.get(dport, 0) + 1
-        key = (src, sport, dport)
-        if key in self.halfopen:
+    def _syn(self, ts: float, src: int | bytes, dst: int | bytes, sport: int, dport: int, flags: int) -> None:
+        syn_ports = self.syn_ports
+        syn_ports[dport] = syn_ports.get(dport, 0) + 1
+        key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+        halfopen = self.halfopen
+        if key in halfopen:
             return  # a retransmitted SYN is not a new attempt
         failed_now = self.listen_tcp is not None and dport not in self.listen_tcp
         if not failed_now:
-            halfopen = self.halfopen
             if len(halfopen) >= halfopen.cap:
-                halfopen.popitem(last=False)
+                old = halfopen.popitem(last=False)[0]
                 halfopen.evicted += 1
-            halfopen[key] = [ts, dst, False]
+                if self.answered:
+                    self.answered.discard(old)
+            halfopen[key] = ts
         self._contact(ts, src, dst, dport, failed_now)
         if dport in self.auth_ports:
             self._auth_event(ts, src, dport, 0)
         if flags & (FIN | URG | PSH):
             self._odd_flags(ts, src, flags)
 
-    def _contact(self, ts: float, src: bytes, dst: bytes, port: int, failed_now: bool) -> None:
+    def _contact(self, ts: float, src: int | bytes, dst: int | bytes, port: int, failed_now: bool) -> None:
         """A first contact from `src` to (dst, port): feeds the distinct-port counts and the random walk."""
         scan = self.scan
         st = scan.get(src)
@@ -204,9 +211,16 @@ class Engine:
             if len(scan) >= scan.cap:
                 scan.popitem(last=False)
                 scan.evicted += 1
-            st = scan[src] = [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0]
-        else:
-            scan.move_to_end(src)
+            scan[src] = (ts, ts, port, dst, 0)   # compact until a second distinct contact
+            if failed_now:
+                detect.trw_step(self, self.scan_state(src), False)
+            return
+        scan.move_to_end(src)
+        if st.__class__ is tuple:
+            if st[2] == port and st[3] == dst:
+                scan[src] = (st[0], ts, port, dst, st[4])
+                return
+            st = self.scan_state(src)
         st[SC_LAST] = ts
         ports = st[SC_PORTS]
         if port not in ports and len(ports) < MAX_SET:
@@ -217,16 +231,25 @@ class Engine:
         if dst not in hosts and len(hosts) < MAX_SET:
             hosts.add(dst)
 
-    def _odd_flags(self, ts: float, src: bytes, flags: int) -> None:
-        """NULL, FIN, Xmas and SYN+FIN probes: OS fingerprinting and stealth scans, never a real client."""
+    def scan_state(self, src: int | bytes, create_at: float | None = None) -> list | None:
+        """The full scan state list of `src` (expanding a compact one), created at `create_at` if asked."""
         st = self.scan.get(src)
         if st is None:
-            st = self.scan.put(src, [ts, ts, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+            if create_at is None:
+                return None
+            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+        if st.__class__ is tuple:
+            st = self.scan[src] = detect.expanded(self, st)   # same place in the recency order
+        return st
+
+    def _odd_flags(self, ts: float, src: int | bytes, flags: int) -> None:
+        """NULL, FIN, Xmas and SYN+FIN probes: OS fingerprinting and stealth scans, never a real client."""
+        st = self.scan_state(src, ts)
         st[SC_ODD] += 1
         st[SC_LAST] = ts
 
-    def _tcp_data(self, ts: float, buf: bytes, src: bytes, dst: bytes, sport: int, dport: int,
-                  pstart: int, pend: int, h: list[int], s: list[int]) -> None:
+    def _tcp_data(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, sport: int, dport: int,
+                  pstart: int, pend: int, h: list[int], who: int | bytes) -> None:
         key = (src, sport, dst, dport)
         conn = self.conns.get(key)
         if conn is None:
@@ -234,7 +257,7 @@ class Engine:
             if not head.startswith(HTTP_METHODS):
                 return
             h[D_REQS] += 1
-            s[S_REQS] += 1
+            self.src_reqs[who] = self.src_reqs.get(who, 0) + 1
             detect.http_request(self, ts, src, buf[pstart:pend])
             if buf.find(b"\r\n\r\n", pstart, pend) < 0:
                 self.conns.put(key, [ts, ts, 1, pend - pstart, 0])   # start, last, segments, bytes, trickles
@@ -247,27 +270,26 @@ class Engine:
         if buf.find(b"\r\n\r\n", pstart, pend) >= 0:
             del self.conns[key]
 
-    def _udp(self, ts: float, src: bytes, dst: bytes, sport: int, dport: int, length: int, fragid: int,
-             h: list[int], s: list[int]) -> None:
+    def _udp(self, ts: float, src: int | bytes, dst: int | bytes, sport: int, dport: int, length: int,
+             fragid: int, h: list[int], who: int | bytes) -> None:
         if sport < 0:  # a later fragment: belongs with its first fragment
             reflected = self.frags.get((src, fragid))
             if reflected:
                 h[D_REFL] += 1
                 h[D_REFLB] += length
-                s[S_REFLB] += length
+                self.src_reflb[who] = self.src_reflb.get(who, 0) + length
                 return
         elif sport in self.reflect_ports and (src, sport) not in self.asked_udp:
             h[D_REFL] += 1
             h[D_REFLB] += length
-            s[S_REFL] += 1
-            s[S_REFLB] += length
+            self.src_reflb[who] = self.src_reflb.get(who, 0) + length
             self.refl_ports[sport] = self.refl_ports.get(sport, 0) + 1
             if fragid >= 0:
                 self.frags.put((src, fragid), True)
             return
         h[D_UDP] += 1
         h[D_UDPB] += length
-        s[S_UDP] += 1
+        self.src_udp[who] = self.src_udp.get(who, 0) + 1
         if sport < 0:
             return
         self.udp_ports[dport] = self.udp_ports.get(dport, 0) + 1
@@ -275,12 +297,12 @@ class Engine:
             failed_now = self.listen_udp is not None and dport not in self.listen_udp
             self._contact(ts, src, dst, dport, failed_now)
 
-    def _http_count(self, src: bytes, ts: float) -> None:
+    def _http_count(self, src: int | bytes, ts: float) -> None:
         counts = self.window["http"]
         if src in counts or len(counts) < self.max_sources:
             counts[src] = counts.get(src, 0) + 1
 
-    def _auth_event(self, ts: float, src: bytes, port: int, what: int) -> None:
+    def _auth_event(self, ts: float, src: int | bytes, port: int, what: int) -> None:
         """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
         key = (src, port)  # per service: a scanner touching each login port once is not guessing passwords
         entry = self.auth.get(key)
@@ -291,23 +313,26 @@ class Engine:
         entry[what].append(ts)
         entry[3] = ts
 
-    def _outbound(self, ts: float, buf: bytes, src: bytes, dst: bytes, proto: int, sport: int, dport: int,
-                  flags: int, pstart: int, pend: int) -> None:
+    def _outbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
+                  dport: int, flags: int, pstart: int, pend: int) -> None:
         if proto == TCP:
+            if flags & (SYN | RST):
+                key = dst << 32 | dport << 16 | sport if dst.__class__ is int else (dst, dport, sport)
             if flags & SYN:
                 if flags & ACK:
                     self.learned_tcp.add(sport)
-                    opened = self.halfopen.get((dst, dport, sport))
-                    if opened is not None and not opened[2]:
-                        opened[2] = True
+                    if key in self.halfopen and key not in self.answered:
+                        self.answered.add(key)
                         detect.outcome(self, dst, True)
                 else:
                     self.asked_tcp.put((dst, dport), ts)
                     detect.outbound_contact(self, ts, src, dst, dport)
             elif flags & RST:
-                opened = self.halfopen.pop((dst, dport, sport), None)
-                if opened is not None and not opened[2]:
-                    detect.outcome(self, dst, False)
+                if self.halfopen.pop(key, None) is not None:
+                    if key in self.answered:
+                        self.answered.discard(key)
+                    else:
+                        detect.outcome(self, dst, False)
             elif pend > pstart:
                 detect.response(self, ts, buf, dst, sport, pstart, pend)
         elif proto == UDP:

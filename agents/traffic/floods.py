@@ -12,11 +12,12 @@ from .packets import addr_text
 from .rules import REFLECTION_PORTS
 from .state import Cusum, Ewma, top
 
+OVERFLOW = b""   # engine.OVERFLOW: the shared counter of sources beyond max_sources
+
 if TYPE_CHECKING:
     from .engine import Engine
 
 D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB, D_SYNACK, D_REQS = range(12)
-S_PKTS, S_BYTES, S_SYN, S_UDP, S_ICMP, S_REFL, S_REFLB, S_SYNACK, S_REQS = range(9)
 EMPTY = [0] * 12
 
 
@@ -28,9 +29,10 @@ def evaluate(engine: Engine, now: float) -> None:
         if "syn_flood" in engine.rules:
             _syn_flood(engine, now, dst, counters)
         if "udp_flood" in engine.rules:
-            _rate_flood(engine, now, dst, "udp_flood", counters[D_UDP], counters[D_UDPB], S_UDP, engine.udp_base)
+            _rate_flood(engine, now, dst, "udp_flood", counters[D_UDP], counters[D_UDPB], engine.src_udp,
+                        engine.udp_base)
         if "icmp_flood" in engine.rules:
-            _rate_flood(engine, now, dst, "icmp_flood", counters[D_ICMP], counters[D_ICMPB], S_ICMP,
+            _rate_flood(engine, now, dst, "icmp_flood", counters[D_ICMP], counters[D_ICMPB], engine.src_icmp,
                         engine.icmp_base)
     if "reflection" in engine.rules:
         _reflection(engine, now)
@@ -38,15 +40,16 @@ def evaluate(engine: Engine, now: float) -> None:
         _volume(engine, now)
 
 
-def _sources(engine: Engine, index: int, total: int) -> tuple[str, list[dict[str, Any]], int]:
-    """(reported source, top five sources, number of distinct sources) for counter `index`."""
-    counts = {k: v[index] for k, v in engine.srcs.items() if v[index] and k}
-    busiest = top(counts, 5)
+def _sources(per_source: dict[Any, int], total: int) -> tuple[str, list[dict[str, Any]], int]:
+    """(reported source, top five sources, number of distinct sources) from one per-source counter."""
+    busiest = top(per_source, 6)
+    busiest = [(k, v) for k, v in busiest if k != OVERFLOW and v][:5]
     src = addr_text(busiest[0][0]) if busiest and total and busiest[0][1] >= 0.8 * total else "many"
-    return src, [{"addr": addr_text(k), "packets": v} for k, v in busiest], len(counts)
+    distinct = len(per_source) - (OVERFLOW in per_source)
+    return src, [{"addr": addr_text(k), "packets": v} for k, v in busiest], distinct
 
 
-def _syn_flood(engine: Engine, now: float, dst: bytes, counters: list[int]) -> None:
+def _syn_flood(engine: Engine, now: float, dst: int | bytes, counters: list[int]) -> None:
     cusum = engine.syn_cusum.get(dst)
     if cusum is None:
         if len(engine.syn_cusum) >= 256:
@@ -62,7 +65,7 @@ def _syn_flood(engine: Engine, now: float, dst: bytes, counters: list[int]) -> N
     half_open = 1.0 - min(done / attempts, 1.0) if attempts else 0.0
     ports = top(engine.syn_ports, 3)
     share = ports[0][1] / max(sum(engine.syn_ports.values()), 1) if ports else 0.0
-    src, busiest, nsources = _sources(engine, S_SYN, syns)
+    src, busiest, nsources = _sources(engine.src_syn, syns)
     features = {"syn_rate": syns, "cusum": stat, "half_open_ratio": half_open, "top_port_share": share,
                 "sources": nsources}
     evidence = {"syn_per_s": syns, "peak_syn_per_s": syns, "baseline_syn_per_s": round(cusum.base.mean, 1),
@@ -73,8 +76,8 @@ def _syn_flood(engine: Engine, now: float, dst: bytes, counters: list[int]) -> N
     engine_report(engine, "syn_flood", now, src, dst, features, evidence)
 
 
-def _rate_flood(engine: Engine, now: float, dst: bytes, kind: str, pkts: int, nbytes: int, index: int,
-                bases: dict[bytes, Ewma]) -> None:
+def _rate_flood(engine: Engine, now: float, dst: int | bytes, kind: str, pkts: int, nbytes: int,
+                per_source: dict[Any, int], bases: dict[Any, Ewma]) -> None:
     p = engine.p[kind]
     base = bases.get(dst)
     if base is None:
@@ -85,7 +88,7 @@ def _rate_flood(engine: Engine, now: float, dst: bytes, kind: str, pkts: int, nb
     if not engine.rules[kind].decide(features):
         base.update(pkts)
         return
-    src, busiest, nsources = _sources(engine, index, pkts)
+    src, busiest, nsources = _sources(per_source, pkts)
     ports = top(engine.udp_ports, 3) if kind == "udp_flood" else []
     label = "UDP" if kind == "udp_flood" else "ICMP"
     evidence = {"packets_per_s": pkts, "peak_packets_per_s": pkts, "bits_per_s": nbytes * 8,
@@ -106,11 +109,12 @@ def _reflection(engine: Engine, now: float) -> None:
                    refl_ports=set())
     reflectors, synack_srcs = win["reflectors"], win["synack_srcs"]
     win.setdefault("refl_ports", set()).update(engine.refl_ports)
-    for src, s in engine.srcs.items():
-        if s[S_REFLB] and src:
-            reflectors[src] = reflectors.get(src, 0) + s[S_REFLB]
-        if s[S_SYNACK] and src:
-            synack_srcs[src] = synack_srcs.get(src, 0) + s[S_SYNACK]
+    for src, n in engine.src_reflb.items():
+        if n and src != OVERFLOW:
+            reflectors[src] = reflectors.get(src, 0) + n
+    for src, n in engine.src_synack.items():
+        if src != OVERFLOW:
+            synack_srcs[src] = synack_srcs.get(src, 0) + n
     victims: dict[bytes, int] = {}
     for dst, c in engine.dsts.items():
         win["refl"] += c[D_REFL]

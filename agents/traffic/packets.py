@@ -3,6 +3,10 @@
 scapy's full dissection builds an object tree per packet (a few thousand packets/s); the detectors only
 need addresses, ports, TCP flags, lengths and where the payload starts, so we read those with
 `struct.unpack_from` at fixed offsets (well over a hundred thousand packets/s in CPython).
+
+Addresses are table keys on the hot path, so an IPv4 address is a plain int (cheap to hash, not a
+garbage-collected object, and packable with ports into one int key); IPv6 stays 16 bytes. `addr_text`
+turns either back into text, only when reporting.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 _H = struct.Struct("!H").unpack_from
 _HH = struct.Struct("!HH").unpack_from
-_IPV4 = struct.Struct("!BxHHHxB").unpack_from   # ver/ihl, total length, id, flags/frag offset, proto
+_IPV4 = struct.Struct("!BxHHHxBxxII").unpack_from   # ver/ihl, total length, id, flags/frag, proto, src, dst
 _IPV6_EXT = frozenset((0, 43, 60, 51))          # hop-by-hop, routing, destination options, AH
 _ETHER_VLAN = frozenset((0x8100, 0x88A8, 0x9100))
 _NULL_V6 = frozenset((24, 28, 30))               # AF_INET6 on the BSDs and macOS
@@ -38,8 +42,8 @@ _NULL_V6 = frozenset((24, 28, 30))               # AF_INET6 on the BSDs and macO
 class Decoded(NamedTuple):
     """One packet's interesting fields; `sport` is -1 for a non-first IP fragment (no L4 header)."""
 
-    src: bytes
-    dst: bytes
+    src: int | bytes     # IPv4: int, IPv6: 16 bytes
+    dst: int | bytes
     proto: int
     sport: int
     dport: int
@@ -50,7 +54,7 @@ class Decoded(NamedTuple):
     fragid: int      # IP identification when the datagram is fragmented, else -1
 
 
-_FAST = struct.Struct("!12xHBxHHHxBxx4s4sHH").unpack_from   # Ethernet + 20-byte IPv4 + ports, at once
+_FAST = struct.Struct("!12xHBxHHHxBxxIIHH").unpack_from   # Ethernet + 20-byte IPv4 + ports, at once
 
 
 def decode_raw(buf: bytes, linktype: int) -> tuple | None:
@@ -104,12 +108,11 @@ def decode(buf: bytes, linktype: int) -> Decoded | None:
 
 
 def _ipv4(buf: bytes, off: int) -> Decoded | None:
-    vihl, total, ident, frag, proto = _IPV4(buf, off)
+    vihl, total, ident, frag, proto, src, dst = _IPV4(buf, off)
     ihl = (vihl & 15) * 4
     if ihl < 20:
         return None
     end = min(off + total, len(buf)) if total else len(buf)
-    src, dst = buf[off + 12:off + 16], buf[off + 16:off + 20]
     fragid = ident if frag & 0x3FFF else -1
     if frag & 0x1FFF:  # a later fragment: payload only, no transport header
         return Decoded(src, dst, proto, -1, -1, 0, total, off + ihl, end, fragid)
@@ -133,7 +136,7 @@ def _ipv6(buf: bytes, off: int) -> Decoded | None:
     return _transport(src, dst, nxt, buf, pos, end, plen + 40, fragid)
 
 
-def _transport(src: bytes, dst: bytes, proto: int, buf: bytes, pos: int, end: int, length: int,
+def _transport(src: int | bytes, dst: int | bytes, proto: int, buf: bytes, pos: int, end: int, length: int,
                fragid: int) -> Decoded | None:
     if proto == TCP:
         sport, dport = _HH(buf, pos)
@@ -147,11 +150,22 @@ def _transport(src: bytes, dst: bytes, proto: int, buf: bytes, pos: int, end: in
     return Decoded(src, dst, proto, 0, 0, 0, length, pos, end, fragid)
 
 
-def addr_text(raw: bytes) -> str:
-    """Printable form of a 4- or 16-byte address."""
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+def addr_text(addr: int | bytes) -> str:
+    """Printable form of an address key (IPv4 int, or 4/16 packed bytes)."""
+    if isinstance(addr, int):
+        return socket.inet_ntoa(addr.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
 
 
-def addr_bytes(text: str) -> bytes:
-    """Packed form of a printed address."""
-    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+def addr_key(addr: str | bytes | int) -> int | bytes:
+    """The hot-path key of an address given as text, packed bytes or key: IPv4 an int, IPv6 16 bytes."""
+    if isinstance(addr, str):
+        addr = socket.inet_pton(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
+    if isinstance(addr, bytes) and len(addr) == 4:
+        return int.from_bytes(addr, "big")
+    return addr
+
+
+def addr_bytes(text: str) -> int | bytes:
+    """Kept for callers that used the packed form as a key: now the same as `addr_key`."""
+    return addr_key(text)

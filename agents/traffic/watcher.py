@@ -22,7 +22,7 @@ from govwatch.schema import Field
 from . import rules as traffic_rules
 from .capture import LiveCapture, interface_addresses, listening_ports
 from .engine import Engine
-from .packets import addr_bytes, decode_raw
+from .packets import addr_key, decode_raw
 from .tracker import Anomaly
 
 log = logging.getLogger("govwatch.traffic")
@@ -83,7 +83,7 @@ class TrafficWatcher:
         data_dir = agent_cfg.get("data_dir")
         self.baseline_file = cfg.get("baseline_file") or (
             os.path.join(data_dir, "traffic-baseline.json") if data_dir else None)
-        self.trusted = {addr_bytes(a) for a in cfg.get("trusted", [])} | _collector_addresses(agent_cfg)
+        self.trusted = {addr_key(a) for a in cfg.get("trusted", [])} | _collector_addresses(agent_cfg)
         self.engine: Engine | None = None
         self.unavailable: str | None = None
         self._emit: Emit | None = None
@@ -114,8 +114,8 @@ class TrafficWatcher:
             out["capture_problem"] = self.unavailable
         return out
 
-    def _home(self) -> set[bytes]:
-        return interface_addresses(self.cfg["interface"]) | {addr_bytes(a) for a in self.cfg.get("home", [])}
+    def _home(self) -> set[int | bytes]:
+        return interface_addresses(self.cfg["interface"]) | {addr_key(a) for a in self.cfg.get("home", [])}
 
     def _run(self) -> None:
         try:
@@ -211,12 +211,12 @@ class TrafficWatcher:
             log.warning("cannot save traffic baseline %s: %s", self.baseline_file, exc)
 
 
-def _collector_addresses(agent_cfg: dict[str, Any]) -> set[bytes]:
+def _collector_addresses(agent_cfg: dict[str, Any]) -> set[int | bytes]:
     """The collector's address (if literal) is trusted: the agent's own uploads are not beaconing."""
     url = (agent_cfg.get("collector") or {}).get("url") or ""
     host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
     try:
-        return {addr_bytes(str(ipaddress.ip_address(host)))}
+        return {addr_key(str(ipaddress.ip_address(host)))}
     except ValueError:
         return set()
 
