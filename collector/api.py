@@ -93,7 +93,7 @@ class App:
         self.bucket = TokenBucket(limits["agent_events_per_second"], limits["agent_burst"])
         self.rejections = RejectionCounter(store)
         self.routes: list[Route] = []
-        self.session_resolver: Callable[[Request], dict[str, Any] | None] | None = None
+        self.session_resolver: Callable[[Request], dict[str, Any] | Response | None] | None = None
         self.hooks: dict[str, Callable[..., Any]] = {}
         self._install_core_routes()
 
@@ -133,6 +133,8 @@ class App:
         if token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
             request.identity.update(user="admin-token", role="admin")
         elif self.session_resolver is not None and (session := self.session_resolver(request)):
+            if isinstance(session, Response):  # a session that may not do this (CSRF or origin check failed)
+                return session
             request.identity.update(session)
         elif token:
             self.rejections.add("auth")
@@ -236,16 +238,7 @@ class App:
         return Response.json(answer)
 
     def _agents(self, request: Request) -> Response:
-        now = time.time()
-        out = []
-        for row in self.store.active_agents():
-            status = json.loads(row["status"] or "{}")
-            out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
-                        "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": row["last_seen"],
-                        "silent": row["last_seen"] is None or now - row["last_seen"] > self.cfg["agent_silent_after"],
-                        "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
-                        "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
-        return Response.json({"agents": out})
+        return Response.json({"agents": agent_overview(self.store, self.cfg)})
 
     def _revoke(self, request: Request) -> Response:
         name = request.identity["params"]["name"]
@@ -279,6 +272,20 @@ class App:
 def incident_dict(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["evidence"] = json.loads(out.get("evidence") or "{}")
+    return out
+
+
+def agent_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every active agent: identity, last seen, silent or not, watchers, spool backlog and watcher stats."""
+    now = time.time()
+    out = []
+    for row in store.active_agents():
+        status = json.loads(row["status"] or "{}")
+        out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
+                    "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": row["last_seen"],
+                    "silent": row["last_seen"] is None or now - row["last_seen"] > cfg["agent_silent_after"],
+                    "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
+                    "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
     return out
 
 

@@ -55,11 +55,12 @@ class Response:
     """A status, headers and body; `json_body` is serialised for you."""
 
     def __init__(self, status: int = 200, body: bytes | str = b"", content_type: str = "text/plain; charset=utf-8",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, cookies: list[str] | None = None) -> None:
         self.status = status
         self.body = body.encode() if isinstance(body, str) else body
         self.content_type = content_type
         self.headers = headers or {}
+        self.cookies = cookies or []  # one Set-Cookie header each
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -127,6 +128,8 @@ def make_handler(app: App, max_body: int, timeout: float, idle_timeout: float = 
             self.send_header("X-Content-Type-Options", "nosniff")
             for name, value in response.headers.items():
                 self.send_header(name, value)
+            for cookie in response.cookies:
+                self.send_header("Set-Cookie", cookie)
             if close:
                 self.send_header("Connection", "close")
                 self.close_connection = True

@@ -4,11 +4,9 @@ refreshed live by polling their fragment every few seconds.
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-from govwatch.collector.api import site_overview
+from govwatch.collector.api import agent_overview, site_overview
 from govwatch.collector.console.render import Safe, html, join, when
 from govwatch.collector.console.web import Console, Ctx
 from govwatch.collector.httpd import Response
@@ -18,17 +16,8 @@ _STAT_KEYS = {"fim": ("watched_files",), "traffic": ("packets", "kernel_drops"),
 
 
 def agent_rows(console: Console) -> list[dict[str, Any]]:
-    """What GET /api/v1/agents says, read from the same store rows."""
-    now, silent_after = time.time(), console.cfg.get("agent_silent_after", 180.0)
-    out = []
-    for row in console.store.active_agents():
-        status = json.loads(row["status"] or "{}")
-        out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
-                    "hostname": row["hostname"], "last_seen": row["last_seen"],
-                    "silent": row["last_seen"] is None or now - row["last_seen"] > silent_after,
-                    "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
-                    "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
-    return out
+    """What GET /api/v1/agents says."""
+    return agent_overview(console.store, console.cfg)
 
 
 def _watchers(agent: dict[str, Any]) -> Safe:

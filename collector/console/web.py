@@ -28,7 +28,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_COOKIE_KEYS = ("Set-Cookie", "set-cookie", "SET-COOKIE", "Set-cookie")  # Response.headers is a dict: one per key
 MAX_FORM = 64 * 1024
 
 
@@ -53,13 +52,6 @@ class Ctx:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
-
-
-def add_cookies(headers: dict[str, str], cookies: list[str]) -> dict[str, str]:
-    """Several Set-Cookie headers through a dict: HTTP header names are case-insensitive."""
-    for key, value in zip(_COOKIE_KEYS, cookies, strict=False):
-        headers[key] = value
-    return headers
 
 
 def parse_form(request: Request) -> dict[str, str]:
@@ -96,12 +88,14 @@ class Console:
         sent = request.header(auth.CSRF_HEADER) or form.get("csrf")
         return auth.same_origin(request) and auth.token_matches(sent, identity["csrf"])
 
-    def resolve_session(self, request: Request) -> dict[str, Any] | None:
+    def resolve_session(self, request: Request) -> dict[str, Any] | Response | None:
         """`app.session_resolver`: a console session for the core JSON API; refused (None) on an unsafe
         method without the CSRF header or from another origin, so no route can be driven cross-site."""
         session = self.sessions.lookup(request)
-        if session is None or not self.csrf_ok(request, {**session, "via": "session"}, {}):
+        if session is None:
             return None
+        if not self.csrf_ok(request, {**session, "via": "session"}, {}):
+            return Response.error(403, "missing or wrong CSRF token, or a request from another origin")
         return {"user": session["user"], "role": session["role"]}
 
     def context(self, request: Request, identity: dict[str, Any] | None) -> Ctx:
@@ -156,12 +150,11 @@ class Console:
         """An HTML page (or, with full=False, a fragment for live refresh) with the security headers."""
         if full:
             body = self.layout(ctx, title, Safe(body))
-        headers = add_cookies(dict(SECURITY_HEADERS), ctx.cookies)
-        return Response(status, body, "text/html; charset=utf-8", headers)
+        return Response(status, body, "text/html; charset=utf-8", dict(SECURITY_HEADERS), ctx.cookies)
 
     def redirect(self, ctx: Ctx, location: str) -> Response:
-        headers = add_cookies({**SECURITY_HEADERS, "Location": location}, ctx.cookies)
-        return Response(303, "", "text/plain; charset=utf-8", headers)
+        headers = {**SECURITY_HEADERS, "Location": location}
+        return Response(303, "", "text/plain; charset=utf-8", headers, ctx.cookies)
 
     def error_page(self, ctx: Ctx, status: int, message: str) -> Response:
         title = ctx.w["forbidden"] if status == 403 else ctx.w["not_found"] if status == 404 else ctx.w["error"]
