@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from . import fastpath
 from .engine import Engine
-from .packets import SYN, TCP, Decoded, addr_bytes, decode, decode_raw
-from .pcapfile import read_capture
+from .packets import SYN, TCP, Decoded, addr_bytes, addr_text, decode, decode_raw
+from .pcapfile import open_capture
 from .rules import TrafficRule
 from .tracker import Anomaly
 
@@ -69,7 +70,39 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
             home_cidrs: list[str] | None = None) -> Summary:
     """Run every detector over `path`; call `on_anomaly` as each anomaly ends. Returns the summary."""
     started = time.perf_counter()
-    records = read_capture(path)
+    with open_capture(path) as capture:
+        records = capture.records()
+        ahead = _look_ahead(records)
+        nets = HomeNets(home_cidrs) if home_cidrs else None
+        if nets:
+            home = {a for _ts, _b, d in ahead for a in (d.src, d.dst) if nets.contains(a)}
+        else:
+            home = infer_home(d for _ts, _b, d in ahead)
+        engine = Engine(rules, home, lambda state, a: on_anomaly(a) if state == "end" else None)
+        home = engine.home   # the engine's own set: addresses found later under --home are added to it
+        packet = engine.packet
+        for ts, buf, d in ahead:
+            packet(ts, buf, *d)
+        del ahead
+        grow = None if nets is None else lambda src, dst: _grow(home, nets.contains, src, dst)
+        if capture.classic:
+            fastpath.run(engine, capture, grow)
+        else:
+            for ts, linktype, buf in records:
+                d = decode_raw(buf, linktype)
+                if d is not None:
+                    if grow is not None and d[1] not in home and d[0] not in home:
+                        grow(d[0], d[1])
+                    packet(ts, buf, *d)
+    engine.finish()
+    count = engine.packets
+    seconds = time.perf_counter() - started
+    return Summary(count, seconds, count / seconds if seconds > 0 else 0.0, engine.tracker.total,
+                   sorted(addr_text(a) for a in home))
+
+
+def _look_ahead(records: Iterator[tuple[float, int, bytes]]) -> list[tuple[float, bytes, Decoded]]:
+    """The opening packets (decoded), from which the protected hosts are inferred."""
     ahead: list[tuple[float, bytes, Decoded]] = []
     first_ts = None
     for ts, linktype, buf in records:
@@ -80,36 +113,12 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
         first_ts = ts if first_ts is None else first_ts
         if len(ahead) >= LOOKAHEAD_PACKETS or ts - first_ts > LOOKAHEAD_SECONDS:
             break
-    nets = HomeNets(home_cidrs) if home_cidrs else None
-    if nets:
-        home = {a for _ts, _b, d in ahead for a in (d.src, d.dst) if nets.contains(a)}
-    else:
-        home = infer_home(d for _ts, _b, d in ahead)
-    engine = Engine(rules, home, lambda state, a: on_anomaly(a) if state == "end" else None)
-    home = engine.home   # the engine's own set: addresses found later under --home are added to it
-    packet = engine.packet
-    for ts, buf, d in ahead:
-        packet(ts, buf, *d)
-    del ahead
-    count = engine.packets
-    grow = nets.contains if nets else None
-    for ts, linktype, buf in records:
-        d = decode_raw(buf, linktype)
-        if d is not None:
-            if grow is not None and d[1] not in home and d[0] not in home:
-                _grow(home, grow, d)
-            packet(ts, buf, *d)
-    engine.finish()
-    count = engine.packets
-    seconds = time.perf_counter() - started
-    from .packets import addr_text
-
-    return Summary(count, seconds, count / seconds if seconds > 0 else 0.0, engine.tracker.total,
-                   sorted(addr_text(a) for a in home))
+    return ahead
 
 
-def _grow(home: set[int | bytes], contains: Callable[[int | bytes], bool], d: tuple) -> None:
-    for addr in (d[1], d[0]):
+def _grow(home: set[int | bytes], contains: Callable[[int | bytes], bool], src: int | bytes,
+          dst: int | bytes) -> None:
+    for addr in (dst, src):
         if contains(addr):
             home.add(addr)
 

@@ -1,7 +1,9 @@
 """Capture files: classic pcap (both byte orders, micro- and nanosecond) and pcapng, without scapy.
 
 The file is memory-mapped and records are sliced at their offsets, so reading costs one struct unpack
-per packet. A truncated last record (a capture cut short) ends the iteration quietly.
+per packet. A truncated last record (a capture cut short) ends the iteration quietly. `open_capture`
+also exposes a classic pcap's layout (mapped bytes, record offset, byte order, time unit) so the offline
+analyzer can walk records itself and read headers in place, without a bytes object per packet.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import mmap
 import os
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from govwatch.errors import GovwatchError
 
@@ -26,8 +29,40 @@ class CaptureError(GovwatchError):
     """The file is not a capture we can read; the message names the file and the reason."""
 
 
-def read_capture(path: str) -> Iterator[Record]:
-    """Yield (ts, linktype, frame) for every packet of a pcap or pcapng file."""
+class Capture:
+    """An open capture file. `records()` yields every packet; for a classic pcap (`classic` true),
+    `pos` is the offset of the next record not yet yielded, so a caller may carry on from there itself."""
+
+    def __init__(self, data: mmap.mmap, path: str) -> None:
+        self.data, self.path, self.pos = data, path, 24
+        magic = data[:4]
+        self.classic = magic in PCAP_MAGICS
+        if self.classic:
+            self.order, self.unit = PCAP_MAGICS[magic]
+            self.linktype = struct.unpack_from(self.order + "I", data, 20)[0] & 0x0FFFFFFF
+            _check_link(path, self.linktype)
+        elif magic != PCAPNG_SHB:
+            raise CaptureError(f"{path}: not a pcap or pcapng capture (magic {magic.hex()})")
+
+    def records(self) -> Iterator[Record]:
+        if not self.classic:
+            yield from _pcapng(self.data, self.path)
+            return
+        data, linktype, unit = self.data, self.linktype, self.unit
+        record = struct.Struct(self.order + "IIII").unpack_from
+        pos, size = self.pos, len(data)
+        while pos + 16 <= size:
+            sec, frac, caplen, _orig = record(data, pos)
+            start = pos + 16
+            if start + caplen > size:
+                break  # truncated last packet
+            pos = self.pos = start + caplen
+            yield sec + frac * unit, linktype, data[start:pos]
+
+
+@contextmanager
+def open_capture(path: str) -> Iterator[Capture]:
+    """Map `path` and recognise its format; CaptureError (naming the file) when it is not a capture."""
     try:
         handle = open(path, "rb")
     except OSError as exc:
@@ -38,35 +73,21 @@ def read_capture(path: str) -> Iterator[Record]:
             raise CaptureError(f"{path}: not a pcap or pcapng capture (file too short)")
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            magic = data[:4]
-            if magic in PCAP_MAGICS:
-                yield from _pcap(data, path, *PCAP_MAGICS[magic])
-            elif magic == PCAPNG_SHB:
-                yield from _pcapng(data, path)
-            else:
-                raise CaptureError(f"{path}: not a pcap or pcapng capture (magic {magic.hex()})")
+            yield Capture(data, path)
         finally:
             data.close()
+
+
+def read_capture(path: str) -> Iterator[Record]:
+    """Yield (ts, linktype, frame) for every packet of a pcap or pcapng file."""
+    with open_capture(path) as capture:
+        yield from capture.records()
 
 
 def _check_link(path: str, linktype: int) -> None:
     if linktype not in LINK_TYPES:
         raise CaptureError(f"{path}: link type {linktype} not supported (supported: ethernet, linux-sll, "
                            "linux-sll2, raw IP, null/loopback)")
-
-
-def _pcap(data: mmap.mmap, path: str, order: str, unit: float) -> Iterator[Record]:
-    linktype = struct.unpack_from(order + "I", data, 20)[0] & 0x0FFFFFFF
-    _check_link(path, linktype)
-    record = struct.Struct(order + "IIII").unpack_from
-    pos, size = 24, len(data)
-    while pos + 16 <= size:
-        sec, frac, caplen, _orig = record(data, pos)
-        pos += 16
-        if pos + caplen > size:
-            break  # truncated last packet
-        yield sec + frac * unit, linktype, data[pos:pos + caplen]
-        pos += caplen
 
 
 class _Section:
