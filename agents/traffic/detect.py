@@ -147,12 +147,13 @@ def _pending(engine: Engine, now: float) -> None:
     """First contacts nobody answered within the timeout fail, if we can see the server answer at all."""
     timeout = engine.p["port_scan"]["pending_timeout"]
     two_way = now - engine.last_out < 10.0
-    table, answered = engine.halfopen, engine.answered
+    table, answered, cutoff = engine.halfopen, engine.answered, now - timeout
     while table:
-        key, opened = next(iter(table.items()))
-        if opened >= now - timeout:
+        key, opened = table.popitem(last=False)
+        if opened >= cutoff:   # not due yet: put it back in front, where it was
+            table[key] = opened
+            table.move_to_end(key, last=False)
             break
-        del table[key]
         if key in answered:
             answered.discard(key)
         elif two_way:
