@@ -27,7 +27,11 @@ _HIDING = re.compile(
     r"|(?:^|;)(?:left|top|right|bottom|text-indent|margin-left|margin-top):-[1-9]\d{2,}"
     r"|clip:rect\(0|transform:scale\(0\)|(?:^|;)(?:max-)?height:0(?:px)?(?:;|$).*overflow:hidden"
     r"|overflow:hidden.*(?:^|;)(?:max-)?height:0(?:px)?(?:;|$)")
-_CSS_BODY = re.compile(r"\{([^{}]*)\}")
+_CSS_TRIGGER = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0"
+                          r"|:\s*-\s*[1-9]\d{2}|clip\s*:\s*rect|scale\s*\(\s*0|height\s*:\s*0")
+_CACHE_CSS_FROM = 8192
+_CSS_CACHE_SIZE = 64
+_CSS_CACHE: dict[tuple[int, int], frozenset[str]] = {}
 _SIMPLE_SELECTOR = re.compile(r"^\s*([.#])([\w-]+)\s*$")
 _WS = re.compile(r"\s+")
 _URL_ATTRS = {"script": ("src",), "iframe": ("src",), "frame": ("src",), "img": ("src",), "link": ("href",),
@@ -97,18 +101,43 @@ def hiding_style(style: str) -> bool:
     return bool(_HIDING.search(style.replace(" ", "").replace("\n", "").replace("\t", "").lower()))
 
 
-def _hidden_selectors(css: str) -> set[str]:
-    """`.cls` / `#id` selectors that a page's own <style> hides (spam blocks often hide this way)."""
+def _hidden_selectors(css: str) -> frozenset[str]:
+    """`.cls` / `#id` selectors that a page's own <style> hides (spam blocks often hide this way).
+
+    Only rule bodies around a hiding declaration are looked at, so a 200 KB framework stylesheet costs
+    one regex pass instead of one check per rule; and a large stylesheet, the same on every fetch of a
+    page, is read once (remembered by length and the per-process randomised string hash).
+    """
+    if len(css) < _CACHE_CSS_FROM:
+        return _scan_css(css)
+    key = (len(css), hash(css))
+    found = _CSS_CACHE.get(key)
+    if found is None:
+        if len(_CSS_CACHE) >= _CSS_CACHE_SIZE:
+            _CSS_CACHE.pop(next(iter(_CSS_CACHE)))
+        found = _CSS_CACHE[key] = _scan_css(css)
+    return found
+
+
+def _scan_css(css: str) -> frozenset[str]:
     out: set[str] = set()
-    for body in _CSS_BODY.finditer(css):
-        if not _MAYBE_HIDING.search(body.group(1)) or not hiding_style(body.group(1)):
+    done = -1
+    for trigger in _CSS_TRIGGER.finditer(css):
+        if trigger.start() < done:
             continue
-        start = max(css.rfind("}", 0, body.start()), css.rfind("{", 0, body.start())) + 1
-        for sel in css[start:body.start()].split(","):
+        open_ = css.rfind("{", 0, trigger.start())
+        if open_ < 0 or css.rfind("}", open_, trigger.start()) >= 0:
+            continue
+        close = css.find("}", trigger.end())
+        done = close = len(css) if close < 0 else close
+        if not hiding_style(css[open_ + 1:close]):
+            continue
+        start = max(css.rfind("}", 0, open_), css.rfind("{", 0, open_)) + 1
+        for sel in css[start:open_].split(","):
             match = _SIMPLE_SELECTOR.match(sel)
             if match:
                 out.add(match.group(1) + match.group(2).lower())
-    return out
+    return frozenset(out)
 
 
 def _tiny(attrs: dict[str, str]) -> bool:
@@ -121,7 +150,9 @@ def _tiny(attrs: dict[str, str]) -> bool:
 
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_RAW_BLOCK = re.compile(r"<(script|style|textarea|title|xmp|noembed)\b([^>]*)>(.*?)(?:</\1\s*>|$)", re.S)
+_RAW_OPEN = re.compile(r"<(script|style|textarea|title|xmp|noembed)\b([^>]*)>")
+_RAW_CLOSE = {tag: re.compile(r"</" + tag + r"\s*>") for tag in ("script", "style", "textarea", "title", "xmp",
+                                                                  "noembed")}
 _INVISIBLE_BLOCK = re.compile(r"<(head|noscript|template|svg|math|select)\b[^>]*>.*?(?:</\1\s*>|$)", re.S)
 _STYLE_ATTR = re.compile(r"style\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _MAYBE_HIDING = re.compile(r"none|hidden|font-size|opacity|-\s*\d{3}|clip|scale|height")
@@ -217,25 +248,33 @@ def _inside(regions: list[tuple[int, int]], pos: int) -> bool:
 def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str]]:
     """Take scripts, styles and the title out of the (lower-cased) document; return the rest and hidden CSS."""
     pieces, last, hidden_sel = [], 0, set()
-    for match in _RAW_BLOCK.finditer(document):
-        tag, raw_attrs, content = match.group(1).lower(), match.group(2), match.group(3)
-        pieces.append(document[last:match.start()])
-        last = match.end()
+    opened = _RAW_OPEN.search(document)
+    while opened is not None:
+        tag, raw_attrs = opened.group(1), opened.group(2)
+        closed = _RAW_CLOSE[tag].search(document, opened.end())
+        begin, end = opened.end(), closed.start() if closed else len(document)
+        content = document[begin:end]
+        pieces.append(document[last:opened.start()])
+        last = closed.end() if closed else len(document)
         if tag == "title":
             page.title = page.title or normalise(content)
         elif tag == "style":
             hidden_sel |= _hidden_selectors(content)
         elif tag == "script":
-            attrs = attributes(raw_attrs)
-            if attrs.get("src", "").strip():
-                page.links.append(Link("script", attrs["src"].strip(), False))
-            elif "json" not in attrs.get("type", "") and content.strip():
-                page.scripts.append(original[match.start(3):match.end(3)])
+            _script(attributes(raw_attrs), original[begin:end], page)
             pieces.append("<script>")
         else:
             pieces.append(content)
+        opened = _RAW_OPEN.search(document, last)
     pieces.append(document[last:])
     return "".join(pieces), hidden_sel
+
+
+def _script(attrs: dict[str, str], code: str, page: Page) -> None:
+    if attrs.get("src", "").strip():
+        page.links.append(Link("script", attrs["src"].strip(), False))
+    elif "json" not in attrs.get("type", "") and code.strip():
+        page.scripts.append(code)
 
 
 def _url_of(tag: str, raw: str) -> tuple[str, dict[str, str]]:
