@@ -60,10 +60,17 @@ class HomeNets:
 
     def __init__(self, cidrs: list[str]) -> None:
         self.nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        self.known: dict[int | bytes, bool] = {}   # bounded: forgotten wholesale when full
 
     def contains(self, raw: int | bytes) -> bool:
-        ip = ipaddress.ip_address(raw)
-        return any(ip.version == n.version and ip in n for n in self.nets)
+        found = self.known.get(raw)
+        if found is None:
+            ip = ipaddress.ip_address(raw)
+            found = any(ip.version == n.version and ip in n for n in self.nets)
+            if len(self.known) >= 65536:
+                self.known.clear()
+            self.known[raw] = found
+        return found
 
 
 def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anomaly], None],
