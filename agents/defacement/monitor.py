@@ -71,6 +71,7 @@ class SiteMonitor:
         self.last_verdict: Verdict | None = None
         self.last_html: str | None = None
         self.last_seen = 0.0
+        self.accept_next = False      # rebaseline asked before any fetch (e.g. just restarted)
 
     @property
     def defaced(self) -> bool:
@@ -83,6 +84,11 @@ class SiteMonitor:
             return None
         now = time.time() if now is None else now
         self.last_html, self.last_seen = html, now
+        if self.accept_next:
+            self.accept_next = False
+            self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"
+            self.last_verdict = judge(self.profile, html, self.url, rules=self.rules)
+            return None
         page = parse(html)
         if self.profile is None or not self.profile.learned:
             verdict = judge(None, html, self.url, rules=self.rules, page=page)
@@ -121,7 +127,9 @@ class SiteMonitor:
         html = html if html is not None else self.last_html
         was_defaced = self.defaced
         self.bad = self.good = 0
-        if html is None:
+        if html is None and was_defaced:
+            self.accept_next, self.current = True, "clean"   # nothing fetched yet: accept the next page
+        elif html is None:
             self.profile, self.samples, self.current = None, [], "learning"
         else:
             self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"

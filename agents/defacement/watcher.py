@@ -119,9 +119,13 @@ class SiteLoop:
         self.site, self.section, self.state_dir = site, section, state_dir
         options = {"learn_samples": site["learn_samples"], "defaced_after": site["defaced_after"],
                    "clean_after": site["clean_after"]}
-        self.browser = self._load(rules, options) or SiteMonitor(site["name"], site["url"], rules=rules, **options)
+        saved = self._load(rules, options)
+        self.browser = saved[0] if saved else SiteMonitor(site["name"], site["url"], rules=rules, **options)
         self.crawler = SiteMonitor(site["name"], site["url"], rules=rules, view="crawler", learns=False,
                                    profile=self.browser.profile, **options)
+        if saved and isinstance(saved[1], dict):   # a restart must not raise the crawler view's alarm again
+            self.crawler.current = str(saved[1].get("state", self.crawler.current))
+            self.crawler.bad, self.crawler.good = int(saved[1].get("bad", 0)), int(saved[1].get("good", 0))
         self.fetcher = Fetcher(site["timeout"], site["verify_tls"], section["max_bytes"])
         self.polls = self.errors = 0
         self.lock = threading.Lock()
@@ -129,7 +133,7 @@ class SiteLoop:
     def _path(self) -> str | None:
         return os.path.join(self.state_dir, f"{self.site['name']}.json") if self.state_dir else None
 
-    def _load(self, rules: list, options: dict[str, Any]) -> SiteMonitor | None:
+    def _load(self, rules: list, options: dict[str, Any]) -> tuple[SiteMonitor, Any] | None:
         path = self._path()
         if not path or not os.path.exists(path):
             return None
@@ -139,7 +143,7 @@ class SiteLoop:
             if saved.get("url") != self.site["url"]:
                 log.info("%s: URL changed since the saved profile; learning again", self.site["name"])
                 return None
-            return SiteMonitor.from_dict(saved, rules=rules, **options)
+            return SiteMonitor.from_dict(saved, rules=rules, **options), saved.get("crawler")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("%s: saved profile unusable (%s); learning again", self.site["name"], exc)
             return None
@@ -152,6 +156,8 @@ class SiteLoop:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             with self.lock:
                 data = self.browser.to_dict()
+                data["crawler"] = {"state": self.crawler.current, "bad": self.crawler.bad,
+                                   "good": self.crawler.good}
             with open(path + ".tmp", "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
             os.replace(path + ".tmp", path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import time
@@ -87,6 +88,9 @@ def test_profile_survives_restart_and_rebaseline_command(site, run, tmp_path) ->
     assert os.path.exists(saved)
     state.page = HACKED
     assert _next(events).data["state"] == "defaced"
+    deadline = time.monotonic() + 10   # the event goes out first, then the state is saved: wait for it
+    while _saved_state(saved) != "defaced" and time.monotonic() < deadline:
+        time.sleep(0.05)
     watcher = factory(_section(url), {"data_dir": str(tmp_path)})
     restarted: queue.Queue = queue.Queue()
     watcher.start(restarted.put)
@@ -95,10 +99,18 @@ def test_profile_survives_restart_and_rebaseline_command(site, run, tmp_path) ->
         assert watcher.loops[0].browser.defaced   # restored state: no second "defaced" event
         watcher.command("rebaseline", "moc-home")
         event = restarted.get(timeout=5)
-        assert event.data["state"] == "clean"
+        assert event.data["state"] == "clean", event.data
         assert watcher.stats()["sites"] == 1
     finally:
         watcher.stop()
+
+
+def _saved_state(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle).get("state")
+    except (OSError, ValueError):
+        return None
 
 
 @pytest.mark.parametrize("sites, reason", [
