@@ -93,10 +93,15 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
     page = page if page is not None else parse(html)
     rules = default_rules() if rules is None else rules
     profile = profile if profile is not None else Profile()
-    hits = signatures.scan(rules, signatures.record(page, external_test(profile.host)))
-    candidate = sensors.Candidate(page, features(page), profile, hits)
+    feats = features(page)
     if profile.learned:
-        candidate.new_scripts = sensors.new_scripts(page, profile)
+        fresh = sensors.new_scripts(page, profile)
+        rec = signatures.record(page, external_test(profile.host), feats.new_text(page, profile.text), fresh)
+    else:
+        fresh, rec = [], signatures.record(page, external_test(profile.host))
+    candidate = sensors.Candidate(page, feats, profile, signatures.scan(rules, rec), fresh)
+    hits = candidate.hits
+    if profile.learned:
         findings = [f for sensor in _SENSORS for f in sensor(candidate)]
         findings += sensors.redirects(candidate, url)
     else:

@@ -105,11 +105,25 @@ class Features:
     frames: set[str]
     scripts: set[str]
     refresh: set[str]
+    masked: list[str] = field(default_factory=list)
+
+    def new_text(self, page: Page, known: dict[str, float]) -> list[str]:
+        """The page's visible text chunks a profile has never seen (long chunks always count as new:
+        their key is cut at 200 characters, and words appended to a known paragraph must still be read)."""
+        return [line for line, key in zip(page.text, self.masked, strict=False)
+                if len(key) >= 200 or key not in known]
+
+
+def _mask_all(lines: list[str] | set[str]) -> list[str]:
+    """`mask` over many short strings in two regex passes (one per joined block, not one per string)."""
+    if not lines:
+        return []
+    return _DIGITS.sub("0", _TOKEN.sub("*", "\n".join(lines))).split("\n")
 
 
 def features(page: Page) -> Features:
     """Reduce a parsed page to the masked features a profile counts."""
-    masked = _DIGITS.sub("0", _TOKEN.sub("*", "\n".join(page.text))).split("\n") if page.text else []
+    masked = _mask_all(page.text)
     text = {key[:200]: min(len(key), 200) for key in masked}
     domains: dict[str, set[str]] = {}
     for link in page.links:
@@ -117,12 +131,12 @@ def features(page: Page) -> Features:
         if domain:
             domains.setdefault(CONTEXTS.get(link.tag, "a"), set()).add(domain)
     return Features(
-        title=mask(page.title), text=text, landmarks={mask(x) for x in page.landmarks},
+        title=mask(page.title), text=text, landmarks={x[:200] for x in _mask_all(page.landmarks)},
         shingles=page.shingles, domains=domains,
         hidden_links={link_key(link.url) for link in page.links if link.hidden},
         frames={link_key(frame.src) for frame in page.frames},
         scripts={script_fingerprint(code) for code in page.scripts},
-        refresh={link_key(r) for r in page.refresh})
+        refresh={link_key(r) for r in page.refresh}, masked=masked)
 
 
 def _bump(counts: dict[str, float], keys: Any) -> None:

@@ -68,9 +68,15 @@ def fold(text: str) -> str:
     return _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group(0)), folded)
 
 
-def record(page: Page, is_external: Any = None) -> dict[str, str]:
-    """The fields rules match on; `is_external(url)` tells which links lead to other sites."""
-    text = "\n".join(page.text)
+def record(page: Page, is_external: Any = None, text_lines: list[str] | None = None,
+           scripts: list[str] | None = None) -> dict[str, str]:
+    """The fields rules match on; `is_external(url)` tells which links lead to other sites.
+
+    `text_lines` / `scripts` narrow the text and script fields to what is new against a profile: what
+    the known-good page already had cannot add a hit the profile does not already excuse, and reading
+    only the new part keeps a large unchanged page cheap.
+    """
+    text = "\n".join(page.text if text_lines is None else text_lines)
     hidden = "\n".join(page.hidden_text)
     external = [link.text for link in page.links
                 if link.tag == "a" and link.text and (is_external is None or is_external(link.url))]
@@ -80,7 +86,7 @@ def record(page: Page, is_external: Any = None) -> dict[str, str]:
         "hidden_text": hidden[:_MAX_FIELD],
         "folded": fold(page.title + "\n" + text[:_MAX_FIELD] + "\n" + hidden[:_MAX_FIELD]),
         "link_text": "\n".join(external)[:_MAX_FIELD],
-        "scripts": "\n".join(page.scripts)[:_MAX_FIELD].lower(),
+        "scripts": "\n".join(page.scripts if scripts is None else scripts)[:_MAX_FIELD].lower(),
         "urls": "\n".join(link.url for link in page.links).lower()[:_MAX_FIELD],
     }
 
