@@ -95,7 +95,7 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
     profile = profile if profile is not None else Profile()
     feats = features(page)
     if profile.learned:
-        fresh = sensors.new_scripts(page, profile)
+        fresh = sensors.new_scripts(page, profile, feats)
         rec = signatures.record(page, external_test(profile.host), feats.new_text(page, profile.text), fresh)
     else:
         fresh, rec = [], signatures.record(page, external_test(profile.host))

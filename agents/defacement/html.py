@@ -157,13 +157,15 @@ _INVISIBLE_BLOCK = re.compile(r"<(head|noscript|template|svg|math|select)\b[^>]*
 _STYLE_ATTR = re.compile(r"style\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _MAYBE_HIDING = re.compile(r"none|hidden|font-size|opacity|-\s*\d{3}|clip|scale|height")
 _HIDDEN_ATTR = re.compile(r"hidden(?=[\s>/=])")
-_TAG_AT = re.compile(r"<([a-z][a-z0-9]*)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_TAG_AT = re.compile(r"<([a-z][a-z0-9]*)\b((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
 _LINK_TAGS = re.compile(r"<(a|area|iframe|frame|img|link|form|embed|object|audio|video|source|base|input|meta)\b"
-                        r"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+                        r"((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
 _SHAPE = re.compile(r"<([a-z][a-z0-9]*)(?=[\s>/])(?:[^>]*?\sclass\s*=\s*[\"']?([^\"'\s>]*))?")
 _IDS = re.compile(r" id\s*=\s*[\"']?([^\"'\s>]{1,59})[\"'\s>]")
 _URL_VALUE = {name: re.compile(r"(?:^|\s)" + name + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+))")
               for name in ("href", "src", "action", "data")}
+_NO_ATTRS: dict[str, str] = {}
+_ABSOLUTE = ("http", "//")
 _SIMPLE_LINKS = {"a", "area", "img", "source", "audio", "video"}
 _HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1\s*>", re.S)
 _INLINE_TAG = re.compile(r"</?(?:b|i|u|s|em|font|span|strong|small|big|mark|sup|sub|abbr|strike|blink|tt|q|cite)"
@@ -282,35 +284,42 @@ def _url_of(tag: str, raw: str) -> tuple[str, dict[str, str]]:
     if tag in _SIMPLE_LINKS:
         found = _URL_VALUE[_URL_ATTRS[tag][0]].search(raw)
         if not found:
-            return "", {}
-        value = found.group(1) if found.group(1) is not None else found.group(2) or found.group(3) or ""
-        return (htmllib.unescape(value) if "&" in value else value).strip(), {}
+            return "", _NO_ATTRS
+        value = found.group(1)
+        if value is None:
+            value = found.group(2) or found.group(3) or ""
+        return (htmllib.unescape(value) if "&" in value else value).strip(), _NO_ATTRS
     attrs = attributes(raw)
     names = _URL_ATTRS.get(tag, ())
     return (attrs.get(names[0], "").strip() if names else ""), attrs
 
 
 def _links(doc: str, regions: list[tuple[int, int]], page: Page) -> None:
+    links, landmarks = page.links, page.landmarks
     for match in _LINK_TAGS.finditer(doc):
-        tag = match.group(1)
-        url, attrs = _url_of(tag, match.group(2))
-        hidden = bool(regions) and _inside(regions, match.start())
-        if tag in ("iframe", "frame"):
-            page.frames.append(Frame(url, hidden, _tiny(attrs)))
-        elif tag == "meta":
-            if attrs.get("http-equiv", "") == "refresh":
-                page.refresh.append(attrs.get("content", ""))
+        tag, raw = match.group(1, 2)
+        if tag == "meta":
+            if "refresh" in raw:
+                attrs = attributes(raw)
+                if attrs.get("http-equiv", "") == "refresh":
+                    page.refresh.append(attrs.get("content", ""))
             continue
+        url, attrs = _url_of(tag, raw)
+        hidden = bool(regions) and _inside(regions, match.start())
+        if tag == "iframe" or tag == "frame":
+            page.frames.append(Frame(url, hidden, _tiny(attrs)))
         if not url:
             continue
-        link = Link(tag, url, hidden, rel=attrs.get("rel", "") if attrs else "")
-        if tag == "a" and (hidden or url.startswith(("http", "//"))):
-            close = doc.find("</a", match.end(), match.end() + 3000)
-            inner = doc[match.end():close] if close >= 0 else ""
-            link.text = normalise(_ANY_TAG.sub(" ", inner) if "<" in inner else inner)[:200]
+        link = Link(tag, url, hidden, "", attrs.get("rel", "") if attrs else "")
+        if tag == "a":
+            if hidden or url.startswith(_ABSOLUTE):
+                end = match.end()
+                close = doc.find("</a", end, end + 3000)
+                inner = doc[end:close] if close >= 0 else ""
+                link.text = normalise(_ANY_TAG.sub(" ", inner) if "<" in inner else inner)[:200]
         elif tag == "img" and not hidden:
-            page.landmarks.add("img:" + url.split("?")[0])
-        page.links.append(link)
+            landmarks.add("img:" + url.split("?", 1)[0])
+        links.append(link)
 
 
 def _lower(document: str) -> tuple[str, str]:

@@ -106,6 +106,7 @@ class Features:
     scripts: set[str]
     refresh: set[str]
     masked: list[str] = field(default_factory=list)
+    script_ids: list[str] = field(default_factory=list)
 
     def new_text(self, page: Page, known: dict[str, float]) -> list[str]:
         """The page's visible text chunks a profile has never seen (long chunks always count as new:
@@ -125,6 +126,7 @@ def features(page: Page) -> Features:
     """Reduce a parsed page to the masked features a profile counts."""
     masked = _mask_all(page.text)
     text = {key[:200]: min(len(key), 200) for key in masked}
+    script_ids = [script_fingerprint(code) for code in page.scripts]
     domains: dict[str, set[str]] = {}
     for link in page.links:
         domain = url_domain(link.url)
@@ -135,8 +137,9 @@ def features(page: Page) -> Features:
         shingles=page.shingles, domains=domains,
         hidden_links={link_key(link.url) for link in page.links if link.hidden},
         frames={link_key(frame.src) for frame in page.frames},
-        scripts={script_fingerprint(code) for code in page.scripts},
-        refresh={link_key(r) for r in page.refresh}, masked=masked)
+        scripts=set(script_ids),
+        refresh={link_key(r) for r in page.refresh}, masked=masked,
+        script_ids=script_ids)
 
 
 def _bump(counts: dict[str, float], keys: Any) -> None:

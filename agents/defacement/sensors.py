@@ -69,9 +69,11 @@ class Candidate:
         return domain in self.profile.all_domains()
 
 
-def new_scripts(page: Page, profile: Profile) -> list[str]:
+def new_scripts(page: Page, profile: Profile, feats: Features | None = None) -> list[str]:
+    """Inline scripts no known-good snapshot had (fingerprints ignore nonces, numbers and spacing)."""
     known = set(profile.scripts)
-    return [code for code in page.scripts if script_fingerprint(code) not in known]
+    ids = feats.script_ids if feats is not None else [script_fingerprint(code) for code in page.scripts]
+    return [code for code, ident in zip(page.scripts, ids, strict=False) if ident not in known]
 
 
 def signatures(c: Candidate) -> list[Finding]:
