@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 import sqlite3
 import stat
 import zlib
@@ -81,6 +80,8 @@ def load_or_create_key(key_path: str, create: bool) -> bytes:
             raise BaselineTampered(f"baseline key {key_path} is missing: the baseline cannot be trusted") from None
     except (OSError, ValueError) as exc:
         raise BaselineTampered(f"baseline key {key_path} is unreadable: {exc}") from None
+    import secrets  # only here: a re-check never creates a key
+
     key = secrets.token_bytes(32)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -195,7 +196,8 @@ class Baseline:
             _create_tables(self._db)
         return self._db
 
-    def write_all(self, files: dict[str, FileState], roots: Iterable[str]) -> None:
+    def write_all(self, files: dict[str, FileState], roots: Iterable[str],
+                  gates: dict[str, bytes] | None = None) -> None:
         """Replace the whole baseline atomically (init): a temporary file renamed into place."""
         self.close()
         tmp = f"{self.db_path}.tmp-{os.getpid()}"
@@ -216,6 +218,8 @@ class Baseline:
         db.execute("BEGIN")
         db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.executemany("INSERT INTO meta VALUES (?, ?)", [("seal", self._seal()), *self.meta.items()])
+        if gates:
+            db.executemany("INSERT INTO dirs VALUES (?, ?)", ((os.fsencode(p), g) for p, g in gates.items()))
         db.execute("COMMIT")
         db.close()
         _fsync(tmp)
@@ -250,6 +254,7 @@ class Baseline:
         db.execute("BEGIN")
         try:
             db.executemany("DELETE FROM files WHERE path = ?", ((os.fsencode(p),) for p in gone))
+            db.executemany("DELETE FROM dirs WHERE path = ?", _folders_touched([*gone, *upserts]))
             db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            ((os.fsencode(p), *s) for p, s in upserts.items()))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('seal', ?)", (self._seal(),))
@@ -257,6 +262,47 @@ class Baseline:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def set_gates(self, gates: dict[str, bytes]) -> None:
+        """Record folder gates (see scan.folder_gate) that match the rows now in the baseline."""
+        db = self._conn()
+        db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", ((os.fsencode(p), g) for p, g in gates.items()))
+
+    # --- the gated re-check: the sealed file, folder gates, and only the rows of folders that moved ----
+    def open_sealed(self) -> dict[str, bytes] | None:
+        """If the DB file is exactly what was sealed, read its meta and folder gates (no rows) and return
+        the gates; otherwise None (the caller loads and verifies every row instead)."""
+        if not self._file_seal_ok():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            try:
+                self.meta = dict(db.execute("SELECT key, value FROM meta"))
+                gates = {p.decode("utf-8", "surrogateescape"): g for p, g in db.execute("SELECT path, gate FROM dirs")}
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+        if self.meta.get("version") != SCHEMA_VERSION:
+            return None
+        return gates
+
+    def rows(self, paths: Iterable[str], children_of: Iterable[str], subtrees: Iterable[str]) -> dict[str, FileState]:
+        """Baseline rows of `paths`, of the direct children of `children_of`, and of everything under `subtrees`."""
+        found: dict[str, FileState] = {}
+        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            one = f"SELECT {_COLUMNS} FROM files WHERE path = ?"
+            for path in paths:
+                _collect(found, db.execute(one, (os.fsencode(path),)))
+            below = f"SELECT {_COLUMNS} FROM files WHERE path > ? AND path < ?"
+            for folder, deep in [*((f, False) for f in children_of), *((f, True) for f in subtrees)]:
+                prefix = os.fsencode(folder.rstrip("/")) + b"/"
+                cursor = db.execute(below, (prefix, prefix[:-1] + b"0"))
+                _collect(found, cursor if deep else (r for r in cursor if b"/" not in r[0][len(prefix):]))
+        finally:
+            db.close()
+        return found
 
     def close(self) -> None:
         """Close the connection; SQLite checkpoints and removes the WAL when the last one closes."""
@@ -266,6 +312,18 @@ class Baseline:
 
 
 _COLUMNS = "path, type, size, mode, uid, gid, inode, mtime_ns, ctime_ns, sha256, target, hashed_at"
+
+
+def _collect(found: dict[str, FileState], rows: Iterable[tuple]) -> None:
+    new = tuple.__new__
+    for row in rows:
+        found[row[0].decode("utf-8", "surrogateescape")] = new(FileState, row[1:])
+
+
+def _folders_touched(paths: Iterable[str]) -> Iterable[tuple[bytes]]:
+    """The folder-gate rows a change to `paths` makes stale: each path's folder, and the path if a folder."""
+    folders = {os.path.dirname(p) for p in paths} | set(paths)
+    return ((os.fsencode(f),) for f in folders)
 
 
 def _digest(rows: list[tuple]) -> bytes:
@@ -278,6 +336,7 @@ def _create_tables(db: sqlite3.Connection) -> None:
                " uid INTEGER, gid INTEGER, inode INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, sha256 TEXT,"
                " target TEXT, hashed_at INTEGER) WITHOUT ROWID")
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS dirs (path BLOB PRIMARY KEY, gate BLOB) WITHOUT ROWID")
 
 
 def _fsync(path: str) -> None:

@@ -25,7 +25,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     scan.add_argument("--update", action="store_true", help="after reporting, accept the changes into the baseline")
     scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                       help="skip paths or names matching GLOB (repeatable), e.g. '*/cache/*'")
-    scan.add_argument("--max-hash-size", default="4GiB", metavar="SIZE",
+    scan.add_argument("--max-hash-size", metavar="SIZE",
                       help="files larger than this are tracked by metadata only (default 4GiB)")
     scan.add_argument("--workers", type=int, default=0, metavar="N", help="hashing threads (default: CPUs)")
     scan.add_argument("--store", metavar="DIR", help="also keep known-good copies of files (for fim restore)")

@@ -10,17 +10,21 @@ import time
 from typing import IO, Any
 
 from govwatch.agents.fim.baseline import Baseline, load_or_create_key
+from govwatch.agents.fim.recheck import GatedWalk
 from govwatch.agents.fim.scan import Change, Excluder, Hasher, Problem, compare, walk
 from govwatch.errors import GovwatchError
 
 MARKER_SCAN_BYTES = 1 << 20
+DEFAULT_MAX_HASH_SIZE = 4 << 30
 
 
 def _roots(paths: list[str]) -> list[str]:
     return [os.path.abspath(p) for p in paths]
 
 
-def _size(text: str, option: str) -> int:
+def _size(text: str | None, option: str) -> int:
+    if text is None:
+        return DEFAULT_MAX_HASH_SIZE  # without importing the config schema (and yaml) on every scan
     from govwatch.schema import parse_size
 
     try:
@@ -41,20 +45,39 @@ def run_scan(args: argparse.Namespace, out: IO[str]) -> int:
     if not os.path.exists(args.db):
         raise GovwatchError(f"no baseline at {args.db} (create one with --init)")
     baseline = Baseline(args.db, load_or_create_key(key_path, create=False))
-    baseline.load()
-    current = walk(roots, Excluder(args.exclude), problems)
-    changes = compare(baseline.files, current, roots, hasher, problems, baseline.roots())
+    gates = baseline.open_sealed()
+    if gates is not None:  # the sealed file is intact: compare folder gates, rows only where they moved
+        gated = GatedWalk(gates)
+        gated.run(roots, Excluder(args.exclude), problems)
+        changes = compare(gated.baseline_rows(baseline, roots), gated.current, roots, hasher, problems)
+        entries, fresh_gates = gated.entries, gated.fresh_gates
+    else:
+        baseline.load()
+        current = walk(roots, Excluder(args.exclude), problems)
+        changes = compare(baseline.files, current, roots, hasher, problems, baseline.roots())
+        entries, fresh_gates = len(current), {}
     verdicts = _judge(args, changes, roots) if changes else {}
     for change in changes:
         out.write(json.dumps(_line(change, verdicts.get(change.path))) + "\n")
     out.flush()
-    if args.update and changes:
-        baseline.apply({c.path: c.after for c in changes if c.after is not None},
-                       [c.path for c in changes if c.after is None])
-        baseline.write_file_seal()
+    if args.update and (changes or fresh_gates):
+        if gates is not None:
+            baseline.load()  # the rows are needed to re-seal
+        _update(baseline, changes, fresh_gates, problems)
     _report(problems)
-    _summary(f"{len(current)} entries checked, {hasher.files_hashed} re-hashed, {len(changes)} changes", started)
+    _summary(f"{entries} entries checked, {hasher.files_hashed} re-hashed, {len(changes)} changes", started)
     return 1 if changes else 0
+
+
+def _update(baseline: Baseline, changes: list[Change], fresh_gates: dict[str, bytes],
+            problems: list[Problem]) -> None:
+    """--update: accept the changes, and the gates of the folders now matching the baseline (not those
+    holding an unreadable entry: it must be reported again next time)."""
+    baseline.apply({c.path: c.after for c in changes if c.after is not None},
+                   [c.path for c in changes if c.after is None])
+    troubled = {os.path.dirname(p.path) for p in problems} | {p.path for p in problems}
+    baseline.set_gates({f: g for f, g in fresh_gates.items() if f not in troubled})
+    baseline.write_file_seal()
 
 
 def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Hasher,
@@ -62,10 +85,11 @@ def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Has
     for root in roots:
         if not os.path.lexists(root):
             raise GovwatchError(f"{root}: no such file or folder")
-    files = walk(roots, Excluder(args.exclude), problems)
+    gates: dict[str, bytes] = {}
+    files = walk(roots, Excluder(args.exclude), problems, gates)
     hasher.fill(files, [p for p, s in files.items() if s.type == "file"], problems)
     key = load_or_create_key(key_path, create=True)
-    Baseline(args.db, key).write_all(files, roots)
+    Baseline(args.db, key).write_all(files, roots, gates)
     if args.store:
         from govwatch.agents.fim.evidence import KnownGoodStore
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import pickle
 import stat
 import threading
 import time
@@ -67,8 +68,11 @@ def lstat_state(path: str) -> FileState | None:
 
 
 def walk(roots: Iterable[str], excluded: Callable[[str], bool] = Excluder(),
-         problems: list[Problem] | None = None) -> dict[str, FileState]:
-    """Every entry under the roots (roots included), by lstat; symlinked folders are not entered."""
+         problems: list[Problem] | None = None, gates: dict[str, bytes] | None = None) -> dict[str, FileState]:
+    """Every entry under the roots (roots included), by lstat; symlinked folders are not entered.
+
+    With `gates`, also fill folder -> `folder_gate` of its entries (what a later re-check compares).
+    """
     found: dict[str, FileState] = {}
     for root in roots:
         state = lstat_state(root)
@@ -76,17 +80,28 @@ def walk(roots: Iterable[str], excluded: Callable[[str], bool] = Excluder(),
             continue
         found[root] = state
         if state.type == "dir":
-            _walk_dir(root, found, excluded, problems)
+            _walk_dir(root, found, excluded, problems, gates)
     return found
 
 
+def folder_gate(records: list[tuple]) -> bytes:
+    """A digest of the stat gates of one folder's entries: equal digests mean no entry needs a look.
+
+    `records` are (name, st_mode, size, uid, gid, inode, mtime_ns, ctime_ns), with size and times 0
+    for sub-folders (their times move with every entry; their own entries are gated in their own record).
+    """
+    records.sort()  # pickled (4x faster than repr); names are distinct objects, so no memo makes it vary
+    return hashlib.blake2b(pickle.dumps(records, 4), digest_size=16).digest()
+
+
 def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], bool],
-              problems: list[Problem] | None) -> None:
+              problems: list[Problem] | None, gates: dict[str, bytes] | None = None) -> None:
     # The hot loop of every scan: FileStates are built with tuple.__new__ (C speed), not field by field.
     new, types, readlink, no_excludes = tuple.__new__, _TYPE_BITS.get, os.readlink, not getattr(excluded, "patterns", 1)
     stack = [top]
     while stack:
         folder = stack.pop()
+        records: list[tuple] = []
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
@@ -104,11 +119,18 @@ def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], b
                         continue
                     if kind == "dir":
                         stack.append(path)
+                        records.append((entry.name, mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
+                    else:
+                        records.append((entry.name, mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
+                                        st.st_mtime_ns, st.st_ctime_ns))
         except FileNotFoundError:
             continue
         except OSError as exc:
             if problems is not None:
                 problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
+            continue
+        if gates is not None:
+            gates[folder] = folder_gate(records)
 
 
 def hash_file(path: str, max_hash_size: int | None = None, keep: int = 0) -> tuple[str | None, bytes | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -42,9 +43,25 @@ def test_unchanged_tree_exits_0_and_prints_nothing(capsys: Any, tree: str, tmp_p
     assert (code, lines) == (0, [])
 
 
-def test_intruder_changes_are_each_reported_once(capsys: Any, tree: str, tmp_path: Any) -> None:
+def unseal(db: str) -> None:
+    """Drop the whole-file seal: the next check verifies every row and compares every path (the slow path)."""
+    os.unlink(db + ".seal")
+
+
+def same_size_edit(path: str) -> None:
+    """What an intruder does to hide: same size, mtime put back (only content and ctime move)."""
+    st = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.write(b"<P>")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["folder-gates", "every-row"])
+def test_intruder_changes_are_each_reported_once(capsys: Any, tree: str, tmp_path: Any, sealed: bool) -> None:
     db = str(tmp_path / "b.db")
     run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    if not sealed:
+        unseal(db)
     same = os.path.join(tree, "d0", "f0.html")
     st = os.stat(same)
     with open(same, "r+b") as handle:
@@ -72,6 +89,36 @@ def test_intruder_changes_are_each_reported_once(capsys: Any, tree: str, tmp_pat
     assert by_path[j("uploads", "2026", "x.phtml")]["severity"] == "critical"
     assert by_path[j("d1", "f4.html")]["after"]["type"] == "symlink"
     assert set(lines[0]) >= {"path", "change", "before", "after"}
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["folder-gates", "every-row"])
+def test_deleted_folder_reports_everything_below_it(capsys: Any, tree: str, tmp_path: Any, sealed: bool) -> None:
+    db = str(tmp_path / "b.db")
+    os.makedirs(os.path.join(tree, "d1", "deep", "er"))
+    open(os.path.join(tree, "d1", "deep", "er", "x.html"), "w").close()
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    if not sealed:
+        unseal(db)
+    gone = sorted(os.path.join(folder, name) for folder, dirs, files in os.walk(os.path.join(tree, "d1"))
+                  for name in dirs + files) + [os.path.join(tree, "d1")]
+    shutil.rmtree(os.path.join(tree, "d1"))
+    code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db)
+    assert code == 1 and changes(lines) == {p: "deleted" for p in gone}
+
+
+def test_changes_after_update_are_still_found(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    with open(os.path.join(tree, "d0", "f6.html"), "a") as handle:
+        handle.write("more\n")
+    os.utime(os.path.join(tree, "d1", "f1.html"), (1, 1))  # a touch: no change, but its folder's gate moves
+    assert run(capsys, "fim", "scan", tree, "--db", db, "--update")[0] == 1
+    assert run(capsys, "fim", "scan", tree, "--db", db)[:2] == (0, [])
+    same_size_edit(os.path.join(tree, "d0", "f0.html"))
+    same_size_edit(os.path.join(tree, "d1", "f1.html"))
+    code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db)
+    assert (code, changes(lines)) == (1, {os.path.join(tree, "d0", "f0.html"): "modified",
+                                          os.path.join(tree, "d1", "f1.html"): "modified"})
 
 
 def test_touch_alone_is_not_a_change_and_update_accepts_changes(capsys: Any, tree: str, tmp_path: Any) -> None:
