@@ -2,8 +2,8 @@
 
 Weights combine as independent evidence (noisy-or: 1 - prod(1 - w)), so two moderate signs (a new
 title and half the page gone) add up while one weak sign (a new image host) never cries wolf. A page is
-defaced at score >= 0.5. Without a profile only the signatures speak (the profile-free check a watcher
-uses on a page it has never seen good).
+defaced at score >= 0.5. Without a profile the signatures and the page's build speak (the profile-free
+check a watcher uses on a page it has never seen good: see structure.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ THRESHOLD = 0.5
 MAX_DIFF_LINES = 80
 MAX_DIFF_CHARS = 6000
 _SENSORS = (sensors.signatures, sensors.new_domains, sensors.hidden_links, sensors.obfuscated_scripts,
-            sensors.script_sources, sensors.hidden_frames, sensors.title, sensors.replacement)
+            sensors.script_sources, sensors.hidden_frames, sensors.title, sensors.replacement, sensors.first_sight)
 
 
 @dataclass
@@ -105,7 +105,7 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
         findings = [f for sensor in _SENSORS for f in sensor(candidate)]
         findings += sensors.redirects(candidate, url)
     else:
-        findings = sensors.signatures(candidate)
+        findings = sensors.signatures(candidate) + sensors.first_sight(candidate)
     findings.sort(key=lambda f: -f.weight)
     score = combine(findings)
     defaced = score >= THRESHOLD
@@ -115,7 +115,7 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
     return Verdict(defaced=defaced, score=score, severity=_severity(findings, score, defaced),
                    reasons=[f.reason for f in findings], new_domains=domains, text_diff=diff,
                    title=page.title, findings=[asdict(f) for f in findings],
-                   rule_ids=[hit.rule_id for hit in hits])
+                   rule_ids=[hit.rule_id for hit in hits] + sensors.structure_ids(page))
 
 
 __all__ = ["Verdict", "judge", "combine", "default_rules", "THRESHOLD"]

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from govwatch.agents.defacement import structure
+
 _TOKEN = re.compile(r"""<!--.*?(?:-->|$)|<(/?)([a-zA-Z][^\s/>]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<[!?][^>]*>""", re.S)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 _FAR = 1 << 62
@@ -73,6 +75,7 @@ class Page:
     shingles: set[str] = field(default_factory=set)
     landmarks: set[str] = field(default_factory=set)
     tags: int = 0
+    signals: set[str] = field(default_factory=set)
 
 
 def normalise(text: str) -> str:
@@ -150,7 +153,7 @@ def _tiny(attrs: dict[str, str]) -> bool:
 
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_RAW_OPEN = re.compile(r"<(script|style|textarea|title|xmp|noembed)\b([^>]*)>")
+_RAW_OPEN = re.compile(r"<!--|<(script|style|textarea|title|xmp|noembed)\b([^>]*)>")
 _RAW_CLOSE = {tag: re.compile(r"</" + tag + r"\s*>") for tag in ("script", "style", "textarea", "title", "xmp",
                                                                   "noembed")}
 _INVISIBLE_BLOCK = re.compile(r"<(head|noscript|template|svg|math|select)\b[^>]*>.*?(?:</\1\s*>|$)", re.S)
@@ -164,6 +167,7 @@ _SHAPE = re.compile(r"<([a-z][a-z0-9]*)(?=[\s>/])(?:[^>]*?\sclass\s*=\s*[\"']?([
 _IDS = re.compile(r" id\s*=\s*[\"']?([^\"'\s>]{1,59})[\"'\s>]")
 _URL_VALUE = {name: re.compile(r"(?:^|\s)" + name + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+))")
               for name in ("href", "src", "action", "data")}
+_NOT_NAVIGATION = ("http:", "https:", "//", "#", "javascript:", "mailto:", "tel:")
 _NO_ATTRS: dict[str, str] = {}
 _ABSOLUTE = ("http", "//")
 _SIMPLE_LINKS = {"a", "area", "img", "source", "audio", "video"}
@@ -252,11 +256,17 @@ def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str]
     pieces, last, hidden_sel = [], 0, set()
     opened = _RAW_OPEN.search(document)
     while opened is not None:
-        tag, raw_attrs = opened.group(1), opened.group(2)
+        tag, raw_attrs = opened.group(1, 2)
+        pieces.append(document[last:opened.start()])
+        if tag is None:   # a comment (outside scripts only: `<!--` inside a script is just script)
+            close = document.find("-->", opened.end())
+            last = len(document) if close < 0 else close + 3
+            pieces.append(" ")
+            opened = _RAW_OPEN.search(document, last)
+            continue
         closed = _RAW_CLOSE[tag].search(document, opened.end())
         begin, end = opened.end(), closed.start() if closed else len(document)
         content = document[begin:end]
-        pieces.append(document[last:opened.start()])
         last = closed.end() if closed else len(document)
         if tag == "title":
             page.title = page.title or normalise(content)
@@ -336,7 +346,7 @@ def _lower(document: str) -> tuple[str, str]:
 def parse(document: str) -> Page:
     """Read a document into a Page: a handful of C-speed regex passes over the lower-cased text."""
     page = Page()
-    original, low = _lower(_COMMENT.sub(" ", document))
+    original, low = _lower(document)
     doc, hidden_sel = _raw_blocks(low, original, page)
     regions = _hidden_regions(doc, hidden_sel)
     _links(doc, regions, page)
@@ -352,4 +362,7 @@ def parse(document: str) -> Page:
             page.landmarks.add("h:" + text[:100])
     page.text = _text_lines(visible)
     page.hidden_text = _text_lines(_INVISIBLE_BLOCK.sub("\n", hidden)) if hidden else []
+    internal = sum(1 for link in page.links if link.tag == "a" and not link.url.startswith(_NOT_NAVIGATION))
+    page.signals = structure.signals(original, low, page.text, page.tags, internal,
+                                     any(frame.tiny or frame.hidden for frame in page.frames))
     return page

@@ -247,7 +247,7 @@ def learn(snapshots: list[str], url: str | None = None, rules: list | None = Non
         if profile.host is None:
             profile.host = _guess_host(page)
         hits = signatures.scan(rules, signatures.record(page, external_test(profile.host)))
-        profile.add(page, [hit.rule_id for hit in hits])
+        profile.add(page, [hit.rule_id for hit in hits] + ["structure:" + mark for mark in sorted(page.signals)])
     return profile
 
 

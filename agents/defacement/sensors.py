@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from govwatch.agents.defacement.html import Page
 from govwatch.agents.defacement.profile import Features, Profile, link_key, mask, script_fingerprint, url_domain
 from govwatch.agents.defacement.signatures import Hit
+from govwatch.agents.defacement.structure import standalone_score
 
 # Large, reputable embed/CDN/analytics hosts: a new one is still reported, but alone is not "defaced".
 WELL_KNOWN = {"google.com", "googleapis.com", "gstatic.com", "googletagmanager.com", "google-analytics.com",
@@ -219,6 +220,31 @@ def redirects(c: Candidate, final_url: str | None = None) -> list[Finding]:
         domain = url_domain(final_url)
         if domain and domain != c.profile.host:
             out.append(Finding("redirect", 0.85, "critical", f"page redirected to {domain}", (domain,)))
+    return out
+
+
+def structure_ids(page: Page) -> list[str]:
+    """The page's structural marks as pseudo rule ids, so a profile remembers what its good page had."""
+    return ["structure:" + mark for mark in sorted(page.signals)]
+
+
+def first_sight(c: Candidate) -> list[Finding]:
+    """A defacer's stand-alone page, a self-writing obfuscated page, an unfilled spam template: read from
+    the page's build alone, so a first-sight defacement with no claim words is still caught."""
+    seen = {hit[10:] for hit in c.profile.hits if hit.startswith("structure:")}
+    marks = c.page.signals - seen if "standalone" not in seen else c.page.signals - seen - {"standalone"}
+    out = []
+    if "self_writing" in marks:
+        out.append(Finding("structure", 0.8, "high", "the page shows no text of its own and writes itself "
+                                                     "with an obfuscated script (document.write(unescape(...)))"))
+    if "placeholders" in marks:
+        out.append(Finding("structure", 0.45, "medium", "unfilled template placeholders like {{ BRAND }} "
+                                                        "(a spam doorway template)"))
+    points, what = standalone_score(marks)
+    if points >= 2:
+        weight = 0.8 if points >= 3 else 0.6
+        out.append(Finding("structure", weight, "high",
+                           f"stand-alone page built like a defacement: {', '.join(what)}, no site navigation"))
     return out
 
 
