@@ -20,9 +20,16 @@ from govwatch.agents.defacement.structure import standalone_score
 # Large, reputable embed/CDN/analytics hosts: a new one is still reported, but alone is not "defaced".
 WELL_KNOWN = {"google.com", "googleapis.com", "gstatic.com", "googletagmanager.com", "google-analytics.com",
               "youtube.com", "youtube-nocookie.com", "ytimg.com", "facebook.com", "facebook.net", "fbcdn.net",
-              "twitter.com", "x.com", "twimg.com", "cloudflare.com", "bootstrapcdn.com", "jquery.com",
-              "fontawesome.com", "microsoft.com", "gov.kh", "instagram.com", "linkedin.com", "openstreetmap.org",
-              "tiktok.com", "vimeo.com", "recaptcha.net", "doubleclick.net", "googlesyndication.com"}
+              "twitter.com", "x.com", "twimg.com", "cloudflare.com", "cloudflareinsights.com", "bootstrapcdn.com",
+              "jquery.com", "fontawesome.com", "microsoft.com", "clarity.ms", "gov.kh", "instagram.com",
+              "linkedin.com", "openstreetmap.org", "tiktok.com", "vimeo.com", "recaptcha.net", "hcaptcha.com",
+              "doubleclick.net", "googlesyndication.com", "googleadservices.com", "google.co.id", "bing.com",
+              "hotjar.com", "addthis.com", "sharethis.com", "statcounter.com", "histats.com", "tawk.to",
+              "typekit.net", "gravatar.com", "wp.com", "w.org", "wordpress.org", "yandex.ru", "mapbox.com",
+              "arcgis.com", "flickr.com", "issuu.com", "scribd.com", "soundcloud.com", "spotify.com"}
+# Measurement and tag hosts: a new one is how analytics gets added to a page (low, never "defaced" alone).
+ANALYTICS = {"googletagmanager.com", "google-analytics.com", "clarity.ms", "hotjar.com", "statcounter.com",
+             "histats.com", "cloudflareinsights.com", "doubleclick.net", "facebook.net", "yandex.ru"}
 _CONTEXT_WEIGHT = {"script": 0.6, "base": 0.7, "form": 0.5, "iframe": 0.3, "media": 0.3, "link": 0.25,
                    "img": 0.1, "a": 0.03}
 _CONTEXT_SEVERITY = {"script": "high", "base": "high", "form": "high", "iframe": "medium", "media": "medium",
@@ -95,12 +102,15 @@ def new_domains(c: Candidate) -> list[Finding]:
         weight = 0.0
         for domain in fresh:
             base = _CONTEXT_WEIGHT.get(ctx, 0.1)
-            if domain in WELL_KNOWN or c.known(domain):
+            if domain in WELL_KNOWN:
+                base /= 4
+            elif c.known(domain):
                 base /= 2
             weight = 1 - (1 - weight) * (1 - base)
         cap = 0.3 if ctx == "a" else 0.85
         shown = ", ".join(fresh[:5]) + (f" (+{len(fresh) - 5} more)" if len(fresh) > 5 else "")
-        out.append(Finding("domains", min(weight, cap), _CONTEXT_SEVERITY.get(ctx, "low"),
+        severity = "low" if all(d in WELL_KNOWN for d in fresh) else _CONTEXT_SEVERITY.get(ctx, "low")
+        out.append(Finding("domains", min(weight, cap), severity,
                            f"new external {ctx} domain{'s' if len(fresh) > 1 else ''} {shown}", tuple(fresh)))
     return out
 
@@ -180,15 +190,16 @@ def script_sources(c: Candidate) -> list[Finding]:
                 fresh.add(domain)
     if not fresh:
         return []
-    weight = 0.45 if any(d not in WELL_KNOWN for d in fresh) else 0.2
-    return [Finding("domains", weight, "high", f"new inline script reaching {', '.join(sorted(fresh)[:5])}",
+    unknown = any(d not in WELL_KNOWN for d in fresh)
+    return [Finding("domains", 0.45 if unknown else 0.05, "high" if unknown else "low", f"new inline script reaching {', '.join(sorted(fresh)[:5])}",
                     tuple(sorted(fresh)))]
 
 
 def hidden_frames(c: Candidate) -> list[Finding]:
     """New iframes a visitor cannot see: hidden by style or 0-2 pixels wide/high."""
     known = set(c.profile.frames)
-    bad = [f for f in c.page.frames if (f.hidden or f.tiny) and link_key(f.src) not in known]
+    bad = [f for f in c.page.frames if (f.hidden or f.tiny) and link_key(f.src) not in known
+           and url_domain(f.src) not in ANALYTICS]   # a tag manager's <noscript> frame is hidden by design
     if not bad:
         return []
     domains = tuple(sorted({url_domain(f.src) or "(same site)" for f in bad}))
@@ -255,7 +266,7 @@ def title(c: Candidate) -> list[Finding]:
     old = max(c.profile.titles, key=c.profile.titles.get)
     new_words, old_words = set(c.feats.title.split()), set(old.split())
     overlap = len(new_words & old_words) / max(1, len(new_words | old_words))
-    weight = 0.15 if overlap >= 0.5 else 0.35
+    weight = 0.15 if overlap >= 0.5 or not old.strip() else 0.35
     return [Finding("title", weight, "low" if overlap >= 0.5 else "medium",
                     f"title changed from '{old[:80]}' to '{c.page.title[:80]}'")]
 
@@ -285,8 +296,24 @@ def replacement(c: Candidate) -> list[Finding]:
     detail = ", ".join(f"{int(round(v * 100))}% of its {name}" for v, name in
                        ((text_lost, "stable text"), (marks_lost, "recurring elements (logo, headings, ids)"),
                         (shape_lost, "layout")) if v is not None)
-    severity = "high" if weight >= 0.6 else "medium" if weight >= 0.3 else "low"
+    kept_title = _title_kept(c)
+    if kept_title and marks_lost is not None and marks_lost <= 0.4:
+        # Same title, most of the logo/headings/ids still there: an editorial rewrite, not a replacement.
+        weight = min(weight, 0.4)
+        detail += " (title and most recurring elements kept: likely an editorial change)"
+    severity = "high" if weight >= 0.6 and not kept_title else "medium" if weight >= 0.3 else "low"
     return [Finding("content", weight, severity, f"page content replaced: lost {detail}")]
+
+
+def _title_kept(c: Candidate) -> bool:
+    """The title is (nearly) one the known-good page had: a redesign keeps its site's name."""
+    if not c.feats.title or not c.profile.titles:
+        return False
+    if c.feats.title in c.profile.titles:
+        return True
+    new_words = set(c.feats.title.split())
+    return any(len(new_words & set(old.split())) / max(1, len(new_words | set(old.split()))) >= 0.5
+               for old in c.profile.titles)
 
 
 def new_text_share(c: Candidate) -> float:
