@@ -4,7 +4,10 @@ Run: `python bench/deface.py [--corpus ../shared/corpus/defacement] [--seeds 4] 
 Classes (built from the corpus by govwatch.agents.defacement.synth):
   rerender      dynamic re-renders of each legitimate page (false alarms wanted <= 1%)
   next_version  the page's next real version (*.vN -> *.vN+1), judged against vN's profile
+  analytics_added   a re-render that adds a tag manager (benign: should pass or be low)
+  first_sight_legit every legitimate page judged with no profile (benign)
   full_page     every real defacement page judged against every legitimate profile (>= 99%)
+  first_sight   synthesised stand-alone defacement pages without claim words, judged with no profile
   <attack>      one attack injected into a re-render (banner, hidden_spam, ... ; >= 95% each)
 """
 
@@ -22,11 +25,12 @@ from collections import defaultdict
 
 from govwatch.agents.defacement.detector import default_rules, judge
 from govwatch.agents.defacement.profile import learn
-from govwatch.agents.defacement.synth import ATTACKS, inject, render
+from govwatch.agents.defacement.synth import ATTACKS, add_analytics, inject, render, standalone_defacement
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "corpus", "defacement"))
 LEARN = 3
+BENIGN = ("rerender", "next_version", "analytics_added", "first_sight_legit")
 
 
 def read(path: str) -> str:
@@ -66,6 +70,8 @@ def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str
             for i in range(3):
                 verdict = judge(profile, render(html, rng), rules=rules)
                 results["rerender"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}/{i}"))
+            verdict = judge(profile, add_analytics(render(html, rng), rng), rules=rules)
+            results["analytics_added"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
             for kind in ATTACKS:
                 verdict = judge(profile, inject(render(html, rng), kind, rng), rules=rules)
                 results[kind].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
@@ -73,6 +79,12 @@ def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str
         for dname, dhtml in defaced.items():
             verdict = judge(profile, dhtml, rules=rules)
             results["full_page"].append((verdict.defaced, verdict.severity, f"{dname} vs {name}"))
+    for seed in range(40 * seeds):
+        verdict = judge(None, standalone_defacement(random.Random(f"first:{seed}")), rules=rules)
+        results["first_sight"].append((verdict.defaced, verdict.severity, f"stand-alone page seed {seed}"))
+    for name, html in legit.items():
+        verdict = judge(None, render(html, random.Random(f"{name}:first")), rules=rules)
+        results["first_sight_legit"].append((verdict.defaced, verdict.severity, name))
     for old, new in next_versions(legit):
         rng = random.Random(old)
         profile = learn([render(legit[old], rng) for _ in range(LEARN)], rules=rules)
@@ -108,12 +120,13 @@ def speed(root: str, target_kb: int = 100, seconds: float = 3.0, largest: bool =
 
 def table(results: dict[str, list[tuple[bool, str, str]]]) -> list[dict[str, object]]:
     rows = []
-    for cls in ["rerender", "next_version", "full_page", *ATTACKS]:
+    for cls in ["rerender", "next_version", "analytics_added", "first_sight_legit", "full_page", "first_sight",
+                *ATTACKS]:
         cases = results.get(cls, [])
         if not cases:
             continue
         hits = sum(1 for d, _, _ in cases if d)
-        benign = cls in ("rerender", "next_version")
+        benign = cls in BENIGN
         low = sum(1 for d, s, _ in cases if not d or s in ("info", "low"))
         rows.append({"class": cls, "cases": len(cases), "benign": benign,
                      "detected_pct": None if benign else round(100 * hits / len(cases), 1),
@@ -145,7 +158,7 @@ def main() -> int:
         print(f"{row['class']:<18}{row['cases']:>7}{det:>12}{fa:>15}{low:>12}")
     if args.misses:
         for cls, cases in results.items():
-            benign = cls in ("rerender", "next_version")
+            benign = cls in BENIGN
             for defaced, severity, case in cases:
                 if defaced == benign:
                     print(f"  wrong {cls}: {case} ({severity})")

@@ -191,7 +191,8 @@ def script_sources(c: Candidate) -> list[Finding]:
     if not fresh:
         return []
     unknown = any(d not in WELL_KNOWN for d in fresh)
-    return [Finding("domains", 0.45 if unknown else 0.05, "high" if unknown else "low", f"new inline script reaching {', '.join(sorted(fresh)[:5])}",
+    reason = f"new inline script reaching {', '.join(sorted(fresh)[:5])}"
+    return [Finding("domains", 0.45 if unknown else 0.05, "high" if unknown else "low", reason,
                     tuple(sorted(fresh)))]
 
 

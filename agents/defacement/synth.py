@@ -193,3 +193,37 @@ _INJECTORS: dict[str, Callable[[str, random.Random], str]] = {
     "banner": _banner, "hidden_spam": _hidden_spam, "external_script": _external_script,
     "obfuscated_script": _obfuscated, "miner": _miner, "hidden_iframe": _hidden_iframe, "redirect": _redirect,
     "title": _title}
+
+
+BENIGN_CHANGES = ("analytics_added",)
+_CREW_NAMES = ["Mr.Z3r0", "./B4ngs4t", "Sh4d0w_X", "D4rkN1ght", "xRoot", "Anon_Ghost", "N0Name", "K1ller"]
+_LINES = ["from somewhere with love", "we are legion", "sorry admin", "just for fun", "no comment",
+          "see you next time", "^_^", "we never sleep", "greetz to all my friends", "contact me on telegram"]
+
+
+def add_analytics(html: str, rng: random.Random) -> str:
+    """A legitimate change: the site adds a tag manager (inline loader and its <noscript> frame)."""
+    tag = f"GTM-{_word(rng, 7).upper()}"
+    loader = ("<script>(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':new Date().getTime(),"
+              "event:'gtm.js'});var f=d.getElementsByTagName(s)[0],j=d.createElement(s);j.async=true;"
+              f"j.src='https://www.googletagmanager.com/gtm.js?id='+i;f.parentNode.insertBefore(j,f);}})"
+              f"(window,document,'script','dataLayer','{tag}');</script>")
+    frame = (f'<noscript><iframe src="https://www.googletagmanager.com/ns.html?id={tag}" height="0" width="0" '
+             'style="display:none;visibility:hidden"></iframe></noscript>')
+    return _insert_after_body(_insert_head(html, loader), frame)
+
+
+def standalone_defacement(rng: random.Random) -> str:
+    """A defacer's stand-alone page with no claim words, from a random mix of the usual ingredients."""
+    parts = [f"<h1>{rng.choice(_CREW_NAMES)}</h1>"]
+    extras = [f"<marquee>{rng.choice(_LINES)}</marquee>",
+              f'<audio src="https://{_domain(rng)}/{_word(rng, 5)}.mp3" autoplay loop></audio>',
+              f"<p>{rng.choice(_LINES)}</p><p>{' - '.join(rng.sample(_CREW_NAMES, 3))}</p>",
+              f'<iframe src="https://{_domain(rng)}/player" width="1" height="1"></iframe>',
+              f"<p>Greetz: {' | '.join(rng.sample(_CREW_NAMES, 4))}</p>"]
+    parts += rng.sample(extras, rng.randint(2, 3))
+    style = rng.choice(['<body bgcolor="black">', '<body style="background:#000;color:#0f0">',
+                        "<style>body{background-color:#050505;color:white;text-align:center}</style><body>"])
+    img = f'<img src="https://{_domain(rng)}/{_word(rng, 6)}.gif">' if rng.random() < 0.5 else ""
+    return (f"<html><head><title>{rng.choice(_CREW_NAMES)}</title></head>{style}<center>{img}"
+            f"{''.join(parts)}</center></body></html>")

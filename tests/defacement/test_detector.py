@@ -107,3 +107,36 @@ def test_server_side_redirect_to_another_domain() -> None:
     profile = learn([html], url="https://pariwisata.padang.go.id/profil.html")
     verdict = judge(profile, html, url="https://casino.example/landing")
     assert verdict.defaced and "page redirected to casino.example" in verdict.reasons
+
+
+def test_first_sight_defacement_without_claim_words_is_caught_by_its_build() -> None:
+    page = ("<html><head><title>./Z3r0</title></head><body bgcolor=black><center><h1>./Z3r0</h1>"
+            "<marquee>from somewhere with love</marquee><audio src='https://x.example/a.mp3' autoplay></audio>"
+            "<p>Greetz: N0Name | xRoot</p></center></body></html>")
+    verdict = judge(None, page, rules=[])
+    assert verdict.defaced and any("stand-alone page" in r for r in verdict.reasons)
+    maintenance = ("<html><head><title>Maintenance</title><style>body{background:#000;text-align:center}</style>"
+                   "</head><body><img src=logo.png><h1>Ministry of Commerce</h1><p>Back soon. Contact: "
+                   "info@moc.gov.kh</p></body></html>")
+    assert not judge(None, maintenance).defaced
+
+
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legit_pages_pass_the_profile_free_check(name: str) -> None:
+    assert not judge(None, LEGIT[name]).defaced
+
+
+def test_self_writing_obfuscated_page_and_comment_inside_script() -> None:
+    payload = "".join(f"%{ord(ch):02x}" for ch in "<h1>owned</h1>" * 20)
+    page = f"<html><body><script><!--\ndocument.write(unescape('{payload}'));\n</script></body></html>"
+    verdict = judge(None, page, rules=[])
+    assert verdict.defaced and "writes itself" in verdict.reasons[0]
+
+
+def test_added_tag_manager_is_not_a_defacement() -> None:
+    from govwatch.agents.defacement.synth import add_analytics
+
+    html = LEGIT["pariwisata.padang.go.id_profil.v1.html"]
+    profile, rng = _profile("gtm", html)
+    verdict = judge(profile, add_analytics(render(html, rng), rng))
+    assert not verdict.defaced and verdict.severity in ("info", "low"), verdict.reasons
