@@ -207,9 +207,9 @@ class Baseline:
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         _create_tables(db)
-        self.files = dict(files)
+        self.files = files  # the caller hands its walk over
         self.meta = {"roots": "\0".join(roots), "version": SCHEMA_VERSION}
-        rows = sorted((os.fsencode(p), *s) for p, s in self.files.items())
+        rows = sorted((p.encode("utf-8", "surrogateescape"), *s) for p, s in files.items())
         buckets: list[list[tuple]] = [[] for _ in range(BUCKETS)]
         for row in rows:
             buckets[zlib.crc32(row[0]) & (BUCKETS - 1)].append(row)

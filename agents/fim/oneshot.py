@@ -86,7 +86,7 @@ def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Has
         if not os.path.lexists(root):
             raise GovwatchError(f"{root}: no such file or folder")
     gates: dict[str, bytes] = {}
-    files = walk(roots, Excluder(args.exclude), problems, gates)
+    files = walk(roots, Excluder(args.exclude), problems, gates, early=hasher)
     hasher.fill(files, [p for p, s in files.items() if s.type == "file"], problems)
     key = load_or_create_key(key_path, create=True)
     Baseline(args.db, key).write_all(files, roots, gates)

@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import os
 import pickle
+import queue
 import stat
 import threading
 import time
@@ -23,6 +24,7 @@ from govwatch.agents.fim.baseline import _TYPES as _TYPE_BITS
 from govwatch.agents.fim.baseline import FileState, state_from_stat
 
 READ_CHUNK = 1 << 20
+EARLY_SIZE = 1 << 20  # files at least this large are hashed during the walk (mostly without the GIL)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK
 _NOATIME = getattr(os, "O_NOATIME", 0)
 
@@ -68,10 +70,12 @@ def lstat_state(path: str) -> FileState | None:
 
 
 def walk(roots: Iterable[str], excluded: Callable[[str], bool] = Excluder(),
-         problems: list[Problem] | None = None, gates: dict[str, bytes] | None = None) -> dict[str, FileState]:
+         problems: list[Problem] | None = None, gates: dict[str, bytes] | None = None,
+         early: Hasher | None = None) -> dict[str, FileState]:
     """Every entry under the roots (roots included), by lstat; symlinked folders are not entered.
 
     With `gates`, also fill folder -> `folder_gate` of its entries (what a later re-check compares).
+    With `early`, large files are handed to that Hasher as they are found (hashed while the walk goes on).
     """
     found: dict[str, FileState] = {}
     for root in roots:
@@ -80,7 +84,7 @@ def walk(roots: Iterable[str], excluded: Callable[[str], bool] = Excluder(),
             continue
         found[root] = state
         if state.type == "dir":
-            _walk_dir(root, found, excluded, problems, gates)
+            _walk_dir(root, found, excluded, problems, gates, early.early if early else None)
     return found
 
 
@@ -95,7 +99,8 @@ def folder_gate(records: list[tuple]) -> bytes:
 
 
 def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], bool],
-              problems: list[Problem] | None, gates: dict[str, bytes] | None = None) -> None:
+              problems: list[Problem] | None, gates: dict[str, bytes] | None = None,
+              early: Callable[[str, int], None] | None = None) -> None:
     # The hot loop of every scan: FileStates are built with tuple.__new__ (C speed), not field by field.
     new, types, readlink, no_excludes = tuple.__new__, _TYPE_BITS.get, os.readlink, not getattr(excluded, "patterns", 1)
     stack = [top]
@@ -121,6 +126,8 @@ def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], b
                         stack.append(path)
                         records.append((entry.name, mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
                     else:
+                        if early is not None and st.st_size >= EARLY_SIZE and kind == "file":
+                            early(path, st.st_size)
                         records.append((entry.name, mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
                                         st.st_mtime_ns, st.st_ctime_ns))
         except FileNotFoundError:
@@ -189,48 +196,85 @@ class Hasher:
         self.clock = clock
         self.files_hashed = 0
         self._sizes: dict[str, int] = {}
+        self._early: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._early_results: list[tuple[str, str | None, str | None]] = []
+        self._early_thread: threading.Thread | None = None
+
+    def early(self, path: str, size: int) -> None:
+        """Hash this large file now, on a helper thread, while the caller keeps walking."""
+        self._sizes[path] = size
+        self._early.put(path)
+        if self._early_thread is None:
+            self._early_thread = threading.Thread(target=self._early_loop, daemon=True, name="fim-hash-early")
+            self._early_thread.start()
+
+    def _early_loop(self) -> None:
+        take, append = self._early.get, self._early_results.append
+        while (path := take()) is not None:
+            self._hash_one(path, append)
+
+    def _stop_early(self) -> list[tuple[str, str | None, str | None]]:
+        """End the early thread (after its current file); its unhashed files go back to the main pass."""
+        results, self._early_results = self._early_results, []
+        if self._early_thread is not None:
+            while True:
+                try:
+                    self._early.get_nowait()  # left for the main pass, largest first as usual
+                except queue.Empty:
+                    break
+            self._early.put(None)
+            self._early_thread.join()
+            self._early_thread = None
+        return results
 
     def fill(self, states: dict[str, FileState], paths: list[str], problems: list[Problem]) -> None:
         """Hash `paths` (regular files in `states`) in place; drop a file that vanished meanwhile."""
-        paths = sorted((p for p in paths if states[p].type == "file"), key=lambda p: states[p].size, reverse=True)
-        if not paths:
-            return
+        results = self._stop_early()
+        done = {r[0] for r in results}
+        paths = sorted((p for p in paths if states[p].type == "file" and p not in done),
+                       key=lambda p: states[p].size, reverse=True)
         now = int(self.clock())
         self._sizes = {p: states[p].size for p in paths}  # known from the walk: no fstat per file
-        queue = deque(paths)
-        results: list[tuple[str, str | None, str | None]] = []
-        helpers = [threading.Thread(target=self._drain, args=(queue, queue.popleft, results), daemon=True,
+        pending = deque(paths)
+        helpers = [threading.Thread(target=self._drain, args=(pending, pending.popleft, results), daemon=True,
                                     name="fim-hash") for _ in range(min(self.workers - 1, len(paths) // 32))]
         for helper in helpers:
             helper.start()
-        self._drain(queue, queue.pop, results)
+        if paths:
+            self._drain(pending, pending.pop, results)
         for helper in helpers:
             helper.join()
+        new = tuple.__new__
         for path, digest, error in results:
             if error is None:
-                states[path] = states[path]._replace(sha256=digest, hashed_at=now)
+                state = states[path]  # below: _replace(sha256=digest, hashed_at=now) at C speed
+                states[path] = new(FileState, (*state[:8], digest, state[9], now))
                 self.files_hashed += 1
             elif error == "gone":
                 states.pop(path, None)
             else:
                 problems.append(Problem(path, error))
 
-    def _drain(self, queue: deque, take: Callable[[], str], results: list) -> None:
-        limit, append, sizes = self.max_hash_size, results.append, self._sizes
+    def _drain(self, pending: deque, take: Callable[[], str], results: list) -> None:
+        append = results.append
         while True:
             try:
                 path = take()
             except IndexError:
                 return
-            if limit is not None and sizes.get(path, 0) > limit:
-                append((path, None, None))  # metadata only; no need to open it
-                continue
-            try:
-                append((path, hash_file(path, limit if path not in sizes else None)[0], None))
-            except FileNotFoundError:
-                append((path, None, "gone"))
-            except OSError as exc:
-                append((path, None, f"cannot read: {exc.strerror}"))
+            self._hash_one(path, append)
+
+    def _hash_one(self, path: str, append: Callable[[tuple], None]) -> None:
+        limit, sizes = self.max_hash_size, self._sizes
+        if limit is not None and sizes.get(path, 0) > limit:
+            append((path, None, None))  # metadata only; no need to open it
+            return
+        try:
+            append((path, hash_file(path, limit if path not in sizes else None)[0], None))
+        except FileNotFoundError:
+            append((path, None, "gone"))
+        except OSError as exc:
+            append((path, None, f"cannot read: {exc.strerror}"))
 
 
 def classify(before: FileState | None, after: FileState | None) -> str | None:
