@@ -11,7 +11,6 @@ import logging
 import os
 import platform
 import queue
-import signal
 import threading
 import time
 from typing import Any
@@ -22,6 +21,7 @@ from govwatch.agents.config import credentials_warning, read_credentials, watche
 from govwatch.agents.sender import Sender
 from govwatch.agents.spool import Spool
 from govwatch.events import Event
+from govwatch.lifecycle import run_until_signalled
 
 log = logging.getLogger("govwatch.agent")
 
@@ -145,13 +145,14 @@ class Agent:
 
 def run(cfg: dict[str, Any]) -> int:
     agent = Agent(cfg)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    agent.start()
-    log.info("govwatch agent %s %s running: watchers %s, spool %s, collector %s", cfg["name"], __version__,
-             ", ".join(agent.watchers) or "none", cfg["spool"], cfg["collector"]["url"])
-    done.wait()
-    log.info("stopping")
-    agent.stop()
-    return 0
+
+    def start() -> None:
+        agent.start()
+        log.info("govwatch agent %s %s running: watchers %s, spool %s, collector %s", cfg["name"], __version__,
+                 ", ".join(agent.watchers) or "none", cfg["spool"], cfg["collector"]["url"])
+
+    def stop() -> None:
+        log.info("stopping")
+        agent.stop()
+
+    return run_until_signalled(start, stop)

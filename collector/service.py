@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from govwatch.collector.init import read_secret
 from govwatch.collector.metrics import StoreCollector, metrics_renderer
 from govwatch.collector.store import Store
 from govwatch.errors import GovwatchError
+from govwatch.lifecycle import run_until_signalled
 
 log = logging.getLogger("govwatch.collector")
 
@@ -107,12 +107,13 @@ def _install_console(app: App, store: Store, cfg: dict[str, Any]) -> None:
 
 def run(cfg: dict[str, Any]) -> int:
     collector = Collector(cfg)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    collector.start()
-    print(f"govwatch collector listening on {collector.url}  (metrics: {collector.url}/metrics)", flush=True)
-    done.wait()
-    log.info("shutting down")
-    collector.stop()
-    return 0
+
+    def start() -> None:
+        collector.start()
+        print(f"govwatch collector listening on {collector.url}  (metrics: {collector.url}/metrics)", flush=True)
+
+    def stop() -> None:
+        log.info("shutting down")
+        collector.stop()
+
+    return run_until_signalled(start, stop)
