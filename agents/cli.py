@@ -9,7 +9,7 @@ import platform
 
 from govwatch.agents.config import DEFAULT_CONFIG
 from govwatch.cli import add_group
-from govwatch.errors import GovwatchError
+from govwatch.errors import GovwatchError, network_reason
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -69,15 +69,6 @@ def _enroll(args: argparse.Namespace) -> int:
     write_secret(args.out, json.dumps(creds, indent=2) + "\n")
     print(f"enrolled as {creds['agent']}; credentials written to {args.out} (mode 0600)")
     return 0
-
-
-def network_reason(exc: Exception) -> str:
-    """The useful end of a requests error chain ("Connection refused"), not three lines of repr."""
-    text = str(exc)
-    for marker in ("] ", "Error("):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    return text.strip("'\")( ")[:160]
 
 
 def _check(args: argparse.Namespace) -> int:

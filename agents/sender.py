@@ -17,6 +17,7 @@ import requests
 
 from govwatch import __version__
 from govwatch.agents.spool import Spool
+from govwatch.errors import network_reason
 
 log = logging.getLogger("govwatch.agent.sender")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
@@ -64,7 +65,7 @@ class Sender:
         try:
             response = self.session.post(self.url, data=body, timeout=self.timeout, verify=self.verify)
         except requests.RequestException as exc:
-            return self._failed(f"collector unreachable: {_short(exc)}")
+            return self._failed(f"collector unreachable: {network_reason(exc)}")
         if response.status_code == 200:
             self.spool.ack([seq for seq, _ in rows])
             self.sent += len(rows)
@@ -123,7 +124,3 @@ def _reason(response: requests.Response) -> str:
     except ValueError:
         return response.text[:200].strip()
 
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 160 else text[:157] + "..."

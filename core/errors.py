@@ -16,3 +16,12 @@ class ConfigError(GovwatchError):
         self.file, self.key, self.reason, self.line = file, key, reason, line
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+def network_reason(exc: BaseException) -> str:
+    """The useful end of a requests/urllib3 error chain ("Connection refused"), not three lines of repr."""
+    text = str(exc)
+    for marker in ("] ", "Error("):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return text.strip("'\")( ")[:160]
