@@ -1,11 +1,18 @@
 """The integrity baseline: one row per file in SQLite, sealed with an HMAC so tampering shows.
 
-Rows are spread over 256 buckets by a CRC of the path. Each bucket's digest is the SHA-256 of the
-canonical text of its rows (sorted by path); the seal is HMAC-SHA256(key, bucket digests + count).
-Checking the seal costs one pass over the rows, and a realtime update re-digests one bucket only, so
-the watcher can keep the seal current in the same transaction as the row it changes (a crash never
-leaves a baseline that looks tampered). The key lives outside the web root (beside the DB or in the
-agent's data folder, mode 0600); without it nobody can forge a seal for edited rows.
+The rows stay in SQLite, not in Python objects: a lookup is one primary-key SELECT (microseconds,
+cheap next to hashing the file), so the watcher's memory does not grow with the tree.
+
+Seal (format 2): each row has a keyed digest (BLAKE2b keyed with the baseline key, over the row's
+canonical text); their sum modulo 2**256 and the row count are kept in `meta`, and the seal is
+HMAC-SHA256(key, sum, count, roots). The sum does not depend on order, so a realtime update re-seals
+in O(1) (subtract the old row's digest, add the new one) in the same transaction as the row, and
+verifying is one streaming pass. Without the key nobody can compute a row digest, so no edit can be
+balanced by another. The key lives outside the web root (beside the DB or in the agent's data folder,
+mode 0600).
+
+A second, cheaper check serves one-shot scans: `DB.seal` holds an HMAC of the whole DB file as written
+last; when it matches, nothing was edited and the rows need no pass at all.
 """
 
 from __future__ import annotations
@@ -15,20 +22,26 @@ import hmac
 import os
 import sqlite3
 import stat
-import zlib
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any, NamedTuple
 
 from govwatch.errors import GovwatchError
 
-BUCKETS = 256
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+_MOD = 1 << 256
 _TYPES = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo",
           stat.S_IFSOCK: "socket", stat.S_IFCHR: "char", stat.S_IFBLK: "block"}
+_COLUMNS = "path, type, size, mode, uid, gid, inode, mtime_ns, ctime_ns, sha256, target, hashed_at"
+_BATCH = 4096
 
 
 class BaselineTampered(GovwatchError):
     """The baseline's seal does not verify: someone edited it or its key."""
+
+
+class BaselineOutdated(GovwatchError):
+    """The baseline was written by an older govwatch (another seal format): it must be made again."""
 
 
 class FileState(NamedTuple):
@@ -66,10 +79,6 @@ def state_from_stat(st: os.stat_result, target: str | None = None) -> FileState:
                      st.st_mtime_ns, st.st_ctime_ns, None, target)
 
 
-def bucket_of(path: str) -> int:
-    return zlib.crc32(os.fsencode(path)) & (BUCKETS - 1)
-
-
 def load_or_create_key(key_path: str, create: bool) -> bytes:
     """Read the HMAC key, or create it (mode 0600) when `create`; a missing key is a loud error."""
     try:
@@ -89,47 +98,107 @@ def load_or_create_key(key_path: str, create: bool) -> bytes:
     return key
 
 
+def _enc(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _dec(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
+
+
+class FileTable(MutableMapping):
+    """`baseline.files`: the rows as a mapping path -> FileState, read from and written to SQLite."""
+
+    def __init__(self, baseline: Baseline) -> None:
+        self._baseline = baseline
+
+    def get(self, path: str, default: Any = None) -> Any:
+        state = self._baseline.get(path)
+        return default if state is None else state
+
+    def __getitem__(self, path: str) -> FileState:
+        state = self._baseline.get(path)
+        if state is None:
+            raise KeyError(path)
+        return state
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._baseline.get(path) is not None
+
+    def __setitem__(self, path: str, state: FileState) -> None:
+        self._baseline.apply({path: state})
+
+    def __delitem__(self, path: str) -> None:
+        if path not in self:
+            raise KeyError(path)
+        self._baseline.apply({}, [path])
+
+    def __len__(self) -> int:
+        return self._baseline.count
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, _state in self._baseline.states())
+
+
 class Baseline:
-    """The baseline in memory (path -> FileState) backed by a sealed SQLite file."""
+    """The sealed baseline file; `files` is a mapping view of its rows."""
 
     def __init__(self, db_path: str, key: bytes) -> None:
         self.db_path, self.key = db_path, key
-        self.files: dict[str, FileState] = {}
-        self._buckets: list[set[str]] | None = None
-        self._digests: list[bytes] = [b""] * BUCKETS
-        self._db: sqlite3.Connection | None = None
         self.meta: dict[str, str] = {}
+        self.count = 0
+        self._sum = 0
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self.files = FileTable(self)
 
-    # --- reading -------------------------------------------------------------------------------
+    # --- verifying -----------------------------------------------------------------------------
     def load(self) -> None:
-        """Read every row and verify the seal; raise BaselineTampered if it does not match."""
+        """Verify the seal (the whole-file seal, else one pass over every row); raise BaselineTampered."""
         try:
             db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
             try:
-                meta = dict(db.execute("SELECT key, value FROM meta"))
-                rows = db.execute(f"SELECT {_COLUMNS} FROM files ORDER BY path").fetchall()
+                self.meta = dict(db.execute("SELECT key, value FROM meta"))
+                self._check_version()
+                if not self._file_seal_ok():
+                    self._verify_rows(db)
             finally:
                 db.close()
         except sqlite3.Error as exc:
             raise BaselineTampered(f"baseline {self.db_path} is unreadable: {exc}") from None
-        self.meta = meta
-        new, kinds = tuple.__new__, {k: k for k in _TYPES.values()}
-        self.files = {row[0].decode("utf-8", "surrogateescape"): new(FileState, (kinds.get(row[1], row[1]), *row[2:]))
-                      for row in rows}
-        self._buckets = None
-        if self._file_seal_ok():
-            self._digests = []  # computed on the first update
-            return
-        self._verify_rows(rows)
+        self._trust_meta()
 
-    def _verify_rows(self, rows: list[tuple]) -> None:
-        buckets: list[list[tuple]] = [[] for _ in range(BUCKETS)]
-        crc = zlib.crc32
-        for row in rows:  # rows come sorted by path, so every bucket is sorted too
-            buckets[crc(row[0]) & (BUCKETS - 1)].append(row)
-        self._digests = [_digest(rows) for rows in buckets]
+    def _check_version(self) -> None:
+        if self.meta.get("version") != SCHEMA_VERSION:
+            raise BaselineOutdated(f"baseline {self.db_path} has format {self.meta.get('version')!r}, this govwatch"
+                                   f" writes {SCHEMA_VERSION!r}: make it again (fim scan --init)")
+
+    def _verify_rows(self, db: sqlite3.Connection) -> None:
+        total, count, digest = 0, 0, self._row_digest
+        cursor = db.execute(f"SELECT {_COLUMNS} FROM files")
+        while rows := cursor.fetchmany(_BATCH):
+            count += len(rows)
+            total += sum(digest(row) for row in rows)
+        if str(count) != self.meta.get("count") or f"{total % _MOD:064x}" != self.meta.get("sum"):
+            raise BaselineTampered(f"baseline {self.db_path} fails verification (edited without the key)")
+
+    def _trust_meta(self) -> None:
+        """Take count and sum from meta once their HMAC checks (rows were checked against them, or the file)."""
+        try:
+            self.count, self._sum = int(self.meta["count"]), int(self.meta["sum"], 16)
+        except (KeyError, ValueError):
+            raise BaselineTampered(f"baseline {self.db_path} fails verification (no seal)") from None
         if not hmac.compare_digest(self._seal(), str(self.meta.get("seal", ""))):
             raise BaselineTampered(f"baseline {self.db_path} fails verification (edited without the key)")
+
+    def _row_digest(self, row: tuple) -> int:
+        """The keyed digest of one row (bytes path first), as an int to add up."""
+        text = repr(row).encode("utf-8", "surrogateescape")
+        return int.from_bytes(hashlib.blake2b(text, key=self.key, digest_size=32).digest(), "big")
+
+    def _seal(self) -> str:
+        message = f"{self._sum:064x}\0{self.count}\0{self.meta.get('roots', '')}".encode("utf-8", "surrogateescape")
+        return hmac.new(self.key, message, "sha256").hexdigest()
 
     # A fast path for one-shot checks: when the DB file is byte for byte what was sealed after the last
     # write (DB.seal = HMAC of the file), the rows need no re-digesting. Any mismatch (a crash, a WAL,
@@ -170,121 +239,55 @@ class Baseline:
         """The paths the baseline was made for (as given to init)."""
         return [p for p in self.meta.get("roots", "").split("\0") if p]
 
-    # --- sealing -------------------------------------------------------------------------------
-    def _bucket_paths(self) -> list[set[str]]:
-        if self._buckets is None:
-            self._buckets = [set() for _ in range(BUCKETS)]
-            for path in self.files:
-                self._buckets[bucket_of(path)].add(path)
-        return self._buckets
+    # --- reading rows --------------------------------------------------------------------------
+    def get(self, path: str) -> FileState | None:
+        with self._lock:
+            row = self._conn().execute(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (_enc(path),)).fetchone()
+        return None if row is None else tuple.__new__(FileState, row[1:])
 
-    def _bucket_digest(self, index: int) -> bytes:
-        files = self.files
-        return _digest(sorted((os.fsencode(p), *files[p]) for p in self._bucket_paths()[index]))
-
-    def _seal(self) -> str:
-        message = b"".join(self._digests) + f"{len(self.files)}\0{self.meta.get('roots', '')}".encode(
-            "utf-8", "surrogateescape")
-        return hmac.new(self.key, message, "sha256").hexdigest()
-
-    # --- writing -------------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            _create_tables(self._db)
-        return self._db
-
-    def write_all(self, files: dict[str, FileState], roots: Iterable[str],
-                  gates: dict[str, bytes] | None = None) -> None:
-        """Replace the whole baseline atomically (init): a temporary file renamed into place."""
-        self.close()
-        tmp = f"{self.db_path}.tmp-{os.getpid()}"
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        db = sqlite3.connect(tmp, isolation_level=None)
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        _create_tables(db)
-        self.files = files  # the caller hands its walk over
-        self.meta = {"roots": "\0".join(roots), "version": SCHEMA_VERSION}
-        rows = sorted((p.encode("utf-8", "surrogateescape"), *s) for p, s in files.items())
-        buckets: list[list[tuple]] = [[] for _ in range(BUCKETS)]
-        for row in rows:
-            buckets[zlib.crc32(row[0]) & (BUCKETS - 1)].append(row)
-        self._digests = [_digest(rows) for rows in buckets]
-        self._buckets = None
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        db.executemany("INSERT INTO meta VALUES (?, ?)", [("seal", self._seal()), *self.meta.items()])
-        if gates:
-            db.executemany("INSERT INTO dirs VALUES (?, ?)", ((os.fsencode(p), g) for p, g in gates.items()))
-        db.execute("COMMIT")
-        db.close()
-        _fsync(tmp)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.db_path)
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(self.db_path + suffix):
-                os.unlink(self.db_path + suffix)
-        self.write_file_seal()
-
-    def apply(self, upserts: dict[str, FileState], deletes: Iterable[str] = ()) -> None:
-        """Change some rows and re-seal, in one transaction (realtime and --update)."""
-        if not self._digests:
-            self._digests = [self._bucket_digest(i) for i in range(BUCKETS)]
-        touched: set[int] = set()
-        gone = [p for p in deletes if p in self.files]
-        for path in gone:
-            del self.files[path]
-            index = bucket_of(path)
-            self._bucket_paths()[index].discard(path)
-            touched.add(index)
-        for path, state in upserts.items():
-            self.files[path] = state
-            index = bucket_of(path)
-            self._bucket_paths()[index].add(path)
-            touched.add(index)
-        if not touched:
-            return
-        for index in touched:
-            self._digests[index] = self._bucket_digest(index)
-        db = self._conn()
-        db.execute("BEGIN")
+    def states(self, where: str = "", args: tuple = (), order: str = "path",
+               limit: int = -1) -> Iterator[tuple[str, FileState]]:
+        """Stream (path, state) rows in path order from a read-only snapshot (writes may go on meanwhile)."""
+        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        new = tuple.__new__
         try:
-            db.executemany("DELETE FROM files WHERE path = ?", ((os.fsencode(p),) for p in gone))
-            db.executemany("DELETE FROM dirs WHERE path = ?", _folders_touched([*gone, *upserts]))
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                           ((os.fsencode(p), *s) for p, s in upserts.items()))
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('seal', ?)", (self._seal(),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            cursor = db.execute(f"SELECT {_COLUMNS} FROM files {where} ORDER BY {order} LIMIT {int(limit)}", args)
+            while rows := cursor.fetchmany(_BATCH):
+                for row in rows:
+                    yield _dec(row[0]), new(FileState, row[1:])
+        finally:
+            db.close()
 
-    def set_gates(self, gates: dict[str, bytes]) -> None:
-        """Record folder gates (see scan.folder_gate) that match the rows now in the baseline."""
-        db = self._conn()
-        db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", ((os.fsencode(p), g) for p, g in gates.items()))
+    def under(self, folder: str) -> Iterator[tuple[str, FileState]]:
+        """Every row strictly below `folder`."""
+        prefix = _enc(folder.rstrip("/")) + b"/"
+        return self.states("WHERE path > ? AND path < ?", (prefix, prefix[:-1] + b"0"))
 
-    # --- the gated re-check: the sealed file, folder gates, and only the rows of folders that moved ----
+    def scalar(self, sql: str, args: tuple = ()) -> Any:
+        """One value from a read-only query (sums and counts for the rolling re-hash)."""
+        with self._lock:
+            return self._conn().execute(sql, args).fetchone()[0]
+
+    def gates(self) -> dict[str, bytes]:
+        with self._lock:
+            return {_dec(p): g for p, g in self._conn().execute("SELECT path, gate FROM dirs")}
+
     def open_sealed(self) -> dict[str, bytes] | None:
         """If the DB file is exactly what was sealed, read its meta and folder gates (no rows) and return
-        the gates; otherwise None (the caller loads and verifies every row instead)."""
+        the gates; otherwise None (the caller verifies every row instead)."""
         if not self._file_seal_ok():
             return None
         try:
             db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
             try:
                 self.meta = dict(db.execute("SELECT key, value FROM meta"))
-                gates = {p.decode("utf-8", "surrogateescape"): g for p, g in db.execute("SELECT path, gate FROM dirs")}
+                self._check_version()
+                gates = {_dec(p): g for p, g in db.execute("SELECT path, gate FROM dirs")}
             finally:
                 db.close()
         except sqlite3.Error:
             return None
-        if self.meta.get("version") != SCHEMA_VERSION:
-            return None
+        self._trust_meta()
         return gates
 
     def rows(self, paths: Iterable[str], children_of: Iterable[str], subtrees: Iterable[str]) -> dict[str, FileState]:
@@ -294,41 +297,145 @@ class Baseline:
         try:
             one = f"SELECT {_COLUMNS} FROM files WHERE path = ?"
             for path in paths:
-                _collect(found, db.execute(one, (os.fsencode(path),)))
+                _collect(found, db.execute(one, (_enc(path),)))
             below = f"SELECT {_COLUMNS} FROM files WHERE path > ? AND path < ?"
             for folder, deep in [*((f, False) for f in children_of), *((f, True) for f in subtrees)]:
-                prefix = os.fsencode(folder.rstrip("/")) + b"/"
+                prefix = _enc(folder.rstrip("/")) + b"/"
                 cursor = db.execute(below, (prefix, prefix[:-1] + b"0"))
                 _collect(found, cursor if deep else (r for r in cursor if b"/" not in r[0][len(prefix):]))
         finally:
             db.close()
         return found
 
+    # --- writing -------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-1024")  # 1 MiB: lookups are by key, the OS caches the file
+            _create_tables(self._db)
+        return self._db
+
+    def builder(self, roots: Iterable[str]) -> BaselineBuilder:
+        """A new baseline written batch by batch, then renamed over this one (init)."""
+        self.close()
+        return BaselineBuilder(self, list(roots))
+
+    def write_all(self, files: dict[str, FileState], roots: Iterable[str],
+                  gates: dict[str, bytes] | None = None) -> None:
+        """Replace the whole baseline atomically (init): rows inserted in key order, then renamed into place."""
+        build = self.builder(roots)
+        build.add_rows(sorted((_enc(p), *s) for p, s in files.items()))
+        build.finish(gates or {})
+
+    def apply(self, upserts: dict[str, FileState], deletes: Iterable[str] = ()) -> None:
+        """Change some rows and re-seal, in one transaction (realtime and --update)."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN")
+            try:
+                self._apply(db, upserts, deletes)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._trust_meta_from(db)
+                raise
+
+    def _apply(self, db: sqlite3.Connection, upserts: dict[str, FileState], deletes: Iterable[str]) -> None:
+        one, digest = f"SELECT {_COLUMNS} FROM files WHERE path = ?", self._row_digest
+        gone = []
+        for path in {*deletes, *upserts}:
+            old = db.execute(one, (_enc(path),)).fetchone()
+            if old is not None:
+                self._sum -= digest(old)
+                self.count -= 1
+                gone.append(path)
+        rows = [(_enc(p), *s) for p, s in upserts.items()]
+        for row in rows:
+            self._sum += digest(row)
+        self.count += len(rows)
+        self._sum %= _MOD
+        db.executemany("DELETE FROM files WHERE path = ?", ((_enc(p),) for p in gone if p not in upserts))
+        db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("DELETE FROM dirs WHERE path = ?", _folders_touched([*gone, *upserts]))
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                       [("sum", f"{self._sum:064x}"), ("count", str(self.count)), ("seal", self._seal())])
+
+    def _trust_meta_from(self, db: sqlite3.Connection) -> None:
+        """After a rollback, take the sum and count back from what is committed."""
+        self.meta = dict(db.execute("SELECT key, value FROM meta"))
+        self.count, self._sum = int(self.meta["count"]), int(self.meta["sum"], 16)
+
+    def set_gates(self, gates: dict[str, bytes]) -> None:
+        """Record folder gates (see scan.folder_gate) that match the rows now in the baseline."""
+        with self._lock:
+            self._conn().executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)",
+                                     ((_enc(p), g) for p, g in gates.items()))
+
     def close(self) -> None:
         """Close the connection; SQLite checkpoints and removes the WAL when the last one closes."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
 
-_COLUMNS = "path, type, size, mode, uid, gid, inode, mtime_ns, ctime_ns, sha256, target, hashed_at"
+class BaselineBuilder:
+    """Writes a new baseline file without a journal (fast), then fsyncs it and renames it into place."""
+
+    def __init__(self, baseline: Baseline, roots: list[str]) -> None:
+        self.baseline, self.roots = baseline, roots
+        self.tmp = f"{baseline.db_path}.tmp-{os.getpid()}"
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.db = sqlite3.connect(self.tmp, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        _create_tables(self.db)
+        self.db.execute("BEGIN")
+        self.sum, self.count = 0, 0
+
+    def add(self, files: dict[str, FileState]) -> None:
+        self.add_rows([(_enc(p), *s) for p, s in files.items()])
+
+    def add_rows(self, rows: list[tuple]) -> None:
+        digest = self.baseline._row_digest
+        self.sum += sum(digest(row) for row in rows)
+        self.count += len(rows)
+        for start in range(0, len(rows), _BATCH):
+            self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                rows[start:start + _BATCH])
+
+    def finish(self, gates: dict[str, bytes]) -> None:
+        base = self.baseline
+        base.meta = {"roots": "\0".join(self.roots), "version": SCHEMA_VERSION}
+        base.count, base._sum = self.count, self.sum % _MOD
+        meta = {**base.meta, "count": str(base.count), "sum": f"{base._sum:064x}", "seal": base._seal()}
+        self.db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        self.db.executemany("INSERT INTO dirs VALUES (?, ?)", ((_enc(p), g) for p, g in gates.items()))
+        self.db.execute("COMMIT")
+        self.db.close()
+        base.meta = meta
+        _fsync(self.tmp)
+        os.chmod(self.tmp, 0o600)
+        os.replace(self.tmp, base.db_path)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(base.db_path + suffix):
+                os.unlink(base.db_path + suffix)
+        base.write_file_seal()
 
 
 def _collect(found: dict[str, FileState], rows: Iterable[tuple]) -> None:
     new = tuple.__new__
     for row in rows:
-        found[row[0].decode("utf-8", "surrogateescape")] = new(FileState, row[1:])
+        found[_dec(row[0])] = new(FileState, row[1:])
 
 
 def _folders_touched(paths: Iterable[str]) -> Iterable[tuple[bytes]]:
     """The folder-gate rows a change to `paths` makes stale: each path's folder, and the path if a folder."""
     folders = {os.path.dirname(p) for p in paths} | set(paths)
-    return ((os.fsencode(f),) for f in folders)
-
-
-def _digest(rows: list[tuple]) -> bytes:
-    """The digest of one bucket: its rows (bytes path first, sorted) in their canonical repr."""
-    return hashlib.sha256(repr(rows).encode("utf-8", "surrogateescape")).digest()
+    return ((_enc(f),) for f in folders)
 
 
 def _create_tables(db: sqlite3.Connection) -> None:

@@ -85,10 +85,8 @@ class Engine:
         return after._replace(sha256=digest, hashed_at=int(self.clock())), content
 
     def _remove_subtree(self, folder: str) -> None:
-        prefix = folder.rstrip("/") + "/"
-        for child in sorted((p for p in self.baseline.files if p.startswith(prefix)), reverse=True):
+        for child, before in sorted(self.baseline.under(folder), reverse=True):
             if lstat_state(child) is None:
-                before = self.baseline.files[child]
                 self._report(child, self.root_of(child) or folder, "deleted", before, None, None, None)
 
     # --- evidence and emission -----------------------------------------------------------------

@@ -54,15 +54,13 @@ def run_scan(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         baseline.load()
         current = walk(roots, Excluder(args.exclude), problems)
-        changes = compare(baseline.files, current, roots, hasher, problems, baseline.roots())
+        changes = compare(dict(baseline.states()), current, roots, hasher, problems, baseline.roots())
         entries, fresh_gates = len(current), {}
     verdicts = _judge(args, changes, roots) if changes else {}
     for change in changes:
         out.write(json.dumps(_line(change, verdicts.get(change.path))) + "\n")
     out.flush()
     if args.update and (changes or fresh_gates):
-        if gates is not None:
-            baseline.load()  # the rows are needed to re-seal
         _update(baseline, changes, fresh_gates, problems)
     _report(problems)
     _summary(f"{entries} entries checked, {hasher.files_hashed} re-hashed, {len(changes)} changes", started)

@@ -109,7 +109,7 @@ def _hooked_observer(sinks: dict[str, Sink]) -> Observer:
     class Emitter(InotifyEmitter):
         def on_thread_start(self) -> None:
             self._inotify = Group(self._inotify_fd, os.fsencode(self.watch.path), is_recursive=self.watch.is_recursive,
-                                  event_mask=self.get_event_mask_from_filter(), follow_symlink=False)
+                                  event_mask=_without_reads(self.get_event_mask_from_filter()), follow_symlink=False)
 
     try:
         observer = InotifyObserver()
@@ -117,6 +117,14 @@ def _hooked_observer(sinks: dict[str, Sink]) -> Observer:
         return observer
     except (AttributeError, TypeError):
         return Observer()
+
+
+def _without_reads(mask: int) -> int:
+    """Drop open and close-without-write from the inotify mask: they mean nobody changed anything, yet every
+    read (the web server serving a page, our own hashing) would queue two events and overflow the queue."""
+    from watchdog.observers.inotify_c import InotifyConstants
+
+    return mask & ~(InotifyConstants.IN_OPEN | InotifyConstants.IN_CLOSE_NOWRITE)
 
 
 class RealtimeWatch:

@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from govwatch.agents.fim.baseline import _TYPES as _TYPE_BITS
@@ -84,8 +84,28 @@ def walk(roots: Iterable[str], excluded: Callable[[str], bool] = Excluder(),
             continue
         found[root] = state
         if state.type == "dir":
-            _walk_dir(root, found, excluded, problems, gates, early.early if early else None)
+            for _folder in _walk_dir(root, found, excluded, problems, gates, early.early if early else None):
+                pass
     return found
+
+
+def walk_batches(roots: Iterable[str], excluded: Callable[[str], bool], problems: list[Problem],
+                 gates: dict[str, bytes], size: int = 2048) -> Iterator[dict[str, FileState]]:
+    """`walk` in batches of about `size` entries (whole folders), so a baseline of any size is built in
+    bounded memory. Each batch is the same dict, cleared after the consumer is done with it."""
+    found: dict[str, FileState] = {}
+    for root in roots:
+        state = lstat_state(root)
+        if state is None:
+            continue
+        found[root] = state
+        if state.type == "dir":
+            for _folder in _walk_dir(root, found, excluded, problems, gates):
+                if len(found) >= size:
+                    yield found
+                    found.clear()
+    if found:
+        yield found
 
 
 def folder_gate(records: list[tuple]) -> bytes:
@@ -100,7 +120,7 @@ def folder_gate(records: list[tuple]) -> bytes:
 
 def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], bool],
               problems: list[Problem] | None, gates: dict[str, bytes] | None = None,
-              early: Callable[[str, int], None] | None = None) -> None:
+              early: Callable[[str, int], None] | None = None) -> Iterator[str]:
     # The hot loop of every scan: FileStates are built with tuple.__new__ (C speed), not field by field.
     new, types, readlink, no_excludes = tuple.__new__, _TYPE_BITS.get, os.readlink, not getattr(excluded, "patterns", 1)
     stack = [top]
@@ -138,6 +158,7 @@ def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], b
             continue
         if gates is not None:
             gates[folder] = folder_gate(records)
+        yield folder
 
 
 def hash_file(path: str, max_hash_size: int | None = None, keep: int = 0) -> tuple[str | None, bytes | None]:

@@ -20,11 +20,12 @@ import time
 from typing import Any
 
 from govwatch.agents.base import Emit, register
-from govwatch.agents.fim.baseline import Baseline, BaselineTampered, load_or_create_key
+from govwatch.agents.fim.baseline import Baseline, BaselineOutdated, BaselineTampered, load_or_create_key
 from govwatch.agents.fim.engine import Engine
 from govwatch.agents.fim.evidence import DEFAULT_NODIFF, KnownGoodStore
+from govwatch.agents.fim.recheck import GatedWalk
 from govwatch.agents.fim.rules import FimRules
-from govwatch.agents.fim.scan import Excluder, Hasher, Problem, walk
+from govwatch.agents.fim.scan import Excluder, Hasher, Problem, walk_batches
 from govwatch.durations import format_duration
 from govwatch.schema import Field
 
@@ -188,6 +189,8 @@ class FimWatcher:
                 engine.baseline.load()
                 self._rescan(self.cfg["paths"])  # report what changed while the agent was down
                 return
+        except BaselineOutdated as exc:
+            engine.status("rescan", f"{exc}; rebuilt from the current tree", db, "low")
         except BaselineTampered as exc:
             problem = str(exc)
         if problem:
@@ -205,12 +208,15 @@ class FimWatcher:
         assert engine is not None
         started = time.monotonic()
         problems: list[Problem] = []
-        files = walk(self.cfg["paths"], Excluder(self.cfg["exclude"]), problems)
+        gates: dict[str, bytes] = {}
         hasher = Hasher(max_hash_size=self.cfg["max_hash_size"], clock=self.clock)
-        hasher.fill(files, [p for p, s in files.items() if s.type == "file"], problems)
+        build = engine.baseline.builder(self.cfg["paths"])
+        for batch in walk_batches(self.cfg["paths"], Excluder(self.cfg["exclude"]), problems, gates):
+            hasher.fill(batch, [p for p, s in batch.items() if s.type == "file"], problems)
+            build.add(batch)
+            engine.remember_all(batch)
+        build.finish(gates)
         engine.counts["files_hashed"] += hasher.files_hashed
-        engine.baseline.write_all(files, self.cfg["paths"])
-        engine.remember_all(files)
         for problem in problems:
             engine._unreadable(problem.path, engine.root_of(problem.path) or "", problem.detail)
         self.numbers["scan_seconds"] = time.monotonic() - started
@@ -253,18 +259,23 @@ class FimWatcher:
                 engine.status("rescan", f"scan pass failed: {exc}", self.folder, "medium")
 
     def _rescan(self, roots: list[str]) -> None:
-        """Stat-gated rescan: walk, then reconcile only paths whose gate moved, appeared or vanished."""
+        """Stat-gated rescan: folders whose gate digest held are skipped whole (no per-file object); in the
+        others, reconcile the paths whose gate moved, appeared or vanished; then record their new gates."""
         engine = self.engine
         assert engine is not None
         started = time.monotonic()
-        current = walk(roots, Excluder(self.cfg["exclude"]))
-        with engine.lock:
-            known = dict(engine.baseline.files)
-        stale = [p for p, s in current.items() if p not in known or known[p].gate() != s.gate()]
-        prefixes = [r.rstrip("/") + "/" for r in roots]
-        gone = [p for p in list(known) if p not in current and (p in roots or p.startswith(tuple(prefixes)))]
+        problems: list[Problem] = []
+        gated = GatedWalk(engine.baseline.gates())
+        gated.run(roots, Excluder(self.cfg["exclude"]), problems)
+        old, current = gated.baseline_rows(engine.baseline, roots), gated.current
+        stale = [p for p, s in current.items() if p not in old or old[p].gate() != s.gate()]
+        gone = [p for p in old if p not in current]
         for path in sorted(gone, reverse=True) + sorted(stale):
             engine.reconcile(path)
+        with engine.lock:  # a gate older than a change can only mismatch later (ctime moves on), never hide it
+            unreadable = [p.path for p in problems] + list(engine.unreadable)
+            troubled = {os.path.dirname(p) for p in unreadable} | set(unreadable)
+            engine.baseline.set_gates({f: g for f, g in gated.fresh_gates.items() if f not in troubled})
         self.numbers["scan_seconds"] = time.monotonic() - started
         self.numbers["rescans"] += 1
 
@@ -327,6 +338,8 @@ class RollingRehash:
     than `rehash_rate`; unused credit is banked for at most a minute so a big file is not skipped forever.
     """
 
+    QUEUE = 4096  # paths taken from the baseline per fill, least recently hashed first
+
     def __init__(self, watcher: FimWatcher) -> None:
         self.watcher = watcher
         self.queue: list[str] = []
@@ -341,14 +354,10 @@ class RollingRehash:
         now = time.monotonic()
         elapsed, self.last = now - self.last, now
         period = cfg["full_rehash_period"]
-        with engine.lock:
-            files = dict(engine.baseline.files) if not self.queue and now >= self.next_fill else engine.baseline.files
+        files = engine.baseline.files
         fresh = self.watcher.clock() - period / 2
         if not self.queue and now >= self.next_fill:
-            self.next_fill = now + 60
-            self.total_bytes = sum(s.size for s in files.values() if s.type == "file")
-            self.queue = sorted((p for p, s in files.items() if s.type == "file" and s.hashed_at <= fresh),
-                                key=lambda p: files[p].hashed_at, reverse=True)
+            self._fill(engine.baseline, fresh, now)
         rate = min(cfg["rehash_rate"], max(self.total_bytes / period * 1.25, 65536.0))
         self.credit = min(self.credit + rate * elapsed, rate * 60)
         while self.queue and self.credit > 0 and not self.watcher.stop_event.is_set():
@@ -357,6 +366,14 @@ class RollingRehash:
                 continue  # gone, or hashed meanwhile by a change
             self.credit -= max(state.size, 4096)
             engine.reconcile(path, force_hash=True)
+
+    def _fill(self, baseline: Baseline, fresh: float, now: float) -> None:
+        """The next least recently hashed files, from SQL (no copy of the baseline in memory)."""
+        self.total_bytes = baseline.scalar("SELECT coalesce(sum(size), 0) FROM files WHERE type = 'file'")
+        oldest = [p for p, _state in baseline.states("WHERE type = 'file' AND hashed_at <= ?", (int(fresh),),
+                                                     order="hashed_at", limit=self.QUEUE)]
+        self.queue = oldest[::-1]  # pop() takes the oldest
+        self.next_fill = now if len(oldest) == self.QUEUE else now + 60
 
 
 class _Sink:
