@@ -111,3 +111,65 @@ def test_stats_have_the_keys_the_collector_reads(harness: Any) -> None:
     stats = harness.watcher.stats()
     assert {"watched_files", "overflows", "files_hashed", "scan_seconds"} <= set(stats)
     assert stats["watched_files"] == 5 and stats["files_hashed"] >= 3
+
+
+def test_baseline_of_an_older_format_is_rebuilt_without_a_tamper_alarm(webroot: str, tmp_path: Any) -> None:
+    data = str(tmp_path / "data")
+    Harness(webroot, data).watcher.stop()
+    with sqlite3.connect(os.path.join(data, "fim", "baseline.db")) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    again = Harness(webroot, data)
+    try:
+        status = again.status()
+        assert (status.data["problem"], status.severity) == ("rescan", "low")  # not baseline_tampered
+        assert "format" in status.data["detail"]
+        assert again.watcher.stats()["watched_files"] == 5
+        with open(os.path.join(webroot, "news.php"), "a") as handle:
+            handle.write("<?php // after the rebuild ?>\n")
+        (event,) = again.fim(1)
+        assert event.data["change"] == "modified"
+    finally:
+        again.watcher.stop()
+
+
+def test_reading_files_queues_no_inotify_events(webroot: str, tmp_path: Any, monkeypatch: Any) -> None:
+    from govwatch.agents.fim import realtime
+
+    seen: list[str] = []
+    dispatch = realtime._Handler.dispatch
+    monkeypatch.setattr(realtime._Handler, "dispatch", lambda self, event: (seen.append(event.src_path),
+                                                                            dispatch(self, event)))
+    harness = Harness(webroot, str(tmp_path / "data"))
+    try:
+        page = os.path.join(webroot, "index.html")
+        for _ in range(2000):  # a web server serving the page: reads must not cost the watcher anything
+            with open(page, "rb") as handle:
+                handle.read()
+        with open(os.path.join(webroot, "news.php"), "a") as handle:
+            handle.write("<?php // a write after the reads ?>\n")
+        harness.fim(1)  # the write's event came through, so the reads' would have too
+        assert os.fsencode(page) not in [os.fsencode(p) for p in seen]
+        assert harness.watcher.stats()["overflows"] == 0
+    finally:
+        harness.watcher.stop()
+
+
+def test_rescan_finds_a_change_in_a_subfolder_after_realtime_updates(harness: Any, webroot: str) -> None:
+    upload = os.path.join(webroot, "uploads", "a.png")
+    with open(upload, "wb") as handle:
+        handle.write(b"\x89PNG first")
+    (created,) = harness.fim(1)
+    assert created.data["change"] == "created"
+    harness.watcher.realtime.stop()  # from here only rescans see changes
+    for expected in ("modified", "modified"):
+        st = os.stat(upload)
+        with open(upload, "r+b") as handle:
+            handle.write(b"\x89PNX")
+        os.utime(upload, ns=(st.st_atime_ns, st.st_mtime_ns))
+        harness.watcher.request_rescan(webroot)
+        (event,) = harness.fim(1, timeout=5)
+        assert (event.data["change"], event.data["path"]) == (expected, upload)
+        with open(upload, "wb") as handle:
+            handle.write(b"\x89PNG first")  # back to the old bytes: the next same-size edit must show again
+        harness.watcher.request_rescan(webroot)
+        harness.fim(1, timeout=5)
