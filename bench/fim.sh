@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FIM benchmark: govwatch fim scan vs `aide --init/--check` (sha256 only) vs `find | xargs sha256sum`, in one run,
 # on a generated web-root-like tree; then realtime latency (file closed -> event in the spool) at 500 changes/s.
-# Usage: bench/fim.sh [FILES (default 20000)] [RUNS (default 3)]   env: GW (govwatch binary), PY (python)
+# Then the watcher's memory on a tree of MEM_FILES small files (default 100000; 0 skips it).
+# Usage: bench/fim.sh [FILES (default 20000)] [RUNS (default 3)]   env: GW (govwatch binary), PY (python), MEM_FILES
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-20000}; RUNS=${2:-3}
@@ -48,3 +49,10 @@ print(f"re-check: {med['aide --check'] / med['govwatch check']:.2f}x faster than
 PY
 echo "realtime (500 changes/s, file closed -> event committed to the spool):"
 "$PY" bench/fim_latency.py "$T" "$W/agent" --rate 500 --seconds 4 --human 2>/dev/null
+MEM_FILES=${MEM_FILES:-100000}
+if [[ $MEM_FILES -gt 0 ]]; then
+  M=$W/mem; mkdir -p "$M/www"
+  python3 bench/fim_tree.py "$M/www" "$MEM_FILES" 5 --small
+  echo "watcher memory on $MEM_FILES small files ($(du -sm "$M/www" | cut -f1) MB), realtime at 500 changes/s:"
+  "$PY" bench/fim_latency.py "$M/www" "$M/agent" --rate 500 --seconds 2 --human 2>/dev/null
+fi

@@ -142,6 +142,15 @@ def test_edited_baseline_is_refused(capsys: Any, tree: str, tmp_path: Any) -> No
     assert "fails verification" in err and err.count("\n") == 1
 
 
+def test_baseline_of_an_older_format_asks_for_init(capsys: Any, tree: str, tmp_path: Any) -> None:
+    db = str(tmp_path / "b.db")
+    run(capsys, "fim", "scan", tree, "--db", db, "--init")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    code, lines, err = run(capsys, "fim", "scan", tree, "--db", db)
+    assert (code, lines) == (2, []) and "--init" in err and "fails verification" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["fim", "scan", "/nonexistent-gw", "--db", "DB", "--init"], "no such file or folder"),
     (["fim", "scan", "/tmp", "--db", "DB"], "no baseline"),
