@@ -84,6 +84,7 @@ class KnownGoodStore:
         self._db = sqlite3.connect(os.path.join(folder, "index.db"), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a lost last copy is re-made; no fsync per event
+        self._db.execute("PRAGMA cache_size=-512")  # an index read by key: keep the agent small
         self._db.execute("CREATE TABLE IF NOT EXISTS versions (path BLOB, sha256 TEXT, size INTEGER, mode INTEGER,"
                          " uid INTEGER, gid INTEGER, seen_at REAL, trusted INTEGER, PRIMARY KEY (path, sha256))")
         self.skipped = 0
