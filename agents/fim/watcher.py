@@ -235,7 +235,7 @@ class FimWatcher:
                 self.blind = True
                 self.ready.set()
                 return
-        gc.freeze()  # the baseline is long-lived: keep it out of every garbage collection (latency spikes)
+        gc.freeze()  # rules, config and modules are long-lived: keep them out of every collection (latency)
         self.ready.set()
         next_full = time.monotonic() + self.cfg["rescan_interval"]
         next_degraded = time.monotonic() + DEGRADED_RESCAN
