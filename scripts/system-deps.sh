@@ -7,7 +7,7 @@
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
 declare -A need=(
-  [promtool]=prometheus [prometheus]=prometheus [alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
+  [promtool]=prometheus [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [aide]=aide [nmap]=nmap [hping3]=hping3 [tshark]=tshark [pdftotext]=poppler-utils [ip]=iproute2 [curl]=curl
   [chromium]=chromium [chromedriver]=chromium-driver
 )
