@@ -16,7 +16,7 @@ import sqlite3
 import time
 from typing import Any
 
-from govwatch.agents.fim.baseline import FileState
+from govwatch.agents.fim.baseline import FileState, checkpoint_wal
 from govwatch.agents.fim.scan import hash_file
 from govwatch.errors import GovwatchError
 
@@ -85,6 +85,7 @@ class KnownGoodStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a lost last copy is re-made; no fsync per event
         self._db.execute("PRAGMA cache_size=-512")  # an index read by key: keep the agent small
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the watcher's scan loop calls checkpoint()
         self._db.execute("CREATE TABLE IF NOT EXISTS versions (path BLOB, sha256 TEXT, size INTEGER, mode INTEGER,"
                          " uid INTEGER, gid INTEGER, seen_at REAL, trusted INTEGER, PRIMARY KEY (path, sha256))")
         self.skipped = 0
@@ -168,6 +169,10 @@ class KnownGoodStore:
                 except FileNotFoundError:
                     pass
         return self.total_bytes + need <= self.max_total
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the index off the event path (see Baseline.checkpoint)."""
+        checkpoint_wal(os.path.join(self.folder, "index.db"))
 
     def close(self) -> None:
         self._db.close()

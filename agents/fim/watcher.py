@@ -255,6 +255,9 @@ class FimWatcher:
                 if urgent:
                     self._rescan(sorted(urgent))
                 rehash.step()
+                engine.baseline.checkpoint()
+                if engine.store is not None:
+                    engine.store.checkpoint()
             except Exception as exc:  # keep scanning; one bad pass must not blind the watcher
                 log.exception("fim: scan pass failed")
                 engine.status("rescan", f"scan pass failed: {exc}", self.folder, "medium")
