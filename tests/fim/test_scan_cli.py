@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -183,3 +184,51 @@ def test_scan_path_does_not_import_heavy_modules(tmp_path: Any, tree: str) -> No
             "print(sorted(m for m in ('watchdog','scapy','requests') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, tree, str(tmp_path / "b.db")], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def mutate(rng: random.Random, tree: str) -> None:
+    """One random intruder-or-admin step on the tree."""
+    entries = sorted(os.path.join(d, n) for d, dirs, files in os.walk(tree) for n in dirs + files)
+    files = [p for p in entries if os.path.isfile(p) and not os.path.islink(p)]
+    folders = [tree] + [p for p in entries if os.path.isdir(p) and not os.path.islink(p)]
+    step = rng.choice(["edit", "same_size", "chmod", "delete", "create", "mkdir", "rmtree", "rename", "symlink"])
+    target = rng.choice(files) if files else None
+    if step in ("edit", "same_size", "chmod", "delete", "rename", "symlink") and target is None:
+        step = "create"
+    if step == "edit":
+        with open(target, "a") as handle:
+            handle.write("x")
+    elif step == "same_size":
+        same_size_edit(target)
+    elif step == "chmod":
+        os.chmod(target, 0o600 if os.stat(target).st_mode & 0o044 else 0o644)
+    elif step == "delete":
+        os.unlink(target)
+    elif step == "rename":
+        os.rename(target, os.path.join(rng.choice(folders), f"moved{rng.randrange(10**6)}.php"))
+    elif step == "symlink":
+        os.unlink(target)
+        os.symlink("/etc/hostname", target)
+    elif step == "create":
+        with open(os.path.join(rng.choice(folders), f"new{rng.randrange(10**6)}.php"), "w") as handle:
+            handle.write("<?php ?>")
+    elif step == "mkdir":
+        os.makedirs(os.path.join(rng.choice(folders), f"dir{rng.randrange(10**6)}", "sub"), exist_ok=True)
+    elif len(folders) > 1:
+        shutil.rmtree(rng.choice(folders[1:]))
+
+
+def test_folder_gates_report_exactly_what_every_row_reports(capsys: Any, tree: str, tmp_path: Any) -> None:
+    rng, reported = random.Random(7), 0
+    for round_ in range(6):
+        gated, full = str(tmp_path / f"g{round_}.db"), str(tmp_path / f"f{round_}.db")
+        run(capsys, "fim", "scan", tree, "--db", gated, "--init")
+        for suffix in ("", ".key", ".seal"):
+            shutil.copyfile(gated + suffix, full + suffix)
+        unseal(full)
+        for _ in range(rng.randrange(1, 6)):
+            mutate(rng, tree)
+        got = {db: run(capsys, "fim", "scan", tree, "--db", db) for db in (gated, full)}
+        assert got[gated][0] == got[full][0] and changes(got[gated][1]) == changes(got[full][1])
+        reported += len(got[gated][1])
+    assert reported >= 6
