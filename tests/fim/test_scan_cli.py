@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from govwatch.agents.fim.baseline import Baseline, load_or_create_key
 from govwatch.cli import main
 
 
@@ -115,6 +116,8 @@ def test_changes_after_update_are_still_found(capsys: Any, tree: str, tmp_path: 
     os.utime(os.path.join(tree, "d1", "f1.html"), (1, 1))  # a touch: no change, but its folder's gate moves
     assert run(capsys, "fim", "scan", tree, "--db", db, "--update")[0] == 1
     assert run(capsys, "fim", "scan", tree, "--db", db)[:2] == (0, [])
+    baseline = Baseline(db, load_or_create_key(db + ".key", create=False))
+    assert baseline.open_sealed() is not None and not os.path.exists(db + "-wal")  # still the fast path
     same_size_edit(os.path.join(tree, "d0", "f0.html"))
     same_size_edit(os.path.join(tree, "d1", "f1.html"))
     code, lines, _ = run(capsys, "fim", "scan", tree, "--db", db)
