@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from typing import Any
 
 from govwatch.events import SEVERITY_RANK, max_severity
@@ -17,12 +18,41 @@ MAX_EVIDENCE_ITEMS = 50
 Counts = dict[tuple[str, str], float]
 
 
+@dataclass(frozen=True)
+class Joining:
+    """What joins a defacement to file changes: the same agent, within `window` seconds, and - when
+    collector.yml names the site's `web_root: "agent:/path"` - only changes under that web root."""
+
+    window: float = 600.0
+    web_roots: dict[str, tuple[str, str]] = field(default_factory=dict)  # site -> (agent, root path)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Joining:
+        roots = {}
+        for site in cfg.get("sites", []):
+            agent, sep, root = (site.get("web_root") or "").partition(":")
+            if sep and agent and root:
+                roots[site["name"]] = (agent, root.rstrip("/") + "/")
+        return cls(cfg["incidents"]["join_window"], roots)
+
+    def agent_for(self, site: str) -> str | None:
+        entry = self.web_roots.get(site)
+        return entry[0] if entry else None
+
+    def covers(self, site: str | None, agent: str | None, path: str | None) -> bool:
+        """Whether a file change at `path` on `agent` belongs to `site`."""
+        entry = self.web_roots.get(site or "")
+        if entry is None:
+            return True
+        return entry[0] == agent and bool(path) and str(path).startswith(entry[1])
+
+
 def apply(conn: sqlite3.Connection, agent: str, event: dict[str, Any], now: float, counts: Counts,
-          join_window: float) -> None:
+          joining: Joining) -> None:
     """Dispatch one newly inserted event by kind."""
     handler = _HANDLERS.get(event["kind"])
     if handler:
-        handler(conn, agent, event, now, counts, join_window)
+        handler(conn, agent, event, now, counts, joining)
 
 
 def _bump(counts: Counts, name: str, **labels: Any) -> None:
@@ -32,14 +62,14 @@ def _bump(counts: Counts, name: str, **labels: Any) -> None:
     counts[key] = counts.get(key, 0.0) + 1.0
 
 
-def _heartbeat(conn, agent, event, now, counts, window) -> None:
+def _heartbeat(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     conn.execute("UPDATE agents SET status=?, version=?, hostname=?, ministry=COALESCE(NULLIF(?, ''), ministry) "
                  "WHERE name=?", (json.dumps(data, separators=(",", ":")), str(data.get("version", ""))[:40],
                                   str(data.get("hostname", ""))[:200], str(data.get("ministry", ""))[:100], agent))
 
 
-def _fim(conn, agent, event, now, counts, window) -> None:
+def _fim(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     _bump(counts, "govwatch_fim_changes_total", agent=agent, change=data.get("change"), severity=event["severity"])
     if SEVERITY_RANK[event["severity"]] < SEVERITY_RANK["high"]:
@@ -47,30 +77,32 @@ def _fim(conn, agent, event, now, counts, window) -> None:
     item = {"ts": event["ts"], "id": event["id"], "path": data.get("path"), "change": data.get("change"),
             "severity": event["severity"], "summary": event["summary"], "diff": data.get("diff"),
             "known_good": data.get("known_good", False), "rules": data.get("rules", [])}
-    joined = conn.execute("SELECT * FROM incidents WHERE kind='defacement' AND agent=? AND status!='resolved' "
-                          "AND updated >= ? ORDER BY updated DESC LIMIT 1", (agent, now - window)).fetchone()
+    candidates = conn.execute("SELECT * FROM incidents WHERE kind='defacement' AND agent=? AND status!='resolved' "
+                              "AND updated >= ? ORDER BY updated DESC", (agent, now - joining.window)).fetchall()
+    joined = next((row for row in candidates if joining.covers(row["site"], agent, data.get("path"))), None)
     if joined is not None:
         _append(conn, joined, "fim", item, event["severity"], now)
         return
     key = f"fim:{agent}:{data.get('root') or ''}"
     title = event["summary"] or f"{data.get('change')} {data.get('path')}"
-    _open_or_append(conn, counts, key, "fim", None, agent, event["severity"], title, "fim", item, now, window)
+    _open_or_append(conn, counts, key, "fim", None, agent, event["severity"], title, "fim", item, now, joining.window)
 
 
-def _fim_status(conn, agent, event, now, counts, window) -> None:
+def _fim_status(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     if data.get("problem") == "overflow":
         _bump(counts, "govwatch_fim_overflows_total", agent=agent)
     if data.get("problem") == "baseline_tampered":
         item = {"ts": event["ts"], "detail": data.get("detail"), "path": data.get("path")}
         _open_or_append(conn, counts, f"fim_baseline:{agent}", "fim", None, agent, "critical",
-                        f"integrity baseline failed verification on {agent}", "problems", item, now, window)
+                        f"integrity baseline failed verification on {agent}", "problems", item, now, joining.window)
 
 
 def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, data: dict[str, Any],
-                      severity: str, ts: float, now: float, counts: Counts, window: float) -> None:
+                      severity: str, ts: float, now: float, counts: Counts, joining: Joining) -> None:
     """Set a site's defacement state for one view and open or extend its incident."""
     site = str(data.get("site") or "")
+    agent = agent or joining.agent_for(site)
     defaced = 1 if data.get("state") == "defaced" else 0
     previous = conn.execute("SELECT defaced FROM defacement_state WHERE site=? AND source=?", (site, source)).fetchone()
     if previous is None or previous["defaced"] != defaced:
@@ -90,25 +122,31 @@ def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, 
     if open_row is not None:
         _append(conn, open_row, "views", view, severity, now)
         return
-    evidence = {"views": [view], "fim": _recent_fim(conn, agent, now, window) if agent else []}
+    fim = [f for f in _recent_fim(conn, agent, now, joining.window) if joining.covers(site, agent, f["path"])] \
+        if agent else []
     incident = _create(conn, counts, key, "defacement", site, agent, severity, f"site {site} defaced ({source})",
-                       evidence, now)
+                       {"views": [view], "fim": fim}, now)
     if agent:
-        _absorb_fim_incidents(conn, agent, incident, now, window)
+        _absorb_fim_incidents(conn, agent, site, incident, now, joining)
 
 
-def _absorb_fim_incidents(conn: sqlite3.Connection, agent: str, incident: int, now: float, window: float) -> None:
-    """FIM incidents of the same agent from the last minutes become part of the defacement: one story."""
-    conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE kind='fim' "
-                 "AND agent=? AND status!='resolved' AND updated >= ? AND key LIKE 'fim:%'",
-                 (now, now, f"merged into incident #{incident}", agent, now - window))
+def _absorb_fim_incidents(conn: sqlite3.Connection, agent: str, site: str, incident: int, now: float,
+                          joining: Joining) -> None:
+    """FIM incidents of the same agent (and web root) from the last minutes become part of the defacement."""
+    rows = conn.execute("SELECT id, evidence FROM incidents WHERE kind='fim' AND agent=? AND status!='resolved' "
+                        "AND updated >= ? AND key LIKE 'fim:%:%'", (agent, now - joining.window)).fetchall()
+    for row in rows:
+        paths = [f.get("path") for f in json.loads(row["evidence"]).get("fim", [])]
+        if paths and all(joining.covers(site, agent, p) for p in paths):
+            conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE id=?",
+                         (now, now, f"merged into incident #{incident}", row["id"]))
 
 
-def _defacement(conn, agent, event, now, counts, window) -> None:
-    record_defacement(conn, agent, agent, event["data"], event["severity"], event["ts"], now, counts, window)
+def _defacement(conn, agent, event, now, counts, joining) -> None:
+    record_defacement(conn, agent, agent, event["data"], event["severity"], event["ts"], now, counts, joining)
 
 
-def _traffic(conn, agent, event, now, counts, window) -> None:
+def _traffic(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     kind = str(data.get("kind") or "unknown")
     item = {"ts": event["ts"], "state": data.get("state"), "src": data.get("src"), "dst": data.get("dst"),
@@ -121,7 +159,7 @@ def _traffic(conn, agent, event, now, counts, window) -> None:
         _bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
     title = event["summary"] or f"{kind} on {agent}"
     _open_or_append(conn, counts, f"traffic:{agent}:{kind}", "traffic", None, agent, event["severity"], title,
-                    "anomalies", item, now, window, create=data.get("state") != "end")
+                    "anomalies", item, now, joining.window, create=data.get("state") != "end")
 
 
 def _recent_fim(conn: sqlite3.Connection, agent: str, now: float, window: float) -> list[dict[str, Any]]:

@@ -94,12 +94,11 @@ class OutsideView:
 
     def record(self, site: dict[str, Any], data: dict[str, Any], severity: str) -> None:
         """Store the collector's view of a site and open or extend the defacement incident."""
-        agent = (site.get("web_root") or "").partition(":")[0] or None
         now = time.time()
         counts: dict[tuple[str, str], float] = {}
         with self.store.transaction() as conn:
-            incidents.record_defacement(conn, "collector", agent, data, severity, now, now, counts,
-                                        self.cfg["incidents"]["join_window"])
+            incidents.record_defacement(conn, "collector", None, data, severity, now, now, counts,
+                                        self.store.joining)
             add_counters(conn, counts)
         log.warning("site %s is %s as seen from outside (score %s)", site["name"], data.get("state"),
                     data.get("score"))

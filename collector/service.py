@@ -11,6 +11,7 @@ from govwatch import __version__
 from govwatch.collector.api import App
 from govwatch.collector.config import db_path, split_listen
 from govwatch.collector.httpd import PooledServer, make_handler, tls_context
+from govwatch.collector.incidents import Joining
 from govwatch.collector.init import read_secret
 from govwatch.collector.metrics import StoreCollector, metrics_renderer
 from govwatch.collector.store import Store
@@ -25,7 +26,7 @@ class Collector:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.store = Store(db_path(cfg), join_window=cfg["incidents"]["join_window"])
+        self.store = Store(db_path(cfg), joining=Joining.from_config(cfg))
         self.admin_token = read_secret(cfg["admin_token_file"], "admin token")
         read_secret(cfg["enroll_key_file"], "enrollment key")
         self.outside = _outside_view(cfg, self.store)

@@ -46,9 +46,10 @@ def connect(path: str) -> sqlite3.Connection:
 class Store:
     """All reads and writes of collector state go through here."""
 
-    def __init__(self, path: str, clock: Callable[[], float] = time.time, join_window: float = 600.0) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] = time.time,
+                 joining: incidents.Joining | None = None) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path, self.clock, self.join_window = path, clock, join_window
+        self.path, self.clock, self.joining = path, clock, joining or incidents.Joining()
         self._write_lock = threading.Lock()
         self._writer = connect(path)
         self._local = threading.local()
@@ -127,7 +128,7 @@ class Store:
                     continue
                 accepted += 1
                 _bump(counts, "govwatch_events_ingested_total", kind=event["kind"])
-                incidents.apply(conn, agent, event, now, counts, self.join_window)
+                incidents.apply(conn, agent, event, now, counts, self.joining)
             conn.execute("UPDATE agents SET last_seen=? WHERE name=?", (now, agent))
             add_counters(conn, counts)
         return accepted, len(events) - accepted

@@ -67,3 +67,29 @@ def test_traffic_anomaly_opens_and_closes(collector, enroll):
     assert 'govwatch_traffic_anomalies_total{agent="web-01",kind="syn_flood"} 1.0' in metrics
     rows = incidents(collector)
     assert len(rows) == 1 and [a["state"] for a in rows[0]["evidence"]["anomalies"]] == ["start", "end"]
+
+
+def test_with_a_web_root_only_changes_under_it_join_the_defacement(tmp_path):
+    from govwatch.collector.config import load_config
+    from govwatch.collector.service import Collector
+
+    from .conftest import make_collector_config
+
+    site = {"name": "moc-home", "url": "http://127.0.0.1:9/", "interval": "1h", "web_root": "web-01:/var/www/moc"}
+    running = Collector(load_config(str(make_collector_config(tmp_path, sites=[site]))))
+    running.start()
+    try:
+        key = open(running.cfg["enroll_key_file"]).read().strip()
+        answer = requests.post(f"{running.url}/api/v1/enroll", json={"name": "web-01", "enroll_key": key})
+        token = answer.json()["token"]
+        post(running, token,
+             Event("fim", {"path": "/var/www/moc/index.php", "change": "modified", "root": "/var/www/moc"}, "high"),
+             Event("fim", {"path": "/etc/nginx/nginx.conf", "change": "modified", "root": "/etc/nginx"}, "high"))
+        post(running, token, Event("defacement", {"site": "moc-home", "state": "defaced", "score": 0.95}, "critical"))
+        rows = {i["kind"] + ":" + i["status"]: i for i in incidents(running)}
+        story = rows["defacement:open"]
+        assert [f["path"] for f in story["evidence"]["fim"]] == ["/var/www/moc/index.php"]
+        assert rows["fim:open"]["evidence"]["fim"][0]["path"] == "/etc/nginx/nginx.conf"  # not this site's story
+        assert rows["fim:resolved"]["resolved_by"] == f"merged into incident #{story['id']}"
+    finally:
+        running.stop()
