@@ -226,7 +226,7 @@ class PooledServer(socketserver.TCPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        for _ in self._workers:
+        for _ in getattr(self, "_workers", ()):  # absent when bind() failed inside __init__
             self._queue.put(None)
 
 

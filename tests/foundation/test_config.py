@@ -110,3 +110,24 @@ def test_bad_arguments_exit_2_with_one_line():
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "--data-dir" in result.stderr
+
+
+def test_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    import yaml
+
+    from govwatch.collector.init import init_collector
+
+    init_collector(str(tmp_path / "c"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = tmp_path / "c" / "collector.yml"
+        cfg = yaml.safe_load(config.read_text())
+        cfg.update(listen=f"127.0.0.1:{port}", sites=[])
+        config.write_text(yaml.safe_dump(cfg))
+        result = govwatch("collector", "run", "-c", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(f"govwatch: cannot listen on 127.0.0.1:{port}: Address already in use")
