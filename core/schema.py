@@ -185,6 +185,8 @@ def load_file(path: str, schema: Field) -> dict[str, Any]:
             text = handle.read()
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text (byte {exc.start}): is this the right file?") from None
     data, lines = _load_with_lines(text, path)
     if data is None:
         data = {}
@@ -200,6 +202,8 @@ def load_yaml_lines(path: str) -> tuple[Any, dict[tuple, int]]:
             text = handle.read()
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text (byte {exc.start}): is this the right file?") from None
     return _load_with_lines(text, path)
 
 

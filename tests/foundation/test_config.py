@@ -27,6 +27,7 @@ AGENT_CASES = {
                            "(got '127.0.0.1:8443')",
     "invalid-yaml.yml": "invalid-yaml.yml:3: not valid YAML: expected ',' or '}', but got '<stream end>'",
     "invalid-not-mapping.yml": "invalid-not-mapping.yml:1: must be a YAML mapping of keys at the top level",
+    "invalid-binary.yml": "invalid-binary.yml: not UTF-8 text (byte 0): is this the right file?",
 }
 
 COLLECTOR_CASES = {
