@@ -325,3 +325,5 @@ def _json_body(request: Request, max_body: int) -> tuple[Any, Response | None]:
         return json.loads(raw), None
     except (ValueError, UnicodeDecodeError) as exc:
         return None, Response.error(400, f"body is not valid JSON: {exc}")
+    except RecursionError:
+        return None, Response.error(400, "body is not valid JSON: nested too deeply")

@@ -96,6 +96,12 @@ def test_malformed_json_gets_400_with_reason(collector, enroll):
     assert response.json()["error"].startswith("body is not valid JSON: Expecting value: line 1 column 10")
 
 
+def test_deeply_nested_json_gets_400(collector, enroll):
+    response = post(collector, enroll(), b"[" * 100000 + b"]" * 100000)
+    assert response.status_code == 400
+    assert response.json()["error"] == "body is not valid JSON: nested too deeply"
+
+
 def test_invalid_event_names_the_field(collector, enroll):
     batch = events(2)
     batch[1]["kind"] = "rumour"
