@@ -9,6 +9,10 @@ Classes (built from the corpus by govwatch.agents.defacement.synth):
   full_page     every real defacement page judged against every legitimate profile (>= 99%)
   first_sight   synthesised stand-alone defacement pages without claim words, judged with no profile
   <attack>      one attack injected into a re-render (banner, hidden_spam, ... ; >= 95% each)
+  css_hidden_seen   of the hidden_spam_css cases, those whose block was read as hidden (not just caught by
+                its words): the compound-selector reading (`#footer .links`, `[class*=x]`) at work
+  news_about_hacking  a re-render that adds a news story on a cyber attack ("... was hacked by ..."):
+                benign, should pass or be low
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str
             for kind in ATTACKS:
                 verdict = judge(profile, inject(render(html, rng), kind, rng), rules=rules)
                 results[kind].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
+                if kind == "hidden_spam_css":   # caught is not enough: was the block seen as hidden?
+                    seen = any(f["sensor"] == "hidden_links" for f in verdict.findings)
+                    results["css_hidden_seen"].append((seen, verdict.severity, f"{name} seed {seed}"))
         profile = learn([render(html, random.Random(f"{name}:fp:{k}")) for k in range(LEARN)], rules=rules)
         for dname, dhtml in defaced.items():
             verdict = judge(profile, dhtml, rules=rules)
@@ -120,8 +127,8 @@ def speed(root: str, target_kb: int = 100, seconds: float = 3.0, largest: bool =
 
 def table(results: dict[str, list[tuple[bool, str, str]]]) -> list[dict[str, object]]:
     rows = []
-    for cls in ["rerender", "next_version", "analytics_added", "first_sight_legit", "full_page", "first_sight",
-                *ATTACKS]:
+    for cls in ["rerender", "next_version", "analytics_added", "news_about_hacking", "first_sight_legit",
+                "full_page", "first_sight", *ATTACKS, "css_hidden_seen"]:
         cases = results.get(cls, [])
         if not cases:
             continue

@@ -13,7 +13,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from govwatch.agents.defacement import css as css_selectors
 from govwatch.agents.defacement import structure
+from govwatch.agents.defacement.css import Selector
 
 _TOKEN = re.compile(r"""<!--.*?(?:-->|$)|<(/?)([a-zA-Z][^\s/>]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<[!?][^>]*>""", re.S)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
@@ -25,15 +27,20 @@ _BLOCK = {"p", "div", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6"
           "header", "footer", "nav", "table", "ul", "ol", "dt", "dd", "pre", "center", "form", "main", "aside",
           "blockquote", "hr", "marquee", "h", "label", "button", "figcaption", "address"}
 _HIDING = re.compile(
-    r"display:none|visibility:hidden|font-size:0(?![.\d]*[1-9])|opacity:0(?![.\d]*[1-9])"
+    r"display:none|visibility:(?:hidden|collapse)|font-size:0(?![.\d]*[1-9])|opacity:0(?![.\d]*[1-9])"
+    r"|font-size:(?:0?\.\d+|1)(?:px|pt)(?:;|!|$)"
     r"|(?:^|;)(?:left|top|right|bottom|text-indent|margin-left|margin-top):-[1-9]\d{2,}"
-    r"|clip:rect\(0|transform:scale\(0\)|(?:^|;)(?:max-)?height:0(?:px)?(?:;|$).*overflow:hidden"
-    r"|overflow:hidden.*(?:^|;)(?:max-)?height:0(?:px)?(?:;|$)")
-_CSS_TRIGGER = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0"
-                          r"|:\s*-\s*[1-9]\d{2}|clip\s*:\s*rect|scale\s*\(\s*0|height\s*:\s*0")
+    r"|translate(?:x|y|3d)?\(-[1-9]\d{3,}|clip:rect\(0|clip-path:(?:inset\((?:50|100)%|circle\(0)"
+    r"|transform:scale\(0\)|(?:^|;)(?:max-)?(?:height|width):[01](?:px)?(?:;|$).*overflow:hidden"
+    r"|overflow:hidden.*(?:^|;)(?:max-)?(?:height|width):[01](?:px)?(?:;|$)")
+_CSS_TRIGGER = re.compile(r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*[0.1]"
+                          r"|opacity\s*:\s*0|:\s*-\s*[1-9]\d{2}|clip(?:-path)?\s*:\s*(?:rect|inset|circle)"
+                          r"|scale\s*\(\s*0|(?:height|width)\s*:\s*[01]|translate\w*\s*\(\s*-"
+                          r"|(?<=[\s;{])color\s*:[^;}]*;[^}]*background|background[^}]*[\s;]color\s*:")
+_COLOUR = re.compile(r"(?:^|;)(color|background(?:-color)?):(#[0-9a-f]{3,6}|rgb\([\d,]+\)|[a-z]+)")
 _CACHE_CSS_FROM = 8192
 _CSS_CACHE_SIZE = 64
-_CSS_CACHE: dict[tuple[int, int], frozenset[str]] = {}
+_CSS_CACHE: dict[tuple[int, int], tuple[frozenset[str], tuple[Selector, ...]]] = {}
 _SIMPLE_SELECTOR = re.compile(r"^\s*([.#])([\w-]+)\s*$")
 _WS = re.compile(r"\s+")
 _URL_ATTRS = {"script": ("src",), "iframe": ("src",), "frame": ("src",), "img": ("src",), "link": ("href",),
@@ -100,12 +107,24 @@ def attributes(raw: str) -> dict[str, str]:
 
 
 def hiding_style(style: str) -> bool:
-    """True if an inline style keeps the element from a visitor's eyes."""
-    return bool(_HIDING.search(style.replace(" ", "").replace("\n", "").replace("\t", "").lower()))
+    """True if a style (inline or a rule body) keeps the element from a visitor's eyes."""
+    compact = style.replace(" ", "").replace("\n", "").replace("\t", "").lower()
+    return bool(_HIDING.search(compact)) or ("background" in compact and _same_colour(compact))
 
 
-def _hidden_selectors(css: str) -> frozenset[str]:
-    """`.cls` / `#id` selectors that a page's own <style> hides (spam blocks often hide this way).
+def _same_colour(compact: str) -> bool:
+    """Text painted in its own background colour (`color:#fff;background:#fff`)."""
+    colours: dict[str, str] = {}
+    for prop, value in _COLOUR.findall(compact):
+        if len(value) == 4 and value[0] == "#":
+            value = "#" + "".join(ch * 2 for ch in value[1:])
+        colours.setdefault("color" if prop == "color" else "background", value)
+    return len(colours) == 2 and colours["color"] == colours["background"] and colours["color"] != "transparent"
+
+
+def _hidden_selectors(css: str) -> tuple[frozenset[str], tuple[Selector, ...]]:
+    """Selectors that a page's own <style> hides (spam blocks often hide this way): lone `.cls` / `#id`,
+    and compound ones (`div.x`, `#footer .links`, `[class*=x]`) read by css.py.
 
     Only rule bodies around a hiding declaration are looked at, so a 200 KB framework stylesheet costs
     one regex pass instead of one check per rule; and a large stylesheet, the same on every fetch of a
@@ -122,9 +141,11 @@ def _hidden_selectors(css: str) -> frozenset[str]:
     return found
 
 
-def _scan_css(css: str) -> frozenset[str]:
-    out: set[str] = set()
+def _scan_css(css: str) -> tuple[frozenset[str], tuple[Selector, ...]]:
+    simple: set[str] = set()
+    compound: list[Selector] = []
     done = -1
+    conditional: list[tuple[int, int]] | None = None
     for trigger in _CSS_TRIGGER.finditer(css):
         if trigger.start() < done:
             continue
@@ -139,8 +160,16 @@ def _scan_css(css: str) -> frozenset[str]:
         for sel in css[start:open_].split(","):
             match = _SIMPLE_SELECTOR.match(sel)
             if match:
-                out.add(match.group(1) + match.group(2).lower())
-    return frozenset(out)
+                simple.add(match.group(1) + match.group(2).lower())
+                continue
+            parsed = css_selectors.selector(sel.lower())
+            if parsed is None:
+                continue
+            if conditional is None:
+                conditional = css_selectors.conditional_spans(css) if "@media" in css else []
+            if not css_selectors.inside_any(conditional, start):
+                compound.append(parsed)
+    return frozenset(simple), tuple(dict.fromkeys(compound))
 
 
 def _tiny(attrs: dict[str, str]) -> bool:
@@ -158,7 +187,8 @@ _RAW_CLOSE = {tag: re.compile(r"</" + tag + r"\s*>") for tag in ("script", "styl
                                                                   "noembed")}
 _INVISIBLE_BLOCK = re.compile(r"<(head|noscript|template|svg|math|select)\b[^>]*>.*?(?:</\1\s*>|$)", re.S)
 _STYLE_ATTR = re.compile(r"style\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_MAYBE_HIDING = re.compile(r"none|hidden|font-size|opacity|-\s*\d{3}|clip|scale|height")
+_MAYBE_HIDING = re.compile(r"none|hidden|collapse|font-size|opacity|-\s*\d{3}|clip|scale|height|width|translate"
+                           r"|background")
 _HIDDEN_ATTR = re.compile(r"hidden(?=[\s>/=])")
 _TAG_AT = re.compile(r"<([a-z][a-z0-9]*)\b((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
 _LINK_TAGS = re.compile(r"<(a|area|iframe|frame|img|link|form|embed|object|audio|video|source|base|input|meta)\b"
@@ -187,8 +217,8 @@ def _text_lines(markup: str) -> list[str]:
     return [" ".join(line.split()) for line in text.split("\n") if line and not line.isspace()]
 
 
-def _hidden_regions(doc: str, hidden_sel: set[str]) -> list[tuple[int, int]]:
-    """Spans of elements hidden by inline style, the `hidden` attribute or the page's own CSS classes."""
+def _hidden_regions(doc: str, hidden_sel: set[str], compound: tuple[Selector, ...] = ()) -> list[tuple[int, int]]:
+    """Spans of elements hidden by inline style, the `hidden` attribute or the page's own CSS rules."""
     starts: list[tuple[int, int, str]] = []
     for match in _STYLE_ATTR.finditer(doc):
         style = match.group(1) if match.group(1) is not None else match.group(2)
@@ -207,11 +237,14 @@ def _hidden_regions(doc: str, hidden_sel: set[str]) -> list[tuple[int, int]]:
             alts.append(r"id\s*=\s*[\"']?(?:" + "|".join(map(re.escape, ids)) + r")[\"'\s>]")
         by_css = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?\s(?:" + "|".join(alts) + r")[^>]*>")
         starts += [(m.start(), m.end(), m.group(1).lower()) for m in by_css.finditer(doc)]
+    if compound:   # already measured: (begin, end, "") means the end is known
+        starts += [(begin, end, "") for begin, end in
+                   css_selectors.hidden_spans(doc, compound, attributes, _element_end, _VOID)]
     regions: list[tuple[int, int]] = []
     for begin, after, tag in sorted(starts):
         if regions and begin < regions[-1][1]:
             continue
-        regions.append((begin, after if tag in _VOID else _element_end(doc, after, tag)))
+        regions.append((begin, after if not tag or tag in _VOID else _element_end(doc, after, tag)))
     return regions
 
 
@@ -227,12 +260,19 @@ def _add_start(doc: str, pos: int, starts: list[tuple[int, int, str]], needs_hid
 
 
 def _element_end(doc: str, pos: int, tag: str) -> int:
+    """Where the element whose start tag ends at `pos` closes (nesting counted; end of doc if never)."""
     depth = 1
-    for match in re.finditer(r"<(/?)" + re.escape(tag) + r"\b[^>]*>", doc[pos:]):
+    pattern = _TAG_EDGE.get(tag)
+    if pattern is None:
+        pattern = _TAG_EDGE.setdefault(tag, re.compile(r"<(/?)" + re.escape(tag) + r"\b[^>]*>"))
+    for match in pattern.finditer(doc, pos):
         depth += -1 if match.group(1) else 1
         if depth == 0:
-            return pos + match.end()
+            return match.end()
     return len(doc)
+
+
+_TAG_EDGE: dict[str, re.Pattern[str]] = {}
 
 
 def _cut(doc: str, regions: list[tuple[int, int]]) -> tuple[str, str]:
@@ -251,9 +291,9 @@ def _inside(regions: list[tuple[int, int]], pos: int) -> bool:
     return index >= 0 and regions[index][0] <= pos < regions[index][1]
 
 
-def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str]]:
+def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str], tuple[Selector, ...]]:
     """Take scripts, styles and the title out of the (lower-cased) document; return the rest and hidden CSS."""
-    pieces, last, hidden_sel = [], 0, set()
+    pieces, last, hidden_sel, compound = [], 0, set(), ()
     opened = _RAW_OPEN.search(document)
     while opened is not None:
         tag, raw_attrs = opened.group(1, 2)
@@ -271,7 +311,9 @@ def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str]
         if tag == "title":
             page.title = page.title or normalise(content)
         elif tag == "style":
-            hidden_sel |= _hidden_selectors(content)
+            simple, more = _hidden_selectors(content)
+            hidden_sel |= simple
+            compound += more
         elif tag == "script":
             _script(attributes(raw_attrs), original[begin:end], page)
             pieces.append("<script>")
@@ -279,7 +321,7 @@ def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str]
             pieces.append(content)
         opened = _RAW_OPEN.search(document, last)
     pieces.append(document[last:])
-    return "".join(pieces), hidden_sel
+    return "".join(pieces), hidden_sel, compound
 
 
 def _script(attrs: dict[str, str], code: str, page: Page) -> None:
@@ -347,8 +389,8 @@ def parse(document: str) -> Page:
     """Read a document into a Page: a handful of C-speed regex passes over the lower-cased text."""
     page = Page()
     original, low = _lower(document)
-    doc, hidden_sel = _raw_blocks(low, original, page)
-    regions = _hidden_regions(doc, hidden_sel)
+    doc, hidden_sel, compound = _raw_blocks(low, original, page)
+    regions = _hidden_regions(doc, hidden_sel, compound)
     _links(doc, regions, page)
     shape = [tag + "." + cls if cls else tag for tag, cls in _SHAPE.findall(doc)]
     page.tags = len(shape)

@@ -38,8 +38,13 @@ SPAM_TLDS = ["com", "net", "xyz", "site", "online", "top", "vip", "io", "org", "
 HIDE_STYLES = ["display:none", "display: none;", "position:absolute;left:-9999px;top:-9999px",
                "font-size:0px;line-height:0", "height:0;overflow:hidden", "visibility:hidden",
                "position:absolute; top:-1200px", "opacity:0;position:absolute", "text-indent:-5000px"]
-ATTACKS = ("banner", "hidden_spam", "external_script", "obfuscated_script", "miner", "hidden_iframe",
-           "redirect", "title")
+CSS_HIDE_STYLES = HIDE_STYLES + ["clip:rect(0,0,0,0);position:absolute", "clip: rect(0 0 0 0); position: absolute;",
+                                 "width:0;height:0;overflow:hidden", "max-height:0px; overflow:hidden",
+                                 "transform:translateX(-9999px)", "display:none !important",
+                                 "color:#fff;background:#fff", "font-size:1px;line-height:0",
+                                 "position:fixed;left:-3000px", "clip-path:inset(50%);position:absolute"]
+ATTACKS = ("banner", "hidden_spam", "hidden_spam_css", "external_script", "obfuscated_script", "miner",
+           "hidden_iframe", "redirect", "title")
 
 
 def _word(rng: random.Random, n: int = 8) -> str:
@@ -112,6 +117,31 @@ def _hidden_spam(html: str, rng: random.Random) -> str:
         block = f'<p hidden>{links}</p>' if rng.random() < 0.3 else f'<span style="font-size:0">{links}</span>'
     where = rng.random()
     return _insert_before(html, "</body", block) if where < 0.6 else _insert_after_body(html, block)
+
+
+def _css_hidden_block(rng: random.Random, links: str) -> tuple[str, str]:
+    """(selector, markup) of a spam block hidden by a compound selector in the page's own <style>."""
+    a, b, ident = _word(rng, 5), _word(rng, 4), _word(rng, 6)
+    forms = [
+        (f"div.{a}", f'<div class="{a}">{links}</div>'),
+        (f"#{ident} .{a}", f'<div id="{ident}"><div class="{b} {a}">{links}</div></div>'),
+        (f".{a} > a", f'<div class="{a}">{links}</div>'),
+        (f'[class*="{a}"]', f'<div class="{b}-{a}-wrap">{links}</div>'),
+        (f'div[id^="{a}"]', f'<div id="{a}{rng.randint(1, 99)}">{links}</div>'),
+        (f".{a}.{b}", f'<p class="{b} {a}">{links}</p>'),
+        (f"body .{a} a", f'<div class="{a}"><span>{links}</span></div>'),
+        (f"section#{ident} ul", f'<section id="{ident}"><ul><li>{links}</li></ul></section>'),
+        (f".{b} span.{a}", f'<div class="{b}"><span class="{a}">{links}</span></div>'),
+    ]
+    return rng.choice(forms)
+
+
+def _hidden_spam_css(html: str, rng: random.Random) -> str:
+    """Spam links hidden by the page's own stylesheet through a compound selector (`#footer .links`)."""
+    selector, block = _css_hidden_block(rng, _spam_links(rng, rng.randint(3, 25)))
+    rule = f"<style>{rng.choice(['', 'p{margin:0} '])}{selector}{{{rng.choice(CSS_HIDE_STYLES)}}}</style>"
+    html = _insert_head(html, rule) if rng.random() < 0.5 else _insert_after_body(html, rule)
+    return _insert_before(html, "</body", block) if rng.random() < 0.6 else _insert_after_body(html, block)
 
 
 def _external_script(html: str, rng: random.Random) -> str:
@@ -190,7 +220,8 @@ def _title(html: str, rng: random.Random) -> str:
 
 
 _INJECTORS: dict[str, Callable[[str, random.Random], str]] = {
-    "banner": _banner, "hidden_spam": _hidden_spam, "external_script": _external_script,
+    "banner": _banner, "hidden_spam": _hidden_spam, "hidden_spam_css": _hidden_spam_css,
+    "external_script": _external_script,
     "obfuscated_script": _obfuscated, "miner": _miner, "hidden_iframe": _hidden_iframe, "redirect": _redirect,
     "title": _title}
 

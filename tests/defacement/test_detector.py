@@ -140,3 +140,15 @@ def test_added_tag_manager_is_not_a_defacement() -> None:
     profile, rng = _profile("gtm", html)
     verdict = judge(profile, add_analytics(render(html, rng), rng))
     assert not verdict.defaced and verdict.severity in ("info", "low"), verdict.reasons
+
+
+def test_spam_hidden_by_compound_css_is_reported_as_a_hidden_block() -> None:
+    unseen, total = [], 0
+    for name, html in SAMPLE.items():
+        for seed in range(3):
+            profile, rng = _profile(name, html, seed)
+            verdict = judge(profile, inject(render(html, rng), "hidden_spam_css", rng))
+            total += 1
+            if not any("hidden block with" in reason for reason in verdict.reasons):
+                unseen.append((name, seed, verdict.reasons))
+    assert len(unseen) / total <= 0.05, unseen

@@ -62,3 +62,42 @@ def test_links_frames_scripts_refresh() -> None:
 def test_unclosed_and_broken_markup_does_not_raise() -> None:
     page = parse("<html><body><div><p>one<p>two<div style='display:none'><a href=x>y")
     assert page.text == ["one", "two"] and page.hidden_text == ["y"]
+
+
+LINKS = '<a href="https://slot88.example/">slot gacor</a> <a href="https://togel.example/">togel online</a>'
+
+
+@pytest.mark.parametrize("css, block", [
+    ("div.sp{position:absolute;left:-9999px}", '<div class="a sp">{}</div>'),
+    ("#footer .links{height:0;overflow:hidden}", '<div id="footer"><div class="links">{}</div></div>'),
+    (".a > a{font-size:0}", '<div class="a">{}</div>'),
+    ('[class*="seo-"]{opacity:0}', '<div class="x seo-block">{}</div>'),
+    ("div[id^=lnk]{clip:rect(0,0,0,0);position:absolute}", '<div id="lnk5">{}</div>'),
+    ("body .q{text-indent:-9999px}", '<div class="q">{}</div>'),
+    ("section.k ul{visibility:hidden}", '<section class="k"><ul><li>{}</li></ul></section>'),
+    (".f p.z{color:#fff;background-color:#ffffff}", '<div class="f"><p class="z">{}</p></div>'),
+    (".w{transform:translateX(-9999px)}", '<div class="w">{}</div>'),
+    (".a.b{width:0;height:0;overflow:hidden}", '<div class="b a">{}</div>'),
+])
+def test_spam_block_hidden_by_compound_css_selector(css: str, block: str) -> None:
+    page = parse(f"<style>{css}</style><body><p>news</p>{block.format(LINKS)}<p>after</p></body>")
+    assert [link.hidden for link in page.links] == [True, True]
+    assert page.text == ["news", "after"] and "slot gacor" in page.hidden_text
+
+
+@pytest.mark.parametrize("css, block", [
+    (".m:hover a{display:none}", '<div class="m">{}</div>'),                          # only on interaction
+    ("@media (max-width:600px){div.sp{display:none}}", '<div class="sp">{}</div>'),   # only on small screens
+    ("div a{display:none}", "<div>{}</div>"),                                           # would hide every link
+    ("div.sp{left:-5px;font-size:12px}", '<div class="sp">{}</div>'),                  # not hiding
+    ("#footer .links{display:none}", '<div id="header"><div class="links">{}</div></div>'),   # wrong ancestor
+])
+def test_css_that_does_not_hide_the_block_leaves_it_visible(css: str, block: str) -> None:
+    page = parse(f"<style>{css}</style><body>{block.format(LINKS)}</body>")
+    assert [link.hidden for link in page.links] == [False, False]
+
+
+def test_hidden_menu_without_outside_links_stays_visible_text() -> None:
+    page = parse('<style>.menu ul{display:none}</style><body><div class="menu"><a href="/">Home</a>'
+                 '<ul><li><a href="/profil">Profil</a></li><li><a href="/bandar">Bandara</a></li></ul></div></body>')
+    assert not any(link.hidden for link in page.links) and "profil" in page.text
