@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
 AUTH_FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",), 143: (b" NO ",)}
+AUTH_SUCCESS_REPLIES = {21: b"230", 25: b"235", 587: b"235"}
 
 
 def trw_step(engine: Engine, st: list, success: bool) -> None:
@@ -70,8 +71,10 @@ def http_request(engine: Engine, ts: float, src: bytes, head: bytes) -> None:
         reqs[src] = reqs.get(src, 0) + 1
 
 
-def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, pstart: int, pend: int) -> None:
-    """Server data towards a client: HTTP error statuses and failed-login replies are probe evidence."""
+def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, pstart: int, pend: int,
+             dport: int = 0) -> None:
+    """Server data towards a client: HTTP error statuses and failed-login replies are probe evidence;
+    a login-accepted reply clears that connection of suspicion."""
     if buf.startswith(b"HTTP/1.", pstart):
         if buf[pstart + 9:pstart + 10] == b"4":
             st = engine.scan_state(client)
@@ -81,6 +84,38 @@ def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, p
     codes = AUTH_FAILURE_REPLIES.get(sport)
     if codes and any(buf.find(code, pstart, min(pend, pstart + 64)) >= 0 for code in codes):
         engine._auth_event(ts, client, sport, 1)
+    elif sport in AUTH_SUCCESS_REPLIES and buf.startswith(AUTH_SUCCESS_REPLIES[sport], pstart):
+        auth_logged_in(engine, client, dport, sport)
+
+
+def auth_close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -> None:
+    """A login-port connection ended: it was a guess only if the client spoke briefly and never got in.
+
+    A connect-and-close liveness probe sends nothing; a session, a file copy or a deployment tool's
+    task sends far more than a key exchange and a few passwords (an SSH guess: ~3 kB), or stays open
+    past sshd's login grace time."""
+    key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+    conn = engine.authconns.pop(key, None)
+    p = engine.p["brute_force"]
+    if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
+        return
+    if ts - conn[0] <= p["max_attempt_seconds"]:
+        engine._auth_event(ts, src, dport, 0)
+
+
+def auth_close_all(engine: Engine) -> None:
+    """End of a capture: login-port connections still open are judged on what was seen of them."""
+    for key in list(engine.authconns):
+        src, sport, dport = (key >> 32, key >> 16 & 0xFFFF, key & 0xFFFF) if key.__class__ is int else key
+        auth_close(engine, engine.last_ts, src, sport, dport)
+
+
+def auth_logged_in(engine: Engine, client: int | bytes, cport: int, port: int) -> None:
+    """The server sent a login-accepted reply (FTP 230, SMTP 235) on this connection."""
+    key = client << 32 | cport << 16 | port if client.__class__ is int else (client, cport, port)
+    conn = engine.authconns.get(key)
+    if conn is not None:
+        conn[2] = True
 
 
 def outbound_contact(engine: Engine, ts: float, src: bytes, dst: bytes, port: int) -> None:
@@ -220,6 +255,7 @@ def expanded(engine: Engine, compact: tuple) -> list:
 
 def _brute_force(engine: Engine, now: float) -> None:
     p = engine.p["brute_force"]
+    engine.authconns.expire(now - p["max_attempt_seconds"], 0)   # open that long: a session, not a guess
     since = now - p["window"]
     for (src, port), entry in list(engine.auth.items())[-256:]:
         if entry[3] < now - 1.0:
@@ -265,20 +301,23 @@ def _http_flood(engine: Engine, now: float) -> None:
     p = engine.p["http_flood"]
     win = engine.window
     if now - win["http_start"] > p["window"]:
+        _learn_busiest_source(engine, win.get("reqs", {}), win["http"])
         win["http_start"], win["http"], win["reqs"] = now - 1.0, {}, {}
     reqs, conns = win.get("reqs", {}), win["http"]
     rps = sum(engine.src_reqs.values())
-    base = engine.http_base
+    base, usual = engine.http_base, engine.http_source_base.mean
     elapsed = now - win["http_start"]
     for src in set(reqs) | set(conns):
         count = max(reqs.get(src, 0), conns.get(src, 0))
         if count < p["min_requests_per_source"]:
             continue
         evidence = {"requests": reqs.get(src, 0), "connections": conns.get(src, 0), "window_s": round(elapsed, 1),
-                    "requests_per_s": round(count / max(elapsed, 1.0), 1), "explanation":
-                    f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s"}
-        report(engine, "http_flood", now, addr_text(src), _home_text(engine), {"requests": count}, evidence,
-               win["http_start"], key=("http_flood", src))
+                    "requests_per_s": round(count / max(elapsed, 1.0), 1),
+                    "usual_busiest_source_requests": round(usual, 1), "explanation":
+                    f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s "
+                    f"(the busiest source usually sends {usual:.0f})"}
+        report(engine, "http_flood", now, addr_text(src), _home_text(engine),
+               {"requests": count, "source_baseline": usual}, evidence, win["http_start"], key=("http_flood", src))
     features = {"rps": rps, "baseline_rps": base.mean}
     if engine.rules["http_flood"].decide(features):
         busiest = top({k: v for k, v in reqs.items()}, 5)
@@ -289,6 +328,15 @@ def _http_flood(engine: Engine, now: float) -> None:
                key=("http_flood", "many"))
     else:
         base.update(rps)
+
+
+def _learn_busiest_source(engine: Engine, reqs: dict, conns: dict) -> None:
+    """After each window, learn how much the busiest source usually sends (a NAT gateway of a ministry
+    office is always busy), unless that window's busiest source was itself reported as a flood."""
+    busiest = max((max(reqs.get(s, 0), conns.get(s, 0)) for s in set(reqs) | set(conns)), default=0)
+    features = {"requests": busiest, "source_baseline": engine.http_source_base.mean}
+    if not engine.rules["http_flood"].decide(features):
+        engine.http_source_base.update(busiest)
 
 
 def _outbound(engine: Engine, now: float) -> None:

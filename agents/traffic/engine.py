@@ -72,6 +72,8 @@ class Engine:
         self.asked_udp = BoundedTable(16384)
         self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
         self.auth = BoundedTable(10000)          # src -> [attempt times, failure times, post times, ports, last]
+        self.authconns = BoundedTable(16384)     # conn_key to a login port -> [opened, client bytes, logged in]
+        self.peers = BoundedTable(4096)          # remotes in a conversation the server opened or accepted -> ts
         self.conns = BoundedTable(20000)         # (src, sport, dst, dport) -> partial HTTP request state
         self.outbound = BoundedTable(4096)       # home src -> [window start, hosts, ports per host]
         self.beacons = BoundedTable(4096)        # (home, remote, port) -> deque of connection times
@@ -88,8 +90,9 @@ class Engine:
                          syn.get("slack_ratio", 0.5), syn.get("slack_min", 20.0))
         self.udp_base: dict[bytes, Ewma] = {}
         self.icmp_base: dict[bytes, Ewma] = {}
-        self.http_base = Ewma(p.get("http_flood", {}).get("baseline_alpha", 0.01),
-                              p.get("http_flood", {}).get("initial_baseline", 20.0))
+        http = p.get("http_flood", {})
+        self.http_base = Ewma(http.get("baseline_alpha", 0.01), http.get("initial_baseline", 20.0))
+        self.http_source_base = Ewma(http.get("source_baseline_alpha", 0.1), http.get("initial_source_baseline", 20.0))
         vol = p.get("volume_spike", {})
         self.volume = Seasonal(vol.get("alpha", 0.01), min_samples=600)
         self.volume_bps = Seasonal(vol.get("alpha", 0.01), min_samples=600)
@@ -163,14 +166,20 @@ class Engine:
                 if flags & ACK and self.halfopen:
                     key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
                     if self.halfopen.pop(key, None) is not None:
-                        self.answered.discard(key)
+                        if key in self.answered:
+                            self.answered.discard(key)
+                            self.peers.put(src, ts)
                         h[D_DONE] += 1
                         if dport in self.web_ports:
                             self._http_count(src, ts)
                 if pend > pstart:
+                    if dport in self.auth_ports and self.authconns:
+                        self._auth_bytes(src, sport, dport, pend - pstart)
                     self._tcp_data(ts, buf, src, dst, sport, dport, pstart, pend, h, who)
                 elif flags & (FIN | RST) and self.conns:
                     self.conns.pop((src, sport, dst, dport), None)
+                if flags & (FIN | RST) and self.authconns and dport in self.auth_ports:
+                    detect.auth_close(self, ts, src, sport, dport)
                 if not flags & (ACK | RST):
                     self._odd_flags(ts, src, flags)
         elif proto == UDP:
@@ -198,8 +207,8 @@ class Engine:
                     self.answered.discard(old)
             halfopen[key] = ts
         self._contact(ts, src, dst, dport, failed_now)
-        if dport in self.auth_ports:
-            self._auth_event(ts, src, dport, 0)
+        if dport in self.auth_ports and not failed_now:
+            self.authconns.put(key, [ts, 0, False])
         if flags & (FIN | URG | PSH):
             self._odd_flags(ts, src, flags)
 
@@ -302,6 +311,12 @@ class Engine:
         if src in counts or len(counts) < self.max_sources:
             counts[src] = counts.get(src, 0) + 1
 
+    def _auth_bytes(self, src: int | bytes, sport: int, dport: int, size: int) -> None:
+        key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+        conn = self.authconns.get(key)
+        if conn is not None:
+            conn[1] += size
+
     def _auth_event(self, ts: float, src: int | bytes, port: int, what: int) -> None:
         """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
         key = (src, port)  # per service: a scanner touching each login port once is not guessing passwords
@@ -326,6 +341,7 @@ class Engine:
                         detect.outcome(self, dst, True)
                 else:
                     self.asked_tcp.put((dst, dport), ts)
+                    self.peers.put(dst, ts)
                     detect.outbound_contact(self, ts, src, dst, dport)
             elif flags & RST:
                 if self.halfopen.pop(key, None) is not None:
@@ -334,14 +350,15 @@ class Engine:
                     else:
                         detect.outcome(self, dst, False)
             elif pend > pstart:
-                detect.response(self, ts, buf, dst, sport, pstart, pend)
+                detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:
             key = (dst, dport)
             if key in self.asked_udp:
                 self.asked_udp[key] = ts
             else:
                 self.asked_udp.put(key, ts)
-                detect.outbound_contact(self, ts, src, dst, dport)
+                if not sport < 1024 <= dport:   # a service port answering a client is not reaching out
+                    detect.outbound_contact(self, ts, src, dst, dport)
         elif proto == ICMP and sport == 3:
             detect.unreachable(self, dst, buf, pstart, pend)
 
@@ -380,13 +397,14 @@ class Engine:
     def finish(self) -> None:
         """End of a capture: evaluate the last partial second and close every open anomaly."""
         if self.first_ts is not None:
+            detect.auth_close_all(self)
             detect.evaluate(self, min(self.next_tick, max(self.last_ts, self.next_tick - 1.0)))
             self._new_second()
         self.tracker.close_all()
 
     def stats(self) -> dict[str, Any]:
         tables = (self.halfopen, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
-                  self.outbound, self.beacons)
+                  self.outbound, self.beacons, self.authconns, self.peers)
         return {"packets": self.packets, "bytes": self.bytes, "sources_tracked": len(self.scan),
                 "evicted": sum(t.evicted for t in tables), "active": self.tracker.active_kinds(),
                 "anomalies": self.tracker.total}

@@ -85,7 +85,7 @@ def _rate_flood(engine: Engine, now: float, dst: int | bytes, kind: str, pkts: i
             return
         base = bases[dst] = Ewma(p["baseline_alpha"], p["initial_baseline"])
     features = {"pps": pkts, "bps": nbytes * 8, "baseline_pps": base.mean}
-    if not engine.rules[kind].decide(features):
+    if not engine.rules[kind].decide(features) or (kind == "udp_flood" and _udp_conversation(engine, per_source, now)):
         base.update(pkts)
         return
     src, busiest, nsources = _sources(per_source, pkts)
@@ -99,6 +99,16 @@ def _rate_flood(engine: Engine, now: float, dst: int | bytes, kind: str, pkts: i
     if ports:
         evidence["top_ports"] = [{"port": p_, "packets": n} for p_, n in ports]
     engine_report(engine, kind, now, src, dst, features, evidence)
+
+
+def _udp_conversation(engine: Engine, per_source: dict[Any, int], now: float) -> bool:
+    """Most of the second's UDP comes from clients the server is answering over UDP right now (HTTP/3,
+    a VPN, its own DNS service): a busy two-way service, not a flood (spoofed or one-way floods get no
+    answers). Only asked on loud seconds, so it may walk the table of recent outbound UDP flows."""
+    recent = now - 2.0
+    answered = {key[0] for key, ts in engine.asked_udp.items() if ts >= recent}
+    total = sum(per_source.values())
+    return total > 0 and sum(n for src, n in per_source.items() if src in answered) >= 0.5 * total
 
 
 def _reflection(engine: Engine, now: float) -> None:
@@ -150,7 +160,10 @@ def _volume(engine: Engine, now: float) -> None:
     p = engine.p["volume_spike"]
     pps, bps = engine.sec_pkts, engine.sec_bytes * 8
     base, base_bps = engine.volume.baseline(now), engine.volume_bps.baseline(now)
-    sustained = engine.volume_run + 1.0 if pps >= p["factor"] * base.mean and pps >= p["min_pps"] else 0.0
+    loud = pps >= p["factor"] * base.mean and pps >= p["min_pps"]
+    if loud and _known_transfer(engine):
+        return   # a download, copy or upload with a peer the server talks to: neither a spike nor normal
+    sustained = engine.volume_run + 1.0 if loud else 0.0
     features = {"pps": pps, "baseline_pps": base.mean, "baseline_std": base.std, "learned_s": engine.learned_s,
                 "sustained_s": sustained}
     engine.volume_run = sustained
@@ -165,6 +178,17 @@ def _volume(engine: Engine, now: float) -> None:
         engine.volume.update(now, pps)
         engine.volume_bps.update(now, bps)
         engine.learned_s += 1.0
+
+
+def _known_transfer(engine: Engine) -> bool:
+    """Most of the second's traffic is a few bulk transfers with peers in a two-way conversation the
+    server opened (package downloads, its own uploads) or accepted with a full handshake (an admin's scp,
+    a visitor's large download). Only asked on loud seconds, so it may walk the per-source counters."""
+    inbound = sum(engine.srcs.values())
+    if inbound < 0.2 * engine.sec_pkts:
+        return False   # one-way output from the server (or nothing seen coming back): judge it as volume
+    busiest = top(engine.srcs, 3)
+    return all(src in engine.peers for src, _n in busiest) and sum(n for _s, n in busiest) >= 0.8 * inbound
 
 
 def engine_report(engine: Engine, kind: str, now: float, src: str, dst: bytes | str, features: dict[str, Any],

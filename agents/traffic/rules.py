@@ -46,9 +46,11 @@ PARAMS: dict[str, dict[str, Any]] = {
     "reflection": {"ports": sorted(REFLECTION_PORTS), "window": 10.0, "min_reflectors": 10, "min_packets": 50,
                    "min_bps": 8e6, "min_synack": 100, "min_synack_sources": 5, "quiet": 15.0},
     "brute_force": {"ports": sorted(AUTH_PORTS), "window": 300.0, "min_attempts": 10, "min_auth_failures": 5,
+                    "max_attempt_bytes": 16384, "max_attempt_seconds": 120.0,
                     "login_paths": LOGIN_PATHS, "min_login_posts": 10, "quiet": 120.0},
     "slow_http": {"header_timeout": 10.0, "min_trickled": 1, "min_held": 5, "quiet": 30.0},
-    "http_flood": {"window": 10.0, "min_requests_per_source": 300, "min_rps": 500.0, "factor": 5.0,
+    "http_flood": {"window": 10.0, "min_requests_per_source": 1000, "source_factor": 5.0,
+                   "initial_source_baseline": 20.0, "source_baseline_alpha": 0.1, "min_rps": 500.0, "factor": 5.0,
                    "baseline_alpha": 0.01, "initial_baseline": 20.0, "quiet": 15.0},
     "volume_spike": {"warmup": 120.0, "z": 6.0, "factor": 4.0, "min_pps": 2000.0, "sustain": 5.0,
                      "alpha": 0.01, "quiet": 30.0},
@@ -96,7 +98,8 @@ def _slow_http(p: dict[str, Any], f: dict[str, Any]) -> bool:
 
 
 def _http_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
-    if f.get("requests", 0) >= p["min_requests_per_source"]:
+    requests = f.get("requests", 0)
+    if requests >= p["min_requests_per_source"] and requests >= p["source_factor"] * f.get("source_baseline", 0):
         return True
     rps = f.get("rps", 0)
     return bool(rps >= p["min_rps"] and rps >= p["factor"] * f.get("baseline_rps", 0))

@@ -82,14 +82,14 @@ def test_reflection_needs_unsolicited_replies_from_many_reflectors() -> None:
 
 def test_brute_force_on_ssh_and_quiet_for_few_logins() -> None:
     f = Feeder()
-    for i in range(12):
-        handshake(f, T0 + i * 5, CLIENT, 50000 + i, 22)
+    for i in range(12):   # short connections, each a key exchange and a password (a few kB)
+        handshake(f, T0 + i * 5, CLIENT, 50000 + i, 22, b"SSH-2.0-x\r\n" + b"k" * 2000)
     assert f.finish() and f.kinds() == ["brute_force"]
     anomaly = next(a for s, a in f.events if s == "start")
     assert anomaly.evidence["service"] == "ssh" and anomaly.src == CLIENT
     few = Feeder()
     for i in range(3):
-        handshake(few, T0 + i * 5, CLIENT, 50000 + i, 22)
+        handshake(few, T0 + i * 5, CLIENT, 50000 + i, 22, b"SSH-2.0-x\r\n" + b"k" * 2000)
     assert few.finish() == []
 
 
@@ -107,8 +107,8 @@ def test_slow_http_unfinished_headers_trickled() -> None:
 
 def test_http_flood_from_one_source() -> None:
     f = Feeder()
-    for i in range(600):
-        handshake(f, T0 + i / 100, CLIENT, 10000 + i, 80, b"GET /search?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    for i in range(2000):   # 400 requests/s, each on a new connection
+        handshake(f, T0 + i / 400, CLIENT, 10000 + i, 80, b"GET /search?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert f.finish() and f.kinds() == ["http_flood"]
 
 
