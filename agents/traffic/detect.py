@@ -118,12 +118,19 @@ def auth_logged_in(engine: Engine, client: int | bytes, cport: int, port: int) -
         conn[2] = True
 
 
+def outbound_answered(engine: Engine, home: int | bytes, remote: int | bytes) -> None:
+    """A host the server contacted answered (SYN-ACK, or a reply to its query): not a scan target."""
+    entry = engine.outbound.get(home)
+    if entry is not None and remote in entry[1] and len(entry[3]) < 4096:
+        entry[3].add(remote)
+
+
 def outbound_contact(engine: Engine, ts: float, src: bytes, dst: bytes, port: int) -> None:
     """The server opened a connection (or a new UDP flow): count fan-out, look for clockwork beacons."""
     p = engine.p["outbound_anomaly"]
     entry = engine.outbound.get(src)
     if entry is None or ts - entry[0] > p["window"]:
-        entry = engine.outbound.put(src, [ts, {}, ts])
+        entry = engine.outbound.put(src, [ts, {}, ts, set()])   # start, host -> ports, last, answered hosts
     hosts = entry[1]
     ports = hosts.get(dst)
     if ports is None and len(hosts) < 4096:
@@ -341,15 +348,17 @@ def _learn_busiest_source(engine: Engine, reqs: dict, conns: dict) -> None:
 
 def _outbound(engine: Engine, now: float) -> None:
     p = engine.p["outbound_anomaly"]
-    for src, (start, hosts, last) in list(engine.outbound.items())[-64:]:
+    for src, (start, hosts, last, answered) in list(engine.outbound.items())[-64:]:
         if last < now - 1.0:
             continue
+        # a sweep hits mostly silent addresses; mail delivery, feeds and APIs answer
+        silent = [h for h in hosts if h not in answered] if len(hosts) >= p["distinct_hosts"] else []
         widest = max((len(v) for v in hosts.values()), default=0)
-        features = {"distinct_hosts": len(hosts), "distinct_ports": widest}
-        evidence = {"pattern": "scanning", "distinct_hosts": len(hosts), "max_ports_per_host": widest,
-                    "hosts_sample": [addr_text(h) for h in list(hosts)[:10]], "explanation":
-                    f"this server opened connections to {len(hosts)} hosts (up to {widest} ports on one) "
-                    f"in {now - start:.0f}s"}
+        features = {"distinct_hosts": len(silent), "distinct_ports": widest}
+        evidence = {"pattern": "scanning", "distinct_hosts": len(hosts), "unanswered_hosts": len(silent),
+                    "max_ports_per_host": widest, "hosts_sample": [addr_text(h) for h in (silent or list(hosts))[:10]],
+                    "explanation": f"this server opened connections to {len(hosts)} hosts ({len(silent)} never "
+                    f"answered; up to {widest} ports on one) in {now - start:.0f}s"}
         report(engine, "outbound_anomaly", now, addr_text(src), "many", features, evidence, start,
                key=("outbound_anomaly", src, "scan"))
     for (src, dst, port), times in list(engine.beacons.items())[-256:]:

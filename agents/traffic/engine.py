@@ -158,6 +158,8 @@ class Engine:
                     if (src, sport) not in self.asked_tcp:
                         h[D_SYNACK] += 1
                         self.src_synack[who] = self.src_synack.get(who, 0) + 1
+                    elif self.outbound:
+                        detect.outbound_answered(self, dst, src)
                 else:
                     h[D_SYN] += 1
                     self.src_syn[who] = self.src_syn.get(who, 0) + 1
@@ -288,7 +290,10 @@ class Engine:
                 h[D_REFLB] += length
                 self.src_reflb[who] = self.src_reflb.get(who, 0) + length
                 return
-        elif sport in self.reflect_ports and (src, sport) not in self.asked_udp:
+        elif sport in self.reflect_ports and (src, sport) in self.asked_udp:
+            if self.outbound:
+                detect.outbound_answered(self, dst, src)   # the answer to the server's own query
+        elif sport in self.reflect_ports:
             h[D_REFL] += 1
             h[D_REFLB] += length
             self.src_reflb[who] = self.src_reflb.get(who, 0) + length

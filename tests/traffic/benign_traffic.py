@@ -265,6 +265,28 @@ def quic_visitors(rng: random.Random) -> Frames:
     return out
 
 
+def newsletter(rng: random.Random) -> Frames:
+    """The server mails a newsletter: it looks up and connects to 150 recipients' mail hosts in a minute,
+    each answers (one is down and never does), plus a CMS fetching feeds from forty sites."""
+    out: Frames = []
+    for n in range(190):
+        remote = f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{n % 250 + 1}"
+        port = 25 if n < 150 else 443
+        t, sport = T0 + 5 + n * 0.35, 33000 + n
+        out += [(t - 0.01, udp(SERVER, RESOLVER, sport, 53, b"q" * 40)),
+                (t - 0.005, udp(RESOLVER, SERVER, 53, sport, b"a" * 120)), (t, tcp(SERVER, remote, sport, port, "S"))]
+        if n == 7:
+            continue   # that mail host is down: retried later by the mail queue
+        out += [(t + 0.05, tcp(remote, SERVER, port, sport, "SA")), (t + 0.05, tcp(SERVER, remote, sport, port, "A"))]
+        lines = [b"220 mx ESMTP\r\n", b"250 OK\r\n", b"250 OK\r\n", b"354 go\r\n", b"250 queued\r\n"]
+        for k, line in enumerate(lines if port == 25 else [PAGE[:1400], PAGE[1400:2800]]):
+            out += [(t + 0.1 + k * 0.05, tcp(remote, SERVER, port, sport, "PA", line)),
+                    (t + 0.12 + k * 0.05, tcp(SERVER, remote, sport, port, "PA", b"MAIL FROM:<news@moc.gov.kh>\r\n"))]
+        out += [(t + 0.5, tcp(SERVER, remote, sport, port, "FA")), (t + 0.55, tcp(remote, SERVER, port, sport, "FA"))]
+    background(out, rng, T0, 90, 1.0, many_clients(100, rng))
+    return out
+
+
 def short_burst(rng: random.Random) -> Frames:
     """A four-second capture of a busy moment (no time to learn anything: nothing is a spike)."""
     out: Frames = []
@@ -276,7 +298,7 @@ SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
     "busy_morning": busy_morning, "crawler": crawler, "monitoring": monitoring, "server_lookups": server_lookups,
     "downloads": downloads, "admin_ssh": admin_ssh, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,
-    "mid_connection": mid_connection, "short_burst": short_burst}
+    "mid_connection": mid_connection, "newsletter": newsletter, "short_burst": short_burst}
 
 
 def build(name: str, seed: int = 1) -> Frames:

@@ -79,3 +79,15 @@ def test_bulk_transfer_from_unknown_source_is_still_a_spike() -> None:
         f.feed(T0 + 90 + k / 8000, tcp("203.0.113.9", SERVER, 80, 45000, "A", b"d" * 1400))
     f.finish()
     assert "volume_spike" in f.kinds()
+
+
+def test_outbound_sweep_is_reported_though_a_few_hosts_answer() -> None:
+    f = Feeder()
+    for n in range(80):   # the server sweeps port 445 across a subnet; one host in ten answers
+        f.feed(T0 + n * 0.05, tcp(SERVER, f"10.77.0.{n + 1}", 45000 + n, 445, "S"))
+        if n % 10 == 0:
+            f.feed(T0 + n * 0.05 + 0.01, tcp(f"10.77.0.{n + 1}", SERVER, 445, 45000 + n, "SA"))
+    f.finish()
+    scans = [a for s, a in f.events if s == "start" and a.kind == "outbound_anomaly"]
+    assert len(scans) == 1 and scans[0].evidence["pattern"] == "scanning"
+    assert scans[0].evidence["unanswered_hosts"] < scans[0].evidence["distinct_hosts"]
