@@ -52,7 +52,7 @@ def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: in
     outcome(engine, client, False)
 
 
-def http_request(engine: Engine, ts: float, src: bytes, head: bytes) -> None:
+def http_request(engine: Engine, ts: float, src: bytes, head: bytes, sport: int = 0) -> None:
     """A request head from a client: scanner user agents, login form posts, request counts."""
     lowered = head[:2048].lower()
     agent_at = lowered.find(b"\nuser-agent:")
@@ -65,7 +65,7 @@ def http_request(engine: Engine, ts: float, src: bytes, head: bytes) -> None:
     if lowered.startswith(b"post ") and engine.login_paths:
         path = lowered[5:lowered.find(b" ", 5)]
         if any(path.startswith(login) for login in engine.login_paths):
-            engine._auth_event(ts, src, 80, 2)
+            engine.login_pending.put((src, sport), ts)   # judged by the reply: a redirect logged in
     reqs = engine.window.setdefault("reqs", {})
     if src in reqs or len(reqs) < engine.max_sources:
         reqs[src] = reqs.get(src, 0) + 1
@@ -76,10 +76,15 @@ def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, p
     """Server data towards a client: HTTP error statuses and failed-login replies are probe evidence;
     a login-accepted reply clears that connection of suspicion."""
     if buf.startswith(b"HTTP/1.", pstart):
-        if buf[pstart + 9:pstart + 10] == b"4":
+        status = buf[pstart + 9:pstart + 10]
+        if status == b"4":
             st = engine.scan_state(client)
             if st is not None:
                 st[SC_HERR] += 1
+        if engine.login_pending:
+            posted = engine.login_pending.pop((client, dport), None)
+            if posted is not None and status != b"3":   # login forms redirect on success (POST-redirect-GET)
+                engine._auth_event(ts, client, 80, 2)
         return
     codes = AUTH_FAILURE_REPLIES.get(sport)
     if codes and any(buf.find(code, pstart, min(pend, pstart + 64)) >= 0 for code in codes):
@@ -104,10 +109,13 @@ def auth_close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: i
 
 
 def auth_close_all(engine: Engine) -> None:
-    """End of a capture: login-port connections still open are judged on what was seen of them."""
+    """End of a capture: login-port connections and login posts still open are judged on what was seen."""
     for key in list(engine.authconns):
         src, sport, dport = (key >> 32, key >> 16 & 0xFFFF, key & 0xFFFF) if key.__class__ is int else key
         auth_close(engine, engine.last_ts, src, sport, dport)
+    while engine.login_pending:   # login form posts whose reply was never seen
+        (src, _port), _ts = engine.login_pending.popitem(last=False)
+        engine._auth_event(engine.last_ts, src, 80, 2)
 
 
 def auth_logged_in(engine: Engine, client: int | bytes, cport: int, port: int) -> None:
@@ -263,6 +271,10 @@ def expanded(engine: Engine, compact: tuple) -> list:
 def _brute_force(engine: Engine, now: float) -> None:
     p = engine.p["brute_force"]
     engine.authconns.expire(now - p["max_attempt_seconds"], 0)   # open that long: a session, not a guess
+    pending = engine.login_pending
+    while pending and next(iter(pending.values())) < now - 5.0:   # no reply seen (one-way capture): a guess
+        (src, _port), _ts = pending.popitem(last=False)
+        engine._auth_event(now, src, 80, 2)
     since = now - p["window"]
     for (src, port), entry in list(engine.auth.items())[-256:]:
         if entry[3] < now - 1.0:

@@ -73,6 +73,7 @@ class Engine:
         self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
         self.auth = BoundedTable(10000)          # src -> [attempt times, failure times, post times, ports, last]
         self.authconns = BoundedTable(16384)     # conn_key to a login port -> [opened, client bytes, logged in]
+        self.login_pending = BoundedTable(4096)  # (client, port) that posted a login form -> ts, until the reply
         self.peers = BoundedTable(4096)          # remotes in a conversation the server opened or accepted -> ts
         self.conns = BoundedTable(20000)         # (src, sport, dst, dport) -> partial HTTP request state
         self.outbound = BoundedTable(4096)       # home src -> [window start, hosts, ports per host]
@@ -269,7 +270,7 @@ class Engine:
                 return
             h[D_REQS] += 1
             self.src_reqs[who] = self.src_reqs.get(who, 0) + 1
-            detect.http_request(self, ts, src, buf[pstart:pend])
+            detect.http_request(self, ts, src, buf[pstart:pend], sport)
             if buf.find(b"\r\n\r\n", pstart, pend) < 0:
                 self.conns.put(key, [ts, ts, 1, pend - pstart, 0])   # start, last, segments, bytes, trickles
             return
@@ -409,7 +410,7 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         tables = (self.halfopen, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
-                  self.outbound, self.beacons, self.authconns, self.peers)
+                  self.outbound, self.beacons, self.authconns, self.peers, self.login_pending)
         return {"packets": self.packets, "bytes": self.bytes, "sources_tracked": len(self.scan),
                 "evicted": sum(t.evicted for t in tables), "active": self.tracker.active_kinds(),
                 "anomalies": self.tracker.total}

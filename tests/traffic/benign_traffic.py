@@ -287,6 +287,28 @@ def newsletter(rng: random.Random) -> Frames:
     return out
 
 
+def office_logins(rng: random.Random) -> Frames:
+    """Office staff behind one NAT address signing in to the intranet at 8:00 (each answered with a
+    redirect), and an editor saving a dozen CMS pages under /admin."""
+    out: Frames = []
+    office = "36.37.140.5"
+
+    def reply(req: bytes) -> list[bytes]:
+        if req.startswith(b"POST"):
+            return [b"HTTP/1.1 302 Found\r\nLocation: /home\r\nContent-Length: 0\r\n\r\n"]
+        return [PAGE[:1400], PAGE[1400:2800]]
+
+    for n in range(60):
+        form = b"POST /user/login HTTP/1.1\r\nHost: intranet\r\nContent-Length: 40\r\n\r\nname=staff&pass=secret"
+        connection(out, T0 + rng.uniform(0, 240), office, 20000 + n, 80, [get("/user/login"), form, get("/home")],
+                   reply=reply)
+    for n in range(15):
+        save = b"POST /admin/node/%d/edit HTTP/1.1\r\nHost: moc\r\nContent-Length: 9\r\n\r\nbody=news" % n
+        connection(out, T0 + 10 + n * 15, ADMIN, 52000 + n, 80, [save, get(f"/node/{n}")], reply=reply)
+    background(out, rng, T0, 250, 1.0, many_clients(100, rng))
+    return out
+
+
 def short_burst(rng: random.Random) -> Frames:
     """A four-second capture of a busy moment (no time to learn anything: nothing is a spike)."""
     out: Frames = []
@@ -298,7 +320,8 @@ SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
     "busy_morning": busy_morning, "crawler": crawler, "monitoring": monitoring, "server_lookups": server_lookups,
     "downloads": downloads, "admin_ssh": admin_ssh, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,
-    "mid_connection": mid_connection, "newsletter": newsletter, "short_burst": short_burst}
+    "mid_connection": mid_connection, "newsletter": newsletter,
+    "office_logins": office_logins, "short_burst": short_burst}
 
 
 def build(name: str, seed: int = 1) -> Frames:

@@ -91,3 +91,15 @@ def test_outbound_sweep_is_reported_though_a_few_hosts_answer() -> None:
     scans = [a for s, a in f.events if s == "start" and a.kind == "outbound_anomaly"]
     assert len(scans) == 1 and scans[0].evidence["pattern"] == "scanning"
     assert scans[0].evidence["unanswered_hosts"] < scans[0].evidence["distinct_hosts"]
+
+
+def test_login_posts_answered_without_redirect_are_guesses() -> None:
+    """Password guessing on a web form: the form comes back (200) each time; one-way, no reply at all."""
+    form = b"POST /wp-login.php HTTP/1.1\r\nHost: moc\r\n\r\nlog=admin&pwd=123456"
+    frames: list = []
+    for n in range(12):
+        connection(frames, T0 + n * 3, "192.0.2.77", 42000 + n, 80, [form],
+                   reply=lambda _r: [b"HTTP/1.1 200 OK\r\n\r\n<form>"])
+    assert run(frames) == ["brute_force"]
+    one_way = [(ts, frame) for ts, frame in frames if frame[26:30] != bytes([10, 9, 0, 1])]
+    assert run(one_way) == ["brute_force"]
