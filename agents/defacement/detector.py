@@ -99,7 +99,7 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
         rec = signatures.record(page, external_test(profile.host), feats.new_text(page, profile.text), fresh)
     else:
         fresh, rec = [], signatures.record(page, external_test(profile.host))
-    candidate = sensors.Candidate(page, feats, profile, signatures.scan(rules, rec), fresh)
+    candidate = sensors.Candidate(page, feats, profile, signatures.scan(rules, rec), fresh, rec)
     hits = candidate.hits
     if profile.learned:
         findings = [f for sensor in _SENSORS for f in sensor(candidate)]

@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from govwatch.agents.defacement import context
+from govwatch.agents.defacement import signatures as signatures_mod
 from govwatch.agents.defacement.html import Page
 from govwatch.agents.defacement.profile import Features, Profile, link_key, mask, script_fingerprint, url_domain
 from govwatch.agents.defacement.signatures import Hit
@@ -30,6 +32,7 @@ WELL_KNOWN = {"google.com", "googleapis.com", "gstatic.com", "googletagmanager.c
 # Measurement and tag hosts: a new one is how analytics gets added to a page (low, never "defaced" alone).
 ANALYTICS = {"googletagmanager.com", "google-analytics.com", "clarity.ms", "hotjar.com", "statcounter.com",
              "histats.com", "cloudflareinsights.com", "doubleclick.net", "facebook.net", "yandex.ru"}
+REPORTED_CLAIM_WEIGHT = 0.2
 _CONTEXT_WEIGHT = {"script": 0.6, "base": 0.7, "form": 0.5, "iframe": 0.3, "media": 0.3, "link": 0.25,
                    "img": 0.1, "a": 0.03}
 _CONTEXT_SEVERITY = {"script": "high", "base": "high", "form": "high", "iframe": "medium", "media": "medium",
@@ -69,6 +72,7 @@ class Candidate:
     profile: Profile
     hits: list[Hit]
     new_scripts: list[str] = field(default_factory=list)
+    record: dict[str, str] = field(default_factory=dict)
 
     def is_new_domain(self, domain: str | None) -> bool:
         return domain is not None and domain != self.profile.host
@@ -85,11 +89,35 @@ def new_scripts(page: Page, profile: Profile, feats: Features | None = None) -> 
 
 
 def signatures(c: Candidate) -> list[Finding]:
-    """Rule hits the known-good page did not already have."""
+    """Rule hits the known-good page did not already have; a claim inside a news story on an otherwise
+    intact page is reported low (see context.py), not as a defacement."""
     baseline = set(c.profile.hits)
-    return [Finding("signature", hit.weight, hit.severity,
-                    f"signature: '{hit.excerpt}' (rule {hit.rule_id}: {hit.title})")
-            for hit in c.hits if hit.rule_id not in baseline]
+    out, intact = [], None
+    for hit in c.hits:
+        if hit.rule_id in baseline:
+            continue
+        if "claim" in hit.tags and c.record:
+            intact = _intact(c) if intact is None else intact
+            if intact and context.reported(c.record.get("folded", ""), signatures_mod.unfolded(c.record),
+                                           hit.excerpt):
+                out.append(Finding("signature", REPORTED_CLAIM_WEIGHT, "low",
+                                   f"claim words in a news-like sentence, page otherwise intact: "
+                                   f"'{hit.excerpt}' (rule {hit.rule_id}: {hit.title})"))
+                continue
+        out.append(Finding("signature", hit.weight, hit.severity,
+                           f"signature: '{hit.excerpt}' (rule {hit.rule_id}: {hit.title})"))
+    return out
+
+
+def _intact(c: Candidate) -> bool:
+    """The page kept its recurring elements and reads as edited, not replaced (the replacement sensor
+    stays below medium)."""
+    if not c.profile.learned:
+        return False
+    marks = _lost(c.profile.stable("landmarks"), c.feats.landmarks)
+    if marks is not None and marks > 0.25:
+        return False
+    return all(f.weight < 0.3 for f in replacement(c))
 
 
 def new_domains(c: Candidate) -> list[Finding]:

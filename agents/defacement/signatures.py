@@ -38,6 +38,7 @@ class Hit:
     severity: str
     weight: float
     excerpt: str
+    tags: tuple[str, ...] = ()
 
 
 def _check_body(raw: dict[str, Any]) -> None:
@@ -91,6 +92,11 @@ def record(page: Page, is_external: Any = None, text_lines: list[str] | None = N
     }
 
 
+def unfolded(rec: dict[str, str]) -> str:
+    """The `folded` field before folding: the same lines, where a crew name keeps its digits."""
+    return rec.get("title", "") + "\n" + rec.get("text", "") + "\n" + rec.get("hidden_text", "")
+
+
 def _excerpt(rule: Rule, rec: dict[str, str]) -> str:
     """The text that made a rule match, for the analyst (first regex that finds something)."""
     for name, selection in rule.raw["match"].items():
@@ -114,7 +120,8 @@ def scan(rules: list[Rule], rec: dict[str, str]) -> list[Hit]:
     for rule in rules:
         if rule.matches(rec):
             weight = float(rule.raw.get("weight", SEVERITY_WEIGHT.get(rule.severity, 0.5)))
-            hits.append(Hit(rule.id, rule.title, rule.severity, weight, _excerpt(rule, rec)))
+            tags = tuple(str(tag) for tag in rule.raw.get("tags") or ())
+            hits.append(Hit(rule.id, rule.title, rule.severity, weight, _excerpt(rule, rec), tags))
     return sorted(hits, key=lambda h: -h.weight)
 
 
