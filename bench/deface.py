@@ -29,12 +29,19 @@ from collections import defaultdict
 
 from govwatch.agents.defacement.detector import default_rules, judge
 from govwatch.agents.defacement.profile import learn
-from govwatch.agents.defacement.synth import ATTACKS, add_analytics, inject, render, standalone_defacement
+from govwatch.agents.defacement.synth import (
+    ATTACKS,
+    add_analytics,
+    add_hacking_news,
+    inject,
+    render,
+    standalone_defacement,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "corpus", "defacement"))
 LEARN = 3
-BENIGN = ("rerender", "next_version", "analytics_added", "first_sight_legit")
+BENIGN = ("rerender", "next_version", "analytics_added", "news_about_hacking", "first_sight_legit")
 
 
 def read(path: str) -> str:
@@ -76,6 +83,9 @@ def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str
                 results["rerender"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}/{i}"))
             verdict = judge(profile, add_analytics(render(html, rng), rng), rules=rules)
             results["analytics_added"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
+            for i in range(2):
+                verdict = judge(profile, add_hacking_news(render(html, rng), rng), rules=rules)
+                results["news_about_hacking"].append((verdict.defaced, verdict.severity, f"{name} seed {seed}/{i}"))
             for kind in ATTACKS:
                 verdict = judge(profile, inject(render(html, rng), kind, rng), rules=rules)
                 results[kind].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))

@@ -226,7 +226,39 @@ _INJECTORS: dict[str, Callable[[str, random.Random], str]] = {
     "title": _title}
 
 
-BENIGN_CHANGES = ("analytics_added",)
+BENIGN_CHANGES = ("analytics_added", "news_about_hacking")
+HACKING_NEWS = [
+    ("Cyber Security Week opens with a call to update public websites",
+     "Opening Cyber Security Week, the minister recalled that several provincial websites were hacked by an "
+     "unknown group last year, and asked every agency to update its systems and train its staff."),
+    ("Police investigate attack on the municipal portal",
+     "The municipal portal was hacked by criminals who replaced its home page on Sunday night, police said on "
+     "Monday; the site was restored within two hours and no personal data was lost."),
+    ("Ministry launches an anonymous survey on online services",
+     "Citizens can answer the anonymous survey until the end of the month. The ministry was here to help the "
+     "chamber of commerce after its site was defaced by attackers in March, the spokesperson said."),
+    ("Diskominfo gelar pelatihan keamanan siber bagi admin website dinas",
+     "Dalam pelatihan tersebut dijelaskan bahwa sejumlah situs pemerintah daerah pernah diretas oleh pihak yang "
+     "tidak bertanggung jawab, sehingga setiap pengelola diminta memperbarui sistem secara berkala."),
+    ("Bộ Thông tin và Truyền thông tổ chức hội thảo an toàn thông tin",
+     "Theo báo cáo tại hội thảo, năm ngoái nhiều cổng thông tin điện tử của địa phương đã bị hack bởi các đối "
+     "tượng xấu, vì vậy các cơ quan cần nâng cao năng lực bảo đảm an toàn thông tin."),
+    ("ក្រសួងរៀបចំសិក្ខាសាលាស្តីពីសន្តិសុខព័ត៌មានវិទ្យា",
+     "ក្នុងសិក្ខាសាលានេះ មន្ត្រីបានរំលឹកថា កាលពីឆ្នាំមុន គេហទំព័រមួយចំនួនត្រូវបានហេកដោយជនមិនស្គាល់មុខ "
+     "ហើយបានស្នើឱ្យស្ថាប័ននានាធ្វើបច្ចុប្បន្នភាពប្រព័ន្ធ និងបណ្តុះបណ្តាលបុគ្គលិកជាប្រចាំ។"),
+    ("กระทรวงจัดสัปดาห์ความปลอดภัยไซเบอร์",
+     "ในงานสัมมนา เจ้าหน้าที่กล่าวว่าเมื่อปีที่แล้วเว็บไซต์ของหน่วยงานท้องถิ่นหลายแห่งถูกแฮกโดยบุคคลที่ไม่ทราบชื่อ "
+     "จึงขอให้ทุกหน่วยงานปรับปรุงระบบและฝึกอบรมเจ้าหน้าที่อย่างสม่ำเสมอ"),
+    ("Prefeitura reforça a segurança do portal",
+     "Segundo a polícia, o portal da prefeitura foi hackeado por um grupo desconhecido na semana passada e já foi "
+     "restaurado; nenhum dado pessoal foi perdido, informou a secretaria."),
+    ("Belediye internet sitesine yapılan saldırı soruşturuluyor",
+     "Belediyenin internet sitesi geçen hafta kimliği belirsiz kişiler tarafından hacklendi; polis soruşturma "
+     "başlattı ve site iki saat içinde yeniden yayına alındı."),
+    ("الوزارة تنظم أسبوع الأمن السيبراني",
+     "أعلنت الوزارة أنه تم اختراق موقع إحدى البلديات الأسبوع الماضي من قبل مجموعة مجهولة، وبدأت الشرطة "
+     "التحقيق في الحادث، وتمت استعادة الموقع خلال ساعتين."),
+]
 _CREW_NAMES = ["Mr.Z3r0", "./B4ngs4t", "Sh4d0w_X", "D4rkN1ght", "xRoot", "Anon_Ghost", "N0Name", "K1ller"]
 _LINES = ["from somewhere with love", "we are legion", "sorry admin", "just for fun", "no comment",
           "see you next time", "^_^", "we never sleep", "greetz to all my friends", "contact me on telegram"]
@@ -242,6 +274,15 @@ def add_analytics(html: str, rng: random.Random) -> str:
     frame = (f'<noscript><iframe src="https://www.googletagmanager.com/ns.html?id={tag}" height="0" width="0" '
              'style="display:none;visibility:hidden"></iframe></noscript>')
     return _insert_after_body(_insert_head(html, loader), frame)
+
+
+def add_hacking_news(html: str, rng: random.Random) -> str:
+    """A legitimate change: the page publishes a news story on a cyber attack ("... was hacked by ...")."""
+    heading, body = rng.choice(HACKING_NEWS)
+    day = f"{rng.randint(1, 28)}/{rng.randint(1, 12)}/2026"
+    item = (f'<div class="news-item"><h3><a href="/news/{rng.randint(1000, 9999)}.html">{heading}</a></h3>'
+            f"<small>{day}</small><p>{body}</p></div>")
+    return _insert_before(html, "</body", item) if rng.random() < 0.5 else _insert_after_body(html, item)
 
 
 def standalone_defacement(rng: random.Random) -> str:
