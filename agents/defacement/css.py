@@ -197,11 +197,15 @@ def hidden_spans(doc: str, selectors: tuple[Selector, ...], attributes: Attribut
     out: list[tuple[int, int]] = []
     contexts: dict[Compound, list[tuple[int, int]]] = {}
     for sel in selectors:
-        spans = _elements(doc, sel.subject, attributes, element_end, void)
-        if spans and sel.context is not None:
+        around: list[tuple[int, int]] = []
+        if sel.context is not None:   # the container first: usually rarer, and without it nothing is hidden
             if sel.context not in contexts:
                 contexts[sel.context] = _elements(doc, sel.context, attributes, element_end, void)
             around = contexts[sel.context]
+            if not around:
+                continue
+        spans = _elements(doc, sel.subject, attributes, element_end, void)
+        if around:
             spans = [s for s in spans if any(b < s[0] < e for b, e in around)]
         if spans and _worth_hiding(doc, spans):
             out += spans
