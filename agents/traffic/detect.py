@@ -20,7 +20,8 @@ from .tracker import Anomaly
 if TYPE_CHECKING:
     from .engine import Engine
 
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
+    range(12)
 AUTH_FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",), 143: (b" NO ",)}
 AUTH_SUCCESS_REPLIES = {21: b"230", 25: b"235", 587: b"235"}
 
@@ -37,19 +38,37 @@ def trw_step(engine: Engine, st: list, success: bool) -> None:
     st[SC_LLR] = max(st[SC_LLR], math.log((1 - p["beta"]) / (1 - p["alpha"])))
 
 
-def outcome(engine: Engine, src: int | bytes, success: bool) -> None:
+def outcome(engine: Engine, src: int | bytes, success: bool, port: int = -1) -> None:
+    """A contact from `src` was answered or refused. Failures count once per service port (TRW judges
+    distinct first contacts): a browser whose six connections and their retries are refused while the
+    web server restarts made one failed contact, a scanner makes one per port."""
     st = engine.scan.get(src)
     if st is None:
         return
     if st.__class__ is tuple and not success:  # a one-contact source stays compact: count the failure
-        engine.scan[src] = (st[0], st[1], st[2], st[3], st[4] + 1)
+        if port != st[2] or not st[4]:
+            engine.scan[src] = (st[0], st[1], st[2], st[3], st[4] + 1)
         return
-    trw_step(engine, engine.scan_state(src), success)
+    st = engine.scan_state(src)
+    if not success and port >= 0:
+        failed = st[SC_FPORTS]
+        if port in failed:
+            return
+        if len(failed) < 1024:
+            failed.add(port)
+    trw_step(engine, st, success)
 
 
 def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: int) -> None:
-    """The server answered a probe with ICMP unreachable: a failed first contact for that client."""
-    outcome(engine, client, False)
+    """The server answered a probe with ICMP unreachable: a failed first contact for that client, on the
+    port named in the quoted datagram (IPv4 header + its first 8 bytes, after the 4 unused bytes)."""
+    quoted = pstart + 4
+    port = -1
+    if pend >= quoted + 20 and buf[quoted] >> 4 == 4:
+        at = quoted + (buf[quoted] & 15) * 4 + 2
+        if pend >= at + 2:
+            port = buf[at] << 8 | buf[at + 1]
+    outcome(engine, client, False, port)
 
 
 def http_request(engine: Engine, ts: float, src: bytes, head: bytes, sport: int = 0) -> None:
@@ -207,7 +226,10 @@ def _pending(engine: Engine, now: float) -> None:
         if key in answered:
             answered.discard(key)
         elif two_way:
-            outcome(engine, key >> 32 if key.__class__ is int else key[0], False)
+            if key.__class__ is int:
+                outcome(engine, key >> 32, False, key & 0xFFFF)
+            else:
+                outcome(engine, key[0], False, key[2])
 
 
 def _port_scan(engine: Engine, now: float) -> None:
@@ -262,7 +284,7 @@ def _scan_features(st: list, threshold: float) -> dict[str, Any]:
 def expanded(engine: Engine, compact: tuple) -> list:
     """The full scan state a compact (one-contact) entry stands for, without storing it."""
     first, last, port, host, failures = compact
-    full = [first, last, {port}, {host}, 0, 0, 0.0, 0, 0, 0, 0]
+    full = [first, last, {port}, {host}, 0, 0, 0.0, 0, 0, 0, 0, {port} if failures else set()]
     for _ in range(failures):
         trw_step(engine, full, False)
     return full

@@ -23,7 +23,8 @@ D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB,
 # per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals. A source
 # seen for a single first contact only (every source of a spoofed flood) is kept as the compact tuple
 # (first, last, port, host, failures) and becomes the full list on its second distinct contact.
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ = range(11)
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
+    range(12)
 OVERFLOW = b""   # per-second source counters: where sources beyond max_sources are counted together
 # half-open table: connection key -> first SYN time; keys answered by a SYN-ACK are in `answered`
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
@@ -249,7 +250,7 @@ class Engine:
         if st is None:
             if create_at is None:
                 return None
-            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0])
+            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0, set()])
         if st.__class__ is tuple:
             st = self.scan[src] = detect.expanded(self, st)   # same place in the recency order
         return st
@@ -354,7 +355,7 @@ class Engine:
                     if key in self.answered:
                         self.answered.discard(key)
                     else:
-                        detect.outcome(self, dst, False)
+                        detect.outcome(self, dst, False, sport)
             elif pend > pstart:
                 detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:

@@ -309,6 +309,21 @@ def office_logins(rng: random.Random) -> Frames:
     return out
 
 
+def web_restart(rng: random.Random) -> Frames:
+    """nginx restarted for five seconds: browsers' parallel connections (and their retries) are refused."""
+    out: Frames = []
+    clients = many_clients(300, rng)
+    background(out, rng, T0, 60, 4.0, clients)
+    for n in range(40):   # visitors arriving during the restart: 6 parallel connections, each retried twice
+        client, t = rng.choice(clients), T0 + 60 + rng.uniform(0, 5)
+        for c in range(12):
+            sport = 40000 + n * 20 + c
+            out += [(t + c * 0.3, tcp(client, SERVER, sport, 443, "S")),
+                    (t + c * 0.3 + 0.01, tcp(SERVER, client, 443, sport, "RA"))]
+    background(out, rng, T0 + 66, 60, 4.0, clients)
+    return out
+
+
 def short_burst(rng: random.Random) -> Frames:
     """A four-second capture of a busy moment (no time to learn anything: nothing is a spike)."""
     out: Frames = []
@@ -321,7 +336,7 @@ SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
     "downloads": downloads, "admin_ssh": admin_ssh, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,
     "mid_connection": mid_connection, "newsletter": newsletter,
-    "office_logins": office_logins, "short_burst": short_burst}
+    "office_logins": office_logins, "short_burst": short_burst, "web_restart": web_restart}
 
 
 def build(name: str, seed: int = 1) -> Frames:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from benign_traffic import ADMIN, SCENARIOS, T0, build, connection
-from traffic_frames import SERVER, Feeder, tcp, write_pcap
+from traffic_frames import SERVER, Feeder, icmp, tcp, udp, write_pcap
 
 from govwatch.cli import main
 
@@ -103,3 +103,22 @@ def test_login_posts_answered_without_redirect_are_guesses() -> None:
     assert run(frames) == ["brute_force"]
     one_way = [(ts, frame) for ts, frame in frames if frame[26:30] != bytes([10, 9, 0, 1])]
     assert run(one_way) == ["brute_force"]
+
+
+def unreachable_reply(probe: bytes) -> bytes:
+    """The server's ICMP port unreachable quoting the probe's IP header and first 8 bytes."""
+    return icmp(SERVER, "192.0.2.50", 3, 3, probe[14:14 + 28])
+
+
+def test_refused_udp_counts_once_per_port() -> None:
+    """A browser retrying QUIC on a server without HTTP/3 is refused 40 times on one port: not a scan;
+    a UDP sweep refused on 40 ports is."""
+    retries: list = []
+    sweep: list = []
+    for n in range(40):
+        probe = udp("192.0.2.50", SERVER, 50000, 443, b"q" * 1200)
+        retries += [(T0 + n * 0.5, probe), (T0 + n * 0.5 + 0.001, unreachable_reply(probe))]
+        probe = udp("192.0.2.50", SERVER, 50000, 1000 + n, b"q")
+        sweep += [(T0 + n * 0.5, probe), (T0 + n * 0.5 + 0.001, unreachable_reply(probe))]
+    assert run(retries) == []
+    assert run(sweep) == ["port_scan"]
