@@ -11,9 +11,8 @@ import statistics
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from . import floods
+from . import floods, logins
 from .packets import addr_text
-from .rules import AUTH_PORTS
 from .state import top
 from .tracker import Anomaly
 
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
 
 SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
     range(12)
-AUTH_FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",), 143: (b" NO ",)}
-AUTH_SUCCESS_REPLIES = {21: b"230", 25: b"235", 587: b"235"}
 
 
 def trw_step(engine: Engine, st: list, success: bool) -> None:
@@ -84,7 +81,7 @@ def http_request(engine: Engine, ts: float, src: bytes, head: bytes, sport: int 
     if lowered.startswith(b"post ") and engine.login_paths:
         path = lowered[5:lowered.find(b" ", 5)]
         if any(path.startswith(login) for login in engine.login_paths):
-            engine.login_pending.put((src, sport), ts)   # judged by the reply: a redirect logged in
+            engine.login_pending.put((src, sport), ts)   # judged by the reply: see logins.form_reply
     reqs = engine.window.setdefault("reqs", {})
     if src in reqs or len(reqs) < engine.max_sources:
         reqs[src] = reqs.get(src, 0) + 1
@@ -101,48 +98,9 @@ def response(engine: Engine, ts: float, buf: bytes, client: bytes, sport: int, p
             if st is not None:
                 st[SC_HERR] += 1
         if engine.login_pending:
-            posted = engine.login_pending.pop((client, dport), None)
-            if posted is not None and status != b"3":   # login forms redirect on success (POST-redirect-GET)
-                engine._auth_event(ts, client, 80, 2)
+            logins.form_reply(engine, ts, client, dport, status)
         return
-    codes = AUTH_FAILURE_REPLIES.get(sport)
-    if codes and any(buf.find(code, pstart, min(pend, pstart + 64)) >= 0 for code in codes):
-        engine._auth_event(ts, client, sport, 1)
-    elif sport in AUTH_SUCCESS_REPLIES and buf.startswith(AUTH_SUCCESS_REPLIES[sport], pstart):
-        auth_logged_in(engine, client, dport, sport)
-
-
-def auth_close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -> None:
-    """A login-port connection ended: it was a guess only if the client spoke briefly and never got in.
-
-    A connect-and-close liveness probe sends nothing; a session, a file copy or a deployment tool's
-    task sends far more than a key exchange and a few passwords (an SSH guess: ~3 kB), or stays open
-    past sshd's login grace time."""
-    key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
-    conn = engine.authconns.pop(key, None)
-    p = engine.p["brute_force"]
-    if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
-        return
-    if ts - conn[0] <= p["max_attempt_seconds"]:
-        engine._auth_event(ts, src, dport, 0)
-
-
-def auth_close_all(engine: Engine) -> None:
-    """End of a capture: login-port connections and login posts still open are judged on what was seen."""
-    for key in list(engine.authconns):
-        src, sport, dport = (key >> 32, key >> 16 & 0xFFFF, key & 0xFFFF) if key.__class__ is int else key
-        auth_close(engine, engine.last_ts, src, sport, dport)
-    while engine.login_pending:   # login form posts whose reply was never seen
-        (src, _port), _ts = engine.login_pending.popitem(last=False)
-        engine._auth_event(engine.last_ts, src, 80, 2)
-
-
-def auth_logged_in(engine: Engine, client: int | bytes, cport: int, port: int) -> None:
-    """The server sent a login-accepted reply (FTP 230, SMTP 235) on this connection."""
-    key = client << 32 | cport << 16 | port if client.__class__ is int else (client, cport, port)
-    conn = engine.authconns.get(key)
-    if conn is not None:
-        conn[2] = True
+    logins.service_reply(engine, ts, buf, client, sport, pstart, pend, dport)
 
 
 def outbound_answered(engine: Engine, home: int | bytes, remote: int | bytes) -> None:
@@ -184,7 +142,7 @@ def evaluate(engine: Engine, now: float) -> None:
         _pending(engine, now)
         _port_scan(engine, now)
     if "brute_force" in engine.rules:
-        _brute_force(engine, now)
+        logins.evaluate(engine, now)
     if "slow_http" in engine.rules:
         _slow_http(engine, now)
     if "http_flood" in engine.rules:
@@ -290,30 +248,6 @@ def expanded(engine: Engine, compact: tuple) -> list:
     return full
 
 
-def _brute_force(engine: Engine, now: float) -> None:
-    p = engine.p["brute_force"]
-    engine.authconns.expire(now - p["max_attempt_seconds"], 0)   # open that long: a session, not a guess
-    pending = engine.login_pending
-    while pending and next(iter(pending.values())) < now - 5.0:   # no reply seen (one-way capture): a guess
-        (src, _port), _ts = pending.popitem(last=False)
-        engine._auth_event(now, src, 80, 2)
-    since = now - p["window"]
-    for (src, port), entry in list(engine.auth.items())[-256:]:
-        if entry[3] < now - 1.0:
-            continue
-        attempts, failures, posts = (sum(1 for t in entry[i] if t >= since) for i in range(3))
-        features = {"attempts": attempts, "auth_failures": failures, "login_posts": posts}
-        service = "http-login" if posts else AUTH_PORTS.get(port, str(port))
-        first = min((t for i in range(3) for t in entry[i] if t >= since), default=now)
-        evidence = {"service": service, "port": port, "connection_attempts": attempts,
-                    "failed_logins_seen": failures, "login_form_posts": posts, "window_s": p["window"],
-                    "attempts_per_min": round(60 * max(attempts, failures, posts) / max(now - first, 1.0), 1)}
-        evidence["explanation"] = (f"{addr_text(src)} made {max(attempts, posts)} {service} login attempts "
-                                   f"({failures} failed-login replies seen) in {now - first:.0f}s")
-        report(engine, "brute_force", now, addr_text(src), _home_text(engine), features, evidence, first,
-               key=("brute_force", src, port))
-
-
 def _slow_http(engine: Engine, now: float) -> None:
     p = engine.p["slow_http"]
     per_source: dict[bytes, list] = {}
@@ -357,7 +291,7 @@ def _http_flood(engine: Engine, now: float) -> None:
                     "usual_busiest_source_requests": round(usual, 1), "explanation":
                     f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s "
                     f"(the busiest source usually sends {usual:.0f})"}
-        report(engine, "http_flood", now, addr_text(src), _home_text(engine),
+        report(engine, "http_flood", now, addr_text(src), home_text(engine),
                {"requests": count, "source_baseline": usual}, evidence, win["http_start"], key=("http_flood", src))
     features = {"rps": rps, "baseline_rps": base.mean}
     if engine.rules["http_flood"].decide(features):
@@ -365,7 +299,7 @@ def _http_flood(engine: Engine, now: float) -> None:
         evidence = {"requests_per_s": rps, "baseline_rps": round(base.mean, 1), "top_sources":
                     [{"addr": addr_text(k), "requests": v} for k, v in busiest],
                     "explanation": f"{rps} HTTP requests/s against a baseline of {base.mean:.0f}/s"}
-        report(engine, "http_flood", now, "many", _home_text(engine), features, evidence,
+        report(engine, "http_flood", now, "many", home_text(engine), features, evidence,
                key=("http_flood", "many"))
     else:
         base.update(rps)
@@ -409,5 +343,5 @@ def _outbound(engine: Engine, now: float) -> None:
                key=("outbound_anomaly", src, dst, port))
 
 
-def _home_text(engine: Engine) -> str:
+def home_text(engine: Engine) -> str:
     return addr_text(next(iter(engine.home))) if len(engine.home) == 1 else "many"

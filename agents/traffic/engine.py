@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from . import detect
+from . import detect, logins
 from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG, addr_key
 from .rules import TrafficRule
 from .state import BoundedTable, Cusum, Ewma, Seasonal
@@ -183,7 +183,7 @@ class Engine:
                 elif flags & (FIN | RST) and self.conns:
                     self.conns.pop((src, sport, dst, dport), None)
                 if flags & (FIN | RST) and self.authconns and dport in self.auth_ports:
-                    detect.auth_close(self, ts, src, sport, dport)
+                    logins.close(self, ts, src, sport, dport)
                 if not flags & (ACK | RST):
                     self._odd_flags(ts, src, flags)
         elif proto == UDP:
@@ -324,17 +324,6 @@ class Engine:
         if conn is not None:
             conn[1] += size
 
-    def _auth_event(self, ts: float, src: int | bytes, port: int, what: int) -> None:
-        """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
-        key = (src, port)  # per service: a scanner touching each login port once is not guessing passwords
-        entry = self.auth.get(key)
-        if entry is None:
-            limit = int(max(self.p["brute_force"]["min_attempts"], self.p["brute_force"]["min_auth_failures"],
-                            self.p["brute_force"]["min_login_posts"]))
-            entry = self.auth.put(key, [deque(maxlen=limit), deque(maxlen=limit), deque(maxlen=limit), ts])
-        entry[what].append(ts)
-        entry[3] = ts
-
     def _outbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                   dport: int, flags: int, pstart: int, pend: int) -> None:
         if proto == TCP:
@@ -404,7 +393,7 @@ class Engine:
     def finish(self) -> None:
         """End of a capture: evaluate the last partial second and close every open anomaly."""
         if self.first_ts is not None:
-            detect.auth_close_all(self)
+            logins.close_all(self)
             detect.evaluate(self, min(self.next_tick, max(self.last_ts, self.next_tick - 1.0)))
             self._new_second()
         self.tracker.close_all()
