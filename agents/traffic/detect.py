@@ -293,7 +293,7 @@ def _http_flood(engine: Engine, now: float) -> None:
                     f"(the busiest source usually sends {usual:.0f})"}
         report(engine, "http_flood", now, addr_text(src), home_text(engine),
                {"requests": count, "source_baseline": usual}, evidence, win["http_start"], key=("http_flood", src))
-    features = {"rps": rps, "baseline_rps": base.mean}
+    features = {"rps": rps, "baseline_rps": base.mean, "learned_s": now - (engine.first_ts or now)}
     if engine.rules["http_flood"].decide(features):
         busiest = top({k: v for k, v in reqs.items()}, 5)
         evidence = {"requests_per_s": rps, "baseline_rps": round(base.mean, 1), "top_sources":

@@ -51,7 +51,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "slow_http": {"header_timeout": 10.0, "min_trickled": 1, "min_held": 5, "quiet": 30.0},
     "http_flood": {"window": 10.0, "min_requests_per_source": 1000, "source_factor": 5.0,
                    "initial_source_baseline": 20.0, "source_baseline_alpha": 0.1, "min_rps": 500.0, "factor": 5.0,
-                   "baseline_alpha": 0.01, "initial_baseline": 20.0, "quiet": 15.0},
+                   "baseline_alpha": 0.01, "initial_baseline": 20.0, "warmup": 60.0, "quiet": 15.0},
     "volume_spike": {"warmup": 120.0, "z": 6.0, "factor": 4.0, "min_pps": 2000.0, "sustain": 5.0,
                      "alpha": 0.01, "quiet": 30.0},
     "outbound_anomaly": {"window": 60.0, "distinct_hosts": 50, "distinct_ports": 25, "beacon_min_count": 8,
@@ -101,8 +101,9 @@ def _http_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
     requests = f.get("requests", 0)
     if requests >= p["min_requests_per_source"] and requests >= p["source_factor"] * f.get("source_baseline", 0):
         return True
-    rps = f.get("rps", 0)
-    return bool(rps >= p["min_rps"] and rps >= p["factor"] * f.get("baseline_rps", 0))
+    rps = f.get("rps", 0)   # the whole site: only against a baseline learned for `warmup` seconds
+    return bool(rps >= p["min_rps"] and rps >= p["factor"] * f.get("baseline_rps", 0)
+                and f.get("learned_s", 0) >= p["warmup"])
 
 
 def _volume_spike(p: dict[str, Any], f: dict[str, Any]) -> bool:

@@ -324,6 +324,18 @@ def web_restart(rng: random.Random) -> Frames:
     return out
 
 
+def busy_plain_http(rng: random.Random) -> Frames:
+    """Twenty seconds of a big site at its daily peak: ~600 plain-HTTP requests/s from thousands of
+    visitors over keep-alive; the capture starts mid-peak, so nothing has been learned."""
+    out: Frames = []
+    clients = many_clients(3000, rng)
+    for n, client in enumerate(clients):
+        t = T0 + rng.uniform(-5, 20)
+        reqs = [get(f"/news/{rng.randrange(9000)}") for _ in range(rng.randint(2, 6))]
+        connection(out, t, client, 20000 + n, 80, reqs, gap=rng.uniform(0.5, 2.0))
+    return [(ts, frame) for ts, frame in out if ts >= T0]
+
+
 def short_burst(rng: random.Random) -> Frames:
     """A four-second capture of a busy moment (no time to learn anything: nothing is a spike)."""
     out: Frames = []
@@ -336,7 +348,8 @@ SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
     "downloads": downloads, "admin_ssh": admin_ssh, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,
     "mid_connection": mid_connection, "newsletter": newsletter,
-    "office_logins": office_logins, "short_burst": short_burst, "web_restart": web_restart}
+    "office_logins": office_logins, "busy_plain_http": busy_plain_http, "short_burst": short_burst,
+    "web_restart": web_restart}
 
 
 def build(name: str, seed: int = 1) -> Frames:
