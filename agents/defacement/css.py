@@ -22,6 +22,7 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _MEDIA = re.compile(r"@media\b([^{]*)\{")
 _PLAIN_MEDIA = re.compile(r"^\s*(?:only\s+)?(?:screen|all)?\s*$")
 _NEVER_SUBJECT = {"html", "head", "body", "*", ""}
+_COLOUR = re.compile(r"(?:^|;)(color|background(?:-color)?):(#[0-9a-f]{3,6}|rgb\([\d,]+\)|[a-z]+)")
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,13 @@ def hidden_spans(doc: str, selectors: tuple[Selector, ...], attributes: Attribut
         if spans and _worth_hiding(doc, spans):
             out += spans
     return out
+
+
+def same_colour(compact: str) -> bool:
+    """Text painted in its own background colour (`color:#fff;background:#fff`)."""
+    colours: dict[str, str] = {}
+    for prop, value in _COLOUR.findall(compact):
+        if len(value) == 4 and value[0] == "#":
+            value = "#" + "".join(ch * 2 for ch in value[1:])
+        colours.setdefault("color" if prop == "color" else "background", value)
+    return len(colours) == 2 and colours["color"] == colours["background"] and colours["color"] != "transparent"

@@ -37,7 +37,6 @@ _CSS_TRIGGER = re.compile(r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collap
                           r"|opacity\s*:\s*0|:\s*-\s*[1-9]\d{2}|clip(?:-path)?\s*:\s*(?:rect|inset|circle)"
                           r"|scale\s*\(\s*0|(?:height|width)\s*:\s*[01]|translate\w*\s*\(\s*-"
                           r"|(?<=[\s;{])color\s*:[^;}]*;[^}]*background|background[^}]*[\s;]color\s*:")
-_COLOUR = re.compile(r"(?:^|;)(color|background(?:-color)?):(#[0-9a-f]{3,6}|rgb\([\d,]+\)|[a-z]+)")
 _CACHE_CSS_FROM = 8192
 _CSS_CACHE_SIZE = 64
 _CSS_CACHE: dict[tuple[int, int], tuple[frozenset[str], tuple[Selector, ...]]] = {}
@@ -109,17 +108,7 @@ def attributes(raw: str) -> dict[str, str]:
 def hiding_style(style: str) -> bool:
     """True if a style (inline or a rule body) keeps the element from a visitor's eyes."""
     compact = style.replace(" ", "").replace("\n", "").replace("\t", "").lower()
-    return bool(_HIDING.search(compact)) or ("background" in compact and _same_colour(compact))
-
-
-def _same_colour(compact: str) -> bool:
-    """Text painted in its own background colour (`color:#fff;background:#fff`)."""
-    colours: dict[str, str] = {}
-    for prop, value in _COLOUR.findall(compact):
-        if len(value) == 4 and value[0] == "#":
-            value = "#" + "".join(ch * 2 for ch in value[1:])
-        colours.setdefault("color" if prop == "color" else "background", value)
-    return len(colours) == 2 and colours["color"] == colours["background"] and colours["color"] != "transparent"
+    return bool(_HIDING.search(compact)) or ("background" in compact and css_selectors.same_colour(compact))
 
 
 def _hidden_selectors(css: str) -> tuple[frozenset[str], tuple[Selector, ...]]:
