@@ -50,6 +50,7 @@ class Engine:
         p = {k: r.params for k, r in rules.items()}
         self.p = p
         self.auth_ports = set(p.get("brute_force", {}).get("ports", ()))
+        self.attempt_bytes = p.get("brute_force", {}).get("max_attempt_bytes", 16384)
         self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
         self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
         self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
@@ -178,7 +179,7 @@ class Engine:
                             self._http_count(src, ts)
                 if pend > pstart:
                     if dport in self.auth_ports and self.authconns:
-                        self._auth_bytes(src, sport, dport, pend - pstart)
+                        self._auth_bytes(ts, src, sport, dport, pend - pstart)
                     self._tcp_data(ts, buf, src, dst, sport, dport, pstart, pend, h, who)
                 elif flags & (FIN | RST) and self.conns:
                     self.conns.pop((src, sport, dst, dport), None)
@@ -318,11 +319,13 @@ class Engine:
         if src in counts or len(counts) < self.max_sources:
             counts[src] = counts.get(src, 0) + 1
 
-    def _auth_bytes(self, src: int | bytes, sport: int, dport: int, size: int) -> None:
+    def _auth_bytes(self, ts: float, src: int | bytes, sport: int, dport: int, size: int) -> None:
         key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
         conn = self.authconns.get(key)
         if conn is not None:
             conn[1] += size
+            if conn[1] > self.attempt_bytes and not conn[2]:
+                logins.session(self, ts, src, dport, conn)
 
     def _outbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                   dport: int, flags: int, pstart: int, pend: int) -> None:

@@ -20,16 +20,31 @@ FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",)
 SUCCESS_REPLIES = {21: b"230", 25: b"235", 587: b"235"}
 
 
-def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int) -> None:
-    """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
-    key = (src, port)  # per service: a scanner touching each login port once is not guessing passwords
-    entry = engine.auth.get(key)
+def _entry(engine: Engine, ts: float, src: int | bytes, port: int) -> list:
+    """[attempt times, failure times, post times, last event, last session]; per service, since a
+    scanner touching each login port once is not guessing passwords."""
+    entry = engine.auth.get((src, port))
     if entry is None:
         p = engine.p["brute_force"]
         limit = int(max(p["min_attempts"], p["min_auth_failures"], p["min_login_posts"]))
-        entry = engine.auth.put(key, [deque(maxlen=limit), deque(maxlen=limit), deque(maxlen=limit), ts])
+        entry = engine.auth.put((src, port), [deque(maxlen=limit), deque(maxlen=limit), deque(maxlen=limit), ts,
+                                              -1e18])
+    return entry
+
+
+def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int) -> None:
+    """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
+    entry = _entry(engine, ts, src, port)
     entry[what].append(ts)
     entry[3] = ts
+
+
+def session(engine: Engine, ts: float, src: int | bytes, port: int, conn: list) -> None:
+    """`src` got in on this connection (it carried a session's worth of data, or an accepted-login
+    reply): its other short connections to the service in the window are a logged-in user's
+    (Ansible without ControlPersist opens several small ones per task), not guesses."""
+    conn[2] = True
+    _entry(engine, ts, src, port)[4] = ts
 
 
 def service_reply(engine: Engine, ts: float, buf: bytes, client: int | bytes, sport: int, pstart: int, pend: int,
@@ -80,7 +95,7 @@ def logged_in(engine: Engine, client: int | bytes, cport: int, port: int) -> Non
     key = client << 32 | cport << 16 | port if client.__class__ is int else (client, cport, port)
     conn = engine.authconns.get(key)
     if conn is not None:
-        conn[2] = True
+        session(engine, engine.last_ts, client, port, conn)
 
 
 def evaluate(engine: Engine, now: float) -> None:
@@ -96,6 +111,8 @@ def evaluate(engine: Engine, now: float) -> None:
         if entry[3] < now - 1.0:
             continue
         attempts, failures, posts = (sum(1 for t in entry[i] if t >= since) for i in range(3))
+        if entry[4] >= since:
+            attempts = 0   # it logged in: its short connections are a user's, failed-login replies still count
         features = {"attempts": attempts, "auth_failures": failures, "login_posts": posts}
         service = "http-login" if posts else AUTH_PORTS.get(port, str(port))
         first = min((t for i in range(3) for t in entry[i] if t >= since), default=now)

@@ -188,6 +188,22 @@ def admin_ssh(rng: random.Random) -> Frames:
     return out
 
 
+def ansible_run(rng: random.Random) -> Frames:
+    """Ansible without pipelining or ControlPersist from a deploy host: per task, two short commands, an
+    sftp upload of the module, and its run: sixty SSH connections in a minute, most of them small."""
+    out: Frames = []
+    deployer = "10.20.0.8"
+    hello = [b"SSH-2.0-OpenSSH_9.2\r\n", b"k" * 1500, b"e" * 100, b"a" * 600, b"c" * 300]
+    for task in range(15):
+        t = T0 + 10 + task * 4
+        for step in range(4):
+            body = hello + ([b"m" * 1400] * rng.randint(15, 40) if step == 2 else [])
+            connection(out, t + step * 0.8, deployer, 50000 + task * 4 + step, 22, body, gap=0.01,
+                       reply=lambda _r: [b"s" * 400])
+    background(out, rng, T0, 120, 1.0, many_clients(100, rng))
+    return out
+
+
 def mail_submission(rng: random.Random) -> Frames:
     """Three staff submitting a few mails over port 587 with successful AUTH."""
     out: Frames = []
@@ -345,7 +361,7 @@ def short_burst(rng: random.Random) -> Frames:
 
 SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
     "busy_morning": busy_morning, "crawler": crawler, "monitoring": monitoring, "server_lookups": server_lookups,
-    "downloads": downloads, "admin_ssh": admin_ssh, "mail_submission": mail_submission,
+    "downloads": downloads, "admin_ssh": admin_ssh, "ansible_run": ansible_run, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,
     "mid_connection": mid_connection, "newsletter": newsletter,
     "office_logins": office_logins, "busy_plain_http": busy_plain_http, "short_burst": short_burst,
