@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
 from . import floods, logins
@@ -330,7 +331,7 @@ def _outbound(engine: Engine, now: float) -> None:
         report(engine, "outbound_anomaly", now, addr_text(src), "many", features, evidence, start,
                key=("outbound_anomaly", src, "scan"))
     for (src, dst, port), times in list(engine.beacons.items())[-256:]:
-        if len(times) < p["beacon_min_count"] or times[-1] < now - 1.0:
+        if len(times) < p["beacon_min_count"] or times[-1] < now - 1.0 or _internal(engine, dst):
             continue
         gaps = [b - a for a, b in zip(times, list(times)[1:], strict=False)]
         period = statistics.fmean(gaps)
@@ -341,6 +342,13 @@ def _outbound(engine: Engine, now: float) -> None:
                     f"this server connects to {addr_text(dst)}:{port} every {period:.1f}s like clockwork"}
         report(engine, "outbound_anomaly", now, addr_text(src), addr_text(dst), features, evidence, times[0],
                key=("outbound_anomaly", src, dst, port))
+
+
+def _internal(engine: Engine, addr: int | bytes) -> bool:
+    """Clockwork calls inside the organisation are monitoring, backups and cluster heartbeats; a
+    command-and-control server is out on the internet."""
+    ip = ip_address(addr)
+    return any(ip.version == net.version and ip in net for net in engine.beacon_ignore)
 
 
 def home_text(engine: Engine) -> str:

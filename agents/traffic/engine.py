@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from ipaddress import ip_network
 from typing import Any
 
 from . import detect, logins
@@ -55,6 +56,8 @@ class Engine:
         self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
         self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
         self.scan_window = p.get("port_scan", {}).get("window", 60.0)
+        self.beacon_ignore = [ip_network(str(c), strict=False)
+                              for c in p.get("outbound_anomaly", {}).get("beacon_ignore_nets", ())]
         self._init_state()
 
     def _init_state(self) -> None:

@@ -27,6 +27,7 @@ REFLECTION_PORTS = {19: "chargen", 53: "dns", 123: "ntp", 137: "netbios", 161: "
                     10001: "ubiquiti", 11211: "memcached"}
 SCANNER_AGENTS = ["nmap", "nikto", "sqlmap", "masscan", "zgrab", "nuclei", "wpscan", "dirbuster", "gobuster",
                   "openvas", "acunetix", "nessus", "wfuzz", "ffuf", "feroxbuster"]
+INTERNAL_NETS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10"]
 LOGIN_PATHS = ["/wp-login.php", "/xmlrpc.php", "/login", "/admin", "/user/login", "/administrator",
                "/phpmyadmin", "/signin", "/auth"]
 
@@ -56,7 +57,7 @@ PARAMS: dict[str, dict[str, Any]] = {
                      "alpha": 0.01, "quiet": 30.0},
     "outbound_anomaly": {"window": 60.0, "distinct_hosts": 50, "distinct_ports": 25, "beacon_min_count": 8,
                          "beacon_max_cv": 0.1, "beacon_min_period": 5.0, "ignore_ports": [53, 123],
-                         "quiet": 60.0},
+                         "beacon_ignore_nets": INTERNAL_NETS, "quiet": 60.0},
 }
 
 
@@ -172,7 +173,9 @@ def _check_body(raw: dict[str, Any]) -> None:
     kind = raw.get("detector")
     if kind not in KINDS:
         raise ValueError(f"detector: must be one of {', '.join(KINDS)} (got {kind!r})")
-    _merge_params(kind, raw.get("params"))
+    params = _merge_params(kind, raw.get("params"))
+    for cidr in params.get("beacon_ignore_nets", []):
+        ipaddress.ip_network(str(cidr), strict=False)
     for cidr in raw.get("allow") or []:
         ipaddress.ip_network(str(cidr), strict=False)
     for index, test in enumerate(raw["tests"]):

@@ -110,7 +110,8 @@ def crawler(rng: random.Random) -> Frames:
 
 
 def monitoring(rng: random.Random) -> Frames:
-    """Uptime probes: HTTP health check every 5 s, TCP connect check of SSH every second, pings."""
+    """Uptime probes: HTTP health check every 5 s, TCP connect check of SSH every second, pings; the
+    server's monitoring agent pushing to the internal monitoring server every 20 s."""
     out: Frames = []
     probe = "198.51.100.20"
     for n in range(300):
@@ -125,6 +126,9 @@ def monitoring(rng: random.Random) -> Frames:
             connection(out, t + 0.5, probe, 40000 + n, 443, [get("/healthz", "Blackbox-Exporter/0.24")])
         if n % 2 == 0:
             out += [(t + 0.7, icmp(probe, SERVER, 8)), (t + 0.701, icmp(SERVER, probe, 0))]
+        if n % 20 == 0:   # the server's own Zabbix agent pushing to the internal Zabbix server
+            connection(out, t + 0.9, SERVER, 48000 + n, 10051, [b"ZBXD\x01" + b"v" * 300], server="10.9.0.250",
+                       reply=lambda _r: [b"ZBXD\x01ok"])
     background(out, rng, T0, 300, 1.0, many_clients(100, rng))
     return out
 

@@ -131,8 +131,10 @@ def test_outbound_scan_and_beacon() -> None:
     f = Feeder()
     for n in range(80):  # the server sweeps port 22 across a subnet
         f.feed(T0 + n * 0.05, tcp(SERVER, f"10.77.0.{n + 1}", 45000 + n, 22, "S"))
-    for n in range(10):  # and calls one address every 30 s
-        f.feed(T0 + 100 + n * 30, tcp(SERVER, "10.66.6.6", 46000 + n, 8443, "S"))
+    for n in range(10):  # and calls one outside address every 30 s
+        f.feed(T0 + 100 + n * 30, tcp(SERVER, "45.77.66.6", 46000 + n, 8443, "S"))
+    for n in range(10):  # its monitoring agent pushes to the internal Zabbix server as regularly: not a beacon
+        f.feed(T0 + 101 + n * 30, tcp(SERVER, "10.9.0.250", 47000 + n, 10051, "S"))
     f.finish()
     patterns = sorted(a.evidence["pattern"] for s, a in f.events if s == "start")
     assert f.kinds() == ["outbound_anomaly", "outbound_anomaly"] and patterns == ["beaconing", "scanning"]
