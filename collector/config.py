@@ -53,15 +53,15 @@ def is_loopback(host: str) -> bool:
 
 SITE = Field("map", fields={
     "name": Field("str", required=True, check=check_name, doc="label in metrics and reports"),
-    "url": Field("str", required=True, check=check_url),
+    "url": Field("str", required=True, check=check_url, doc="the page citizens open"),
     "ministry": Field("str", default="", doc="ministry the site belongs to (reports group by it)"),
-    "interval": Field("duration", default=60.0, minimum=1.0),
-    "timeout": Field("duration", default=10.0, minimum=0.1),
+    "interval": Field("duration", default=60.0, minimum=1.0, doc="time between probes"),
+    "timeout": Field("duration", default=10.0, minimum=0.1, doc="a probe slower than this fails"),
     "confirm_failures": Field("int", default=3, minimum=1, doc="consecutive failed probes that confirm downtime"),
     "slow_threshold": Field("duration", default=3.0, doc="probe duration above which the site counts as slow"),
     "expect_status": Field("list", item=Field("int"), default=None, doc="acceptable HTTP codes (default 200-399)"),
     "defacement": Field("bool", default=True, doc="judge the page with the defacement detector"),
-    "verify_tls": Field("bool", default=True),
+    "verify_tls": Field("bool", default=True, doc="an unverifiable certificate makes the site down"),
     "web_root": Field("str", default=None, doc="agent:path of the site's files, to join FIM changes to incidents"),
 })
 
@@ -74,15 +74,18 @@ MAINTENANCE = Field("map", fields={
 })
 
 SCHEMA = Field("map", fields={
-    "listen": Field("str", default="127.0.0.1:8443", check=check_listen),
-    "data_dir": Field("str", default="/var/lib/govwatch"),
+    "listen": Field("str", default="127.0.0.1:8443", check=check_listen, doc="HOST:PORT to serve on"),
+    "data_dir": Field("str", default="/var/lib/govwatch", doc="the SQLite store and site profiles live here"),
     "tls": Field("map", default=None, fields={
-        "cert": Field("str", required=True), "key": Field("str", required=True), "ca": Field("str", default=None)}),
+        "cert": Field("str", required=True, doc="server certificate chain (PEM)"),
+        "key": Field("str", required=True, doc="its private key (PEM, mode 0600)"),
+        "ca": Field("str", default=None, doc="CA certificate handed to agents"),
+    }, doc="omit for plain HTTP on loopback"),
     "allow_plain_http": Field("bool", default=False, doc="serve plain HTTP on a non-loopback address (not advised)"),
-    "admin_token_file": Field("str", default="admin-token"),
-    "enroll_key_file": Field("str", default="enroll-key"),
-    "sites": Field("list", item=SITE, default=[]),
-    "maintenance": Field("list", item=MAINTENANCE, default=[]),
+    "admin_token_file": Field("str", default="admin-token", doc="admin API token; creates the first console admin"),
+    "enroll_key_file": Field("str", default="enroll-key", doc="key agents enroll with (rotate-enroll-key)"),
+    "sites": Field("list", item=SITE, default=[], doc="sites probed from outside (uptime, TLS, defacement)"),
+    "maintenance": Field("list", item=MAINTENANCE, default=[], doc="windows excluded from availability"),
     "limits": Field("map", default={}, fields={
         "max_body": Field("size", default=8 * 2**20, doc="largest accepted request body (413 above)"),
         "max_batch": Field("int", default=5000, minimum=1, doc="most events in one POST"),
