@@ -89,6 +89,10 @@ class Suite:
         self.procs.append(subprocess.Popen([*GOVWATCH, "agent", "run", "-c", str(config)], stdout=log, stderr=log))
         return config
 
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        path = self.work / f"{name}.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else "(no log)"
+
     def metric(self, name: str, **labels: str) -> float:
         try:
             text = requests.get(f"{self.url}/metrics", timeout=5).text

@@ -21,7 +21,8 @@ def test_collector_killed_mid_stream_counts_every_event_once(suite, tmp_path):
     suite.start_collector()
     suite.start_agent("web-01", fim={"paths": [str(www)]})
     assert wait_for(lambda: suite.metric("govwatch_agent_last_seen_timestamp_seconds", agent="web-01") > 0, 30)
-    time.sleep(1.0)  # let the watcher's baseline settle
+    # the watcher reports watched files once its baseline is built and inotify is on: only then write
+    assert wait_for(lambda: suite.metric("govwatch_fim_watched_files", agent="web-01") >= 1, 60)
     baseline = suite.metric("govwatch_fim_changes_total", agent="web-01")
     total = 300
 
@@ -38,9 +39,12 @@ def test_collector_killed_mid_stream_counts_every_event_once(suite, tmp_path):
     suite.start_collector()
     producer.join()
     want = baseline + total
-    assert wait_for(lambda: suite.metric("govwatch_fim_changes_total", agent="web-01") >= want, 60)
+    arrived = wait_for(lambda: suite.metric("govwatch_fim_changes_total", agent="web-01") >= want, 60)
     time.sleep(2.0)  # any duplicate retry would land by now
-    assert suite.metric("govwatch_fim_changes_total", agent="web-01", change="created") == total
+    by_change = {c: suite.metric("govwatch_fim_changes_total", agent="web-01", change=c)
+                 for c in ("created", "modified", "deleted", "attributes")}
+    assert arrived, f"only {by_change} of {total} created arrived; agent log: {suite.log_tail('web-01')}"
+    assert suite.metric("govwatch_fim_changes_total", agent="web-01", change="created") == total, by_change
     assert suite.metric("govwatch_fim_changes_total", agent="web-01") == want
     db = sqlite3.connect(tmp_path / "c" / "govwatch.db")
     paths = db.execute("SELECT json_extract(data, '$.path') FROM events WHERE kind='fim' AND "
