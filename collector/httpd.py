@@ -173,6 +173,7 @@ class PooledServer(socketserver.TCPServer):
         self.tls, self.handshake_timeout = tls, handshake_timeout
         self.per_ip, self.on_refused = per_ip, on_refused
         self._per_ip: dict[str, int] = {}
+        self._open: set[socket.socket] = set()
         self._count_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(maxsize=threads * 8)
         self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(threads)]
@@ -211,6 +212,8 @@ class PooledServer(socketserver.TCPServer):
             if item is None:
                 return
             sock, address = item
+            with self._count_lock:
+                self._open.add(sock)
             try:
                 if self.tls is not None:
                     sock.settimeout(self.handshake_timeout)
@@ -221,13 +224,28 @@ class PooledServer(socketserver.TCPServer):
             except Exception:
                 log.exception("connection from %s failed", address)
             finally:
+                with self._count_lock:
+                    self._open.discard(item[0])
                 self.shutdown_request(sock)
                 self._release(address)
 
     def server_close(self) -> None:
+        """Stop accepting, cut idle keep-alive connections (a stop must not wait for clients), join workers."""
         super().server_close()
-        for _ in getattr(self, "_workers", ()):  # absent when bind() failed inside __init__
+        workers = getattr(self, "_workers", None)
+        if workers is None:  # bind() failed inside __init__: nothing was started
+            return
+        for _ in workers:
             self._queue.put(None)
+        with self._count_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for worker in workers:
+            worker.join(timeout=5)
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

@@ -53,3 +53,15 @@ def test_slow_client_is_cut_off_after_the_read_timeout(tmp_path):
     finally:
         sock.close()
         running.stop()
+
+
+def test_stop_does_not_wait_for_idle_keep_alive_clients(tmp_path):
+    running = start(tmp_path, idle_timeout="30s")
+    port = urlsplit(running.url).port
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert idle.recv(100).startswith(b"HTTP/1.1 200")  # the connection now idles, kept alive
+    started = time.monotonic()
+    running.stop()
+    assert time.monotonic() - started < 3
+    idle.close()
