@@ -12,10 +12,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from govwatch.collector.counters import Counts, bump
 from govwatch.events import SEVERITY_RANK, max_severity
 
 MAX_EVIDENCE_ITEMS = 50
-Counts = dict[tuple[str, str], float]
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,6 @@ def apply(conn: sqlite3.Connection, agent: str, event: dict[str, Any], now: floa
         handler(conn, agent, event, now, counts, joining)
 
 
-def _bump(counts: Counts, name: str, **labels: Any) -> None:
-    from govwatch.collector.store import labels_key
-
-    key = (name, labels_key(**labels))
-    counts[key] = counts.get(key, 0.0) + 1.0
-
-
 def _heartbeat(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     conn.execute("UPDATE agents SET status=?, version=?, hostname=?, ministry=COALESCE(NULLIF(?, ''), ministry) "
@@ -71,7 +64,7 @@ def _heartbeat(conn, agent, event, now, counts, joining) -> None:
 
 def _fim(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
-    _bump(counts, "govwatch_fim_changes_total", agent=agent, change=data.get("change"), severity=event["severity"])
+    bump(counts, "govwatch_fim_changes_total", agent=agent, change=data.get("change"), severity=event["severity"])
     if SEVERITY_RANK[event["severity"]] < SEVERITY_RANK["high"]:
         return
     item = {"ts": event["ts"], "id": event["id"], "path": data.get("path"), "change": data.get("change"),
@@ -91,7 +84,7 @@ def _fim(conn, agent, event, now, counts, joining) -> None:
 def _fim_status(conn, agent, event, now, counts, joining) -> None:
     data = event["data"]
     if data.get("problem") == "overflow":
-        _bump(counts, "govwatch_fim_overflows_total", agent=agent)
+        bump(counts, "govwatch_fim_overflows_total", agent=agent)
     if data.get("problem") == "baseline_tampered":
         item = {"ts": event["ts"], "detail": data.get("detail"), "path": data.get("path")}
         _open_or_append(conn, counts, f"fim_baseline:{agent}", "fim", None, agent, "critical",
@@ -156,7 +149,7 @@ def _traffic(conn, agent, event, now, counts, joining) -> None:
     else:
         conn.execute("INSERT OR REPLACE INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?)",
                      (agent, kind, event["ts"], json.dumps(data.get("evidence", {}), ensure_ascii=False)))
-        _bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
+        bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
     title = event["summary"] or f"{kind} on {agent}"
     _open_or_append(conn, counts, f"traffic:{agent}:{kind}", "traffic", None, agent, event["severity"], title,
                     "anomalies", item, now, joining.window, create=data.get("state") != "end")
@@ -189,7 +182,7 @@ def _create(conn, counts, key, kind, site, agent, severity, title, evidence, now
         "INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, evidence) "
         "VALUES (?,?,?,?,?,'open',?,?,?,?)",
         (key, kind, site, agent, severity, title[:300], now, now, json.dumps(evidence, ensure_ascii=False)))
-    _bump(counts, "govwatch_incidents_total", kind=kind, severity=severity)
+    bump(counts, "govwatch_incidents_total", kind=kind, severity=severity)
     return int(cur.lastrowid)
 
 

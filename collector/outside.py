@@ -16,8 +16,9 @@ from typing import Any
 
 from govwatch.collector import incidents
 from govwatch.collector.config import db_path
+from govwatch.collector.counters import add_counters
 from govwatch.collector.probes import Prober, ProbeResult
-from govwatch.collector.store import Store, add_counters
+from govwatch.collector.store import Store
 from govwatch.collector.uptime import UptimeTracker, maintenance_active
 
 log = logging.getLogger("govwatch.collector.outside")

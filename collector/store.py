@@ -19,13 +19,10 @@ from importlib import resources
 from typing import Any
 
 from govwatch.collector import incidents
+from govwatch.collector.counters import add_counters, bump
 
 SCHEMA_VERSION = "1"
 
-
-def labels_key(**labels: Any) -> str:
-    """Canonical text form of a label set, the counters table's key."""
-    return json.dumps({k: str(v) for k, v in sorted(labels.items())}, separators=(",", ":"), ensure_ascii=False)
 
 
 def token_digest(token: str) -> str:
@@ -127,7 +124,7 @@ class Store:
                 if cur.rowcount == 0:
                     continue
                 accepted += 1
-                _bump(counts, "govwatch_events_ingested_total", kind=event["kind"])
+                bump(counts, "govwatch_events_ingested_total", kind=event["kind"])
                 incidents.apply(conn, agent, event, now, counts, self.joining)
             conn.execute("UPDATE agents SET last_seen=? WHERE name=?", (now, agent))
             add_counters(conn, counts)
@@ -147,8 +144,10 @@ class Store:
     def count_rejected(self, reasons: dict[str, int]) -> None:
         """Persist rejected-request counts (batched by the caller so a flood costs few writes)."""
         with self.transaction() as conn:
-            add_counters(conn, {("govwatch_ingest_rejected_total", labels_key(reason=r)): float(n)
-                                for r, n in reasons.items()})
+            counts: dict[tuple[str, str], float] = {}
+            for reason, n in reasons.items():
+                bump(counts, "govwatch_ingest_rejected_total", float(n), reason=reason)
+            add_counters(conn, counts)
 
     def counters(self, name: str) -> list[tuple[dict[str, str], float]]:
         rows = self.query("SELECT labels, value FROM counters WHERE name=?", (name,))
@@ -162,20 +161,5 @@ class Store:
     def purge(self, events_before: float, probes_before: float) -> None:
         """Drop raw events and probe rows past retention; counters and incidents stay."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM events WHERE received < ? AND kind = 'heartbeat'", (events_before,))
             conn.execute("DELETE FROM events WHERE received < ?", (events_before,))
             conn.execute("DELETE FROM site_probes WHERE ts < ?", (probes_before,))
-
-
-def _bump(counts: dict[tuple[str, str], float], name: str, value: float = 1.0, **labels: Any) -> None:
-    key = (name, labels_key(**labels))
-    counts[key] = counts.get(key, 0.0) + value
-
-
-def add_counters(conn: sqlite3.Connection, counts: dict[tuple[str, str], float]) -> None:
-    conn.executemany("INSERT INTO counters(name, labels, value) VALUES (?,?,?) "
-                     "ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value",
-                     [(name, labels, value) for (name, labels), value in counts.items()])
-
-
-bump = _bump

@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from govwatch.collector.counters import Counts, add_counters, bump
 from govwatch.errors import ConfigError, GovwatchError
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,9 @@ class UptimeTracker:
             change = {"site": name, "up": False, "since": since, "cause": r.error}
         if prev and prev["ip"] and r.ip and prev["ip"] != r.ip:
             log.warning("site %s moved from %s to %s", name, prev["ip"], r.ip)
-            conn.execute("INSERT INTO counters(name, labels, value) VALUES (?,?,1) ON CONFLICT(name, labels) "
-                         "DO UPDATE SET value = value + 1",
-                         ("govwatch_site_ip_changes_total", json.dumps({"site": name}, separators=(",", ":"))))
+            counts: Counts = {}
+            bump(counts, "govwatch_site_ip_changes_total", site=name)
+            add_counters(conn, counts)
         conn.execute(
             "INSERT OR REPLACE INTO site_state(site, up, since, last_probe, failures, duration, status, error, ip, "
             "cert_expiry, cert_valid, cert_error, https_redirect) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
