@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -142,11 +141,3 @@ def viewer(collector, admin):
         "csrf": csrf_in(page), "username": "vic", "role": "viewer", "password": VIEWER_PASSWORD})
     assert answer.status_code == 200, answer.text[:500]
     return login(collector, "vic", VIEWER_PASSWORD)
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-    assert not leaked, f"threads leaked: {leaked}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,18 +16,6 @@ from govwatch.schema import validate
 
 RULES = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "fim")
 
-
-@pytest.fixture(autouse=True)
-def no_thread_leaks() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"threads leaked: {[t.name for t in leaked]}")
 
 
 class Harness:

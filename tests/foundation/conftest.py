@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -44,12 +43,3 @@ def enroll(collector):
         return response.json()["token"]
 
     return enroll_agent
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads():
-    """Fail a test that leaves non-daemon threads running (watchdog's habit)."""
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-    assert not leaked, f"threads leaked: {leaked}"
