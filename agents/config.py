@@ -8,9 +8,8 @@ import stat
 from typing import Any
 
 from govwatch.agents.base import load_watchers
-from govwatch.collector.config import check_name, check_url
 from govwatch.errors import ConfigError, GovwatchError
-from govwatch.schema import Field, load_file, resolve_path
+from govwatch.schema import Field, check_name, check_url, load_file, resolve_path
 
 DEFAULT_CONFIG = "/etc/govwatch/agent.yml"
 

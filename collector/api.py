@@ -190,7 +190,7 @@ class App:
             self.rejections.add("enroll_key")
             log.warning("enrollment refused for %r from %s: wrong enrollment key", name, request.client)
             return Response.error(403, "wrong or revoked enrollment key")
-        from govwatch.collector.config import check_name
+        from govwatch.schema import check_name
 
         if not isinstance(name, str) or check_name(name):
             return Response.error(400, f"name: {check_name(str(name))}")

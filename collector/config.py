@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from typing import Any
-from urllib.parse import urlparse
 
 from govwatch.errors import ConfigError
-from govwatch.schema import Field, load_file, resolve_path
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-
-
-def check_name(value: str) -> str | None:
-    """Site and agent names become metric labels: short, lowercase, no spaces."""
-    return None if _NAME.match(value) else "must be lowercase letters, digits, '-', '_' or '.' (max 63)"
-
-
-def check_url(value: str) -> str | None:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        return f"must be an http:// or https:// URL (got {value!r})"
-    return None
+from govwatch.schema import Field, check_name, check_url, load_file, resolve_path
 
 
 def check_listen(value: str) -> str | None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -176,6 +177,21 @@ class _Validator:
 def validate(data: Any, schema: Field, name: str, lines: dict[tuple, int] | None = None) -> Any:
     """Validate already-parsed data (e.g. a JSON body) against `schema`."""
     return _Validator(name, lines or {}).value(schema, data, ())
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def check_name(value: str) -> str | None:
+    """Site and agent names become metric labels: short, lowercase, no spaces."""
+    return None if _NAME.match(value) else "must be lowercase letters, digits, '-', '_' or '.' (max 63)"
+
+
+def check_url(value: str) -> str | None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return f"must be an http:// or https:// URL (got {value!r})"
+    return None
 
 
 def load_file(path: str, schema: Field) -> dict[str, Any]:

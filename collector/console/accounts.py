@@ -12,11 +12,11 @@ import logging
 import secrets
 from typing import Any
 
-from govwatch.collector.config import check_name
 from govwatch.collector.console import auth
 from govwatch.collector.console.render import Safe, html, join, when
 from govwatch.collector.console.web import Console, Ctx
 from govwatch.collector.httpd import Response
+from govwatch.schema import check_name
 
 log = logging.getLogger("govwatch.collector.console")
 
