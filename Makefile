@@ -9,7 +9,7 @@ ARGS   ?=
 $(BIN)/govwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[collector,test]'
 	@touch $@
 
 venv: $(BIN)/govwatch

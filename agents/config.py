@@ -20,14 +20,16 @@ CORE_FIELDS = {
         "url": Field("str", required=True, check=check_url, doc="the collector, e.g. https://collector:8443"),
         "credentials": Field("str", required=True, doc="file written by `govwatch agent enroll`"),
         "ca_file": Field("str", default=None, doc="CA certificate of the collector (ca.pem from collector init)"),
-        "timeout": Field("duration", default=15.0, minimum=0.5, doc="per request to the collector"),
-        "batch_size": Field("int", default=500, minimum=1, doc="most events per POST"),
-        "max_backoff": Field("duration", default=10.0, minimum=0.5, doc="longest wait between retries"),
+        "timeout": Field("duration", default=15.0, minimum=0.5, maximum=600.0, doc="per request to the collector"),
+        "batch_size": Field("int", default=500, minimum=1, maximum=100_000, doc="most events per POST"),
+        "max_backoff": Field("duration", default=10.0, minimum=0.5, maximum=3600.0, doc="longest wait between retries"),
     }),
     "spool": Field("str", default="/var/lib/govwatch/spool.db", doc="durable outbox (SQLite)"),
-    "spool_max": Field("size", default=256 * 2**20, minimum=1 << 20, doc="bound on the spool; oldest dropped, counted"),
+    "spool_max": Field("size", default=256 * 2**20, minimum=1 << 20, maximum=2**40,
+                       doc="bound on the spool; oldest dropped, counted"),
     "data_dir": Field("str", default=None, doc="watcher state (baselines, profiles); default: the spool's folder"),
-    "heartbeat": Field("duration", default=10.0, minimum=1.0, doc="how often the agent reports it is alive"),
+    "heartbeat": Field("duration", default=10.0, minimum=1.0, maximum=3600.0,
+                       doc="how often the agent reports it is alive"),
 }
 
 

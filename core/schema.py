@@ -17,8 +17,10 @@ import yaml
 
 from govwatch.durations import parse_duration
 from govwatch.errors import ConfigError
+from govwatch.yamlload import MAX_BYTES, YamlRefused, compose_bounded
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$", re.I)
+NUMBER_CEILING = 10**15  # no count, size or duration in a config is larger; bigger is a typo or an attack
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 
 
@@ -33,6 +35,7 @@ class Field:
     item: Field | None = None
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None  # numbers without one still stop at NUMBER_CEILING
     check: Callable[[Any], str | None] | None = None
     doc: str = ""
     extra_keys: bool = False  # a map whose keys are free (e.g. labels)
@@ -49,35 +52,18 @@ def parse_size(text: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that remembers the line of every mapping key and sequence item."""
-
-
 def _load_with_lines(text: str, name: str) -> tuple[Any, dict[tuple, int]]:
-    lines: dict[tuple, int] = {}
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
+        return compose_bounded(text)
+    except YamlRefused as exc:
+        raise ConfigError(name, dotted(exc.key), exc.reason, exc.line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(name, "", f"not valid YAML: {problem}", line) from None
-    if node is None:
-        return None, lines
-    _walk(node, (), lines)
-    return yaml.load(text, Loader=yaml.SafeLoader), lines
-
-
-def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = path + (key_node.value,)
-            _walk(value_node, key, lines)
-            lines[key] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines)
+    except ValueError as exc:  # a value PyYAML resolved but could not build (e.g. a date out of range)
+        raise ConfigError(name, "", f"not valid YAML: {str(exc)[:120]}") from None
 
 
 def dotted(path: tuple) -> str:
@@ -108,13 +94,25 @@ class _Validator:
         converted = self._convert(spec, value, path)
         if spec.choices is not None and converted not in spec.choices:
             raise self.fail(path, f"must be one of {', '.join(map(str, spec.choices))} (got {value!r})")
-        if spec.minimum is not None and converted < spec.minimum:
-            raise self.fail(path, f"must be at least {spec.minimum} (got {value!r})")
+        self._range(spec, converted, value, path)
         if spec.check is not None:
             problem = spec.check(converted)
             if problem:
                 raise self.fail(path, problem)
         return converted
+
+    def _range(self, spec: Field, converted: Any, value: Any, path: tuple) -> None:
+        """Every number is bounded: the field's own limits, never negative sizes or durations, never NaN."""
+        if spec.kind not in ("int", "float", "duration", "size"):
+            return
+        if converted != converted or converted in (float("inf"), float("-inf")):
+            raise self.fail(path, f"must be a finite number (got {value!r})")
+        low = spec.minimum if spec.minimum is not None else (0 if spec.kind in ("duration", "size") else None)
+        if low is not None and converted < low:
+            raise self.fail(path, f"must be at least {_fmt(low)} (got {value!r})")
+        high = spec.maximum if spec.maximum is not None else NUMBER_CEILING
+        if converted > high:
+            raise self.fail(path, f"must be at most {_fmt(high)} (got {value!r})")
 
     def _convert(self, spec: Field, value: Any, path: tuple) -> Any:
         kind = spec.kind
@@ -130,7 +128,8 @@ class _Validator:
         if kind in ("duration", "size"):
             try:
                 if kind == "duration":
-                    return float(value) if isinstance(value, int | float) and value >= 0 else parse_duration(value)
+                    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+                        else parse_duration(value)
                 return parse_size(value)
             except ValueError as exc:
                 raise self.fail(path, str(exc)) from None
@@ -174,6 +173,10 @@ class _Validator:
         return out
 
 
+def _fmt(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
 def validate(data: Any, schema: Field, name: str, lines: dict[tuple, int] | None = None) -> Any:
     """Validate already-parsed data (e.g. a JSON body) against `schema`."""
     return _Validator(name, lines or {}).value(schema, data, ())
@@ -194,16 +197,19 @@ def check_url(value: str) -> str | None:
     return None
 
 
-def load_file(path: str, schema: Field) -> dict[str, Any]:
-    """Read, parse and validate a YAML config file, or raise ConfigError naming the place."""
+def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, "", f"not UTF-8 text (byte {exc.start}): is this the right file?") from None
-    data, lines = _load_with_lines(text, path)
+
+
+def load_file(path: str, schema: Field) -> dict[str, Any]:
+    """Read, parse and validate a YAML config file, or raise ConfigError naming the place."""
+    data, lines = _load_with_lines(_read(path), path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -213,14 +219,7 @@ def load_file(path: str, schema: Field) -> dict[str, Any]:
 
 def load_yaml_lines(path: str) -> tuple[Any, dict[tuple, int]]:
     """Parse a YAML file and return (data, {key path: line}) for rule loaders."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, "", f"not UTF-8 text (byte {exc.start}): is this the right file?") from None
-    return _load_with_lines(text, path)
+    return _load_with_lines(_read(path), path)
 
 
 def resolve_path(base_file: str, value: str | None) -> str | None:
