@@ -15,7 +15,8 @@ BOMB = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9) if i else ', '.join
 
 CASES = {
     "negative body": ("limits: {max_body: -1}\n", "c.yml:1: limits.max_body: must be at least 1024 (got -1)"),
-    "huge threads": ("limits:\n  threads: 1000000000\n", "c.yml:2: limits.threads: must be at most 1024 (got 1000000000)"),
+    "huge threads": ("limits:\n  threads: 1000000000\n",
+                     "c.yml:2: limits.threads: must be at most 1024 (got 1000000000)"),
     "5000 digits": ("limits: {threads: " + "9" * 5000 + "}\n",
                     "c.yml:1: limits.threads: number longer than 40 characters"),
     "duplicate top key": ("listen: 127.0.0.1:1\nsites: []\nlisten: 127.0.0.1:2\n",
@@ -24,7 +25,8 @@ CASES = {
                              "c.yml:3: limits.threads: written twice (lines 2 and 3); keep one"),
     "python tag": ('listen: !!python/object/apply:os.system ["id"]\n',
                    "c.yml:1: listen: YAML tag !!python/object/apply:os.system is not allowed; write a plain value"),
-    "custom tag": ("sites:\n  - !site {name: a}\n", "c.yml:2: sites[0]: YAML tag !site is not allowed; write a plain value"),
+    "custom tag": ("sites:\n  - !site {name: a}\n",
+                   "c.yml:2: sites[0]: YAML tag !site is not allowed; write a plain value"),
     "deep nesting": ("sites: " + "[" * 5000 + "]" * 5000 + "\n", "c.yml:1: nested deeper than 32 levels"),
     "alias bomb": (BOMB, "c.yml:5: more than 32 YAML aliases (*name); write the values out"),
     "wide bomb": ("a: &a [" + ", ".join(["x"] * 10000) + "]\nb: &b [" + ", ".join(["*a"] * 16) + "]\n"
