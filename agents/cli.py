@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import platform
+import sys
 
 from govwatch.agents.config import DEFAULT_CONFIG
 from govwatch.cli import add_group
-from govwatch.errors import GovwatchError, network_reason
+from govwatch.errors import GovwatchError
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -27,10 +28,14 @@ def register(groups: argparse._SubParsersAction) -> None:
     enroll.add_argument("--out", default="agent-credentials.json", help="credentials file to write")
     enroll.set_defaults(func=_enroll)
     for name, func, text in (
-            ("check", _check, "validate agent.yml and print what would be watched (exit 0 ok, 2 invalid)"),
+            ("check", _check, "validate agent.yml and this host (paths, interface, capture, collector, "
+             "credentials); print what would be watched (exit 0 ok, 2 a problem, one line each)"),
             ("run", _run, "run every configured watcher, spool events durably and ship them")):
         parser = sub.add_parser(name, help=text, description=text)
         parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"agent.yml (default {DEFAULT_CONFIG})")
+        if name == "check":
+            parser.add_argument("--offline", action="store_true",
+                                help="skip the collector (reachability, TLS, credentials); check only this host")
         parser.set_defaults(func=func)
 
 
@@ -38,13 +43,13 @@ def _enroll(args: argparse.Namespace) -> int:
     import requests
 
     from govwatch import __version__
-    from govwatch.collector.init import write_secret
+    from govwatch.netexplain import explain, scheme_problem
+    from govwatch.secretfile import read_secret, write_secret
 
-    key = args.enroll_key
-    if args.enroll_key_file:
-        from govwatch.collector.init import read_secret
-
-        key = read_secret(args.enroll_key_file, "enrollment key")
+    key = read_secret(args.enroll_key_file, "enrollment key") if args.enroll_key_file else args.enroll_key
+    problem = scheme_problem(args.collector)
+    if problem:
+        raise GovwatchError(f"--collector {problem}")
     verify: bool | str = args.ca_file or True
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise GovwatchError(f"--ca-file {args.ca_file}: no such file")
@@ -53,17 +58,10 @@ def _enroll(args: argparse.Namespace) -> int:
     url = args.collector.rstrip("/") + "/api/v1/enroll"
     try:
         response = requests.post(url, json=body, timeout=20, verify=verify)
-    except requests.exceptions.SSLError as exc:
-        raise GovwatchError(f"TLS verification of {args.collector} failed: {network_reason(exc)} "
-                            "(pass --ca-file with the collector's ca.pem)") from None
     except requests.RequestException as exc:
-        raise GovwatchError(f"cannot reach the collector at {args.collector}: {network_reason(exc)}") from None
+        raise GovwatchError(f"enrollment failed: {explain(args.collector, exc)}") from None
     if response.status_code != 201:
-        try:
-            reason = response.json().get("error", response.text)
-        except ValueError:
-            reason = response.text.strip()[:200]
-        raise GovwatchError(f"enrollment refused ({response.status_code}): {reason}")
+        raise GovwatchError(_refusal(response, args.name))
     creds = response.json()
     creds.update(collector=args.collector, ca_file=os.path.abspath(args.ca_file) if args.ca_file else None)
     write_secret(args.out, json.dumps(creds, indent=2) + "\n")
@@ -71,16 +69,39 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refusal(response: object, name: str) -> str:
+    """The collector's reason for refusing an enrollment, with what to do for the usual ones."""
+    status = getattr(response, "status_code", 0)
+    try:
+        reason = response.json().get("error", "")  # type: ignore[attr-defined]
+    except (ValueError, AttributeError):
+        reason = getattr(response, "text", "").strip()[:200]
+    if status == 409:
+        return (f"enrollment refused: the name {name!r} is already enrolled; choose another --name, or revoke "
+                f"the old agent on the collector first (govwatch collector agents revoke {name})")
+    if status == 403:
+        return ("enrollment refused: wrong or rotated enrollment key; copy the current one from the "
+                "collector's enroll-key file")
+    return f"enrollment refused ({status}): {reason}"
+
+
 def _check(args: argparse.Namespace) -> int:
     from govwatch.agents.base import load_watchers
-    from govwatch.agents.config import credentials_warning, load_agent_config, read_credentials, watcher_sections
+    from govwatch.agents.checks import problems
+    from govwatch.agents.config import credentials_warning, load_agent_config, watcher_sections
 
     cfg = load_agent_config(args.config)
+    found = problems(cfg, offline=args.offline)
+    if found:
+        for line in found:
+            sys.stderr.write(f"govwatch: {args.config}: {line}\n")
+        return 2
     creds_path = cfg["collector"]["credentials"]
-    read_credentials(creds_path)
+    network = "not contacted (--offline)" if args.offline else "answers and accepts the credentials"
     print(f"{args.config}: ok")
-    print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {cfg['collector']['url']}")
+    print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {cfg['collector']['url']} ({network})")
     print(f"  spool {cfg['spool']} (max {cfg['spool_max'] // 2**20} MiB), state {cfg['data_dir']}")
+    print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     warning = credentials_warning(creds_path)
     if warning:
         print(f"  warning: {warning}")

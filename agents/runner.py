@@ -119,6 +119,7 @@ class Agent:
             except Exception as exc:  # stats are best effort
                 stats[name] = {"error": str(exc)[:200]}
         data = {"version": __version__, "ministry": self.cfg["ministry"], "hostname": platform.node(),
+                "config_file": self.cfg.get("config_file"),
                 "watchers": sorted(self.watchers), "uptime": round(time.time() - self.started, 1),
                 "spool_backlog": self.spool.backlog(), "spool_dropped": self.spool.dropped(),
                 "spool_dead": self.spool.dead(), "sender_failures": self.sender.failures, "stats": stats}

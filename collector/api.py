@@ -12,7 +12,6 @@ import hmac
 import json
 import logging
 import re
-import secrets
 import threading
 import time
 import zlib
@@ -24,6 +23,7 @@ from govwatch import __version__
 from govwatch.collector.httpd import Request, Response
 from govwatch.collector.store import Store
 from govwatch.events import EventError, check_event
+from govwatch.secretfile import AGENT_PREFIX, new_secret
 
 log = logging.getLogger("govwatch.collector.api")
 ROLES = {"public": 0, "agent": 1, "viewer": 2, "admin": 3}
@@ -165,6 +165,8 @@ class App:
             lambda r: Response(200, self.metrics_body(), "text/plain; version=0.0.4; charset=utf-8"))
         self.route("POST", "/api/v1/enroll", "public")(self._enroll)
         self.route("POST", "/api/v1/events", "agent")(self._events)
+        self.route("GET", "/api/v1/agent/whoami", "agent")(  # `agent check`: are these credentials accepted?
+            lambda r: Response.json({"agent": r.identity["agent"]}))
         self.route("GET", "/api/v1/agents", "viewer")(self._agents)
         self.route("DELETE", "/api/v1/agents/(?P<name>[^/]+)", "admin")(self._revoke)
         self.route("GET", "/api/v1/sites", "viewer")(self._sites)
@@ -194,7 +196,7 @@ class App:
 
         if not isinstance(name, str) or check_name(name):
             return Response.error(400, f"name: {check_name(str(name))}")
-        token = secrets.token_urlsafe(32)
+        token = new_secret(AGENT_PREFIX)
         ministry = str(body.get("ministry") or "")[:100]
         if not self.store.add_agent(name, ministry, token, str(body.get("hostname") or "")[:200],
                                     str(body.get("version") or "")[:40]):

@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import secrets
 import socket
 from typing import Any
 
 from govwatch.errors import GovwatchError
+from govwatch.secretfile import ADMIN_PREFIX, ENROLL_PREFIX, SECRET_MODE, new_secret, read_secret, write_secret
 
-SECRET_MODE = 0o600
+__all__ = ["SECRET_MODE", "init_collector", "make_certificates", "read_secret", "rotate_enroll_key", "write_secret"]
 
 COLLECTOR_YML = """\
 # govwatch collector configuration. Reference: README.md ("Collector configuration").
@@ -32,15 +32,6 @@ maintenance: []
 """
 
 
-def write_secret(path: str, data: bytes | str) -> None:
-    """Create `path` with mode 0600 from the first byte on (no window where it is world-readable)."""
-    payload = data.encode() if isinstance(data, str) else data
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(payload)
-    os.chmod(path, SECRET_MODE)
-
-
 def _names(extra: list[str]) -> list[str]:
     names = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
     try:
@@ -51,7 +42,15 @@ def _names(extra: list[str]) -> list[str]:
 
 
 def make_certificates(directory: str, sans: list[str], days: int = 825) -> None:
-    """A private CA (ca.pem/ca-key.pem) and a server certificate signed by it for `sans`."""
+    """A private CA (ca.pem/ca-key.pem) and a server certificate signed by it for `sans`.
+
+    With the `collector` extra this uses `cryptography`; a plain `pip install govwatch` (agent-sized) falls
+    back to the `openssl` command every Linux server has, so `collector init` works either way."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        _openssl_certificates(directory, sans, days)
+        return
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -92,6 +91,55 @@ def make_certificates(directory: str, sans: list[str], days: int = 825) -> None:
         handle.write(cert.public_bytes(pem) + ca_cert.public_bytes(pem))
 
 
+def _openssl_certificates(directory: str, sans: list[str], days: int) -> None:
+    """The same CA and server certificate (EC P-256, SHA-256) made with the openssl command."""
+    import shutil
+    import tempfile
+
+    if shutil.which("openssl") is None:
+        raise GovwatchError("collector init needs either the cryptography package (pip install "
+                            "'govwatch[collector]') or the openssl command to make certificates")
+    names = []
+    for name in sans:
+        try:
+            names.append(f"IP:{ipaddress.ip_address(name)}")
+        except ValueError:
+            names.append(f"DNS:{name}")
+    path = {n: os.path.join(directory, n) for n in ("ca.pem", "ca-key.pem", "server.pem", "server-key.pem")}
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    old = os.umask(0o077)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ext, csr, leaf = (os.path.join(tmp, n) for n in ("ext.cnf", "server.csr", "server.pem"))
+            with open(ext, "w", encoding="utf-8") as handle:
+                handle.write(f"basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                             f"subjectAltName={','.join(names)}\n")
+            _run(["openssl", "req", "-x509", *curve, "-keyout", path["ca-key.pem"], "-out", path["ca.pem"],
+                  "-days", "3650", "-subj", "/CN=govwatch collector CA", "-addext",
+                  "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            _run(["openssl", "req", "-new", *curve, "-keyout", path["server-key.pem"], "-out", csr,
+                  "-subj", f"/CN={sans[-1] if sans else 'govwatch'}"])
+            _run(["openssl", "x509", "-req", "-in", csr, "-CA", path["ca.pem"], "-CAkey", path["ca-key.pem"],
+                  "-CAcreateserial", "-CAserial", os.path.join(tmp, "ca.srl"), "-days", str(days),
+                  "-sha256", "-extfile", ext, "-out", leaf])
+            with open(leaf, "rb") as a, open(path["ca.pem"], "rb") as b, open(path["server.pem"], "wb") as out:
+                out.write(a.read() + b.read())
+    finally:
+        os.umask(old)
+    for name in ("ca.pem", "server.pem"):
+        os.chmod(path[name], 0o644)
+    for name in ("ca-key.pem", "server-key.pem"):
+        os.chmod(path[name], SECRET_MODE)
+
+
+def _run(command: list[str]) -> None:
+    import subprocess
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise GovwatchError(f"{command[0]} {command[1]} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+
+
 def init_collector(data_dir: str, listen: str = "127.0.0.1:8443", sans: list[str] | None = None,
                    force: bool = False) -> list[str]:
     """Write everything a collector needs into `data_dir`; return the files written."""
@@ -103,26 +151,15 @@ def init_collector(data_dir: str, listen: str = "127.0.0.1:8443", sans: list[str
         raise GovwatchError(f"{data_dir} already holds {', '.join(existing)}; use --force to replace "
                             "(enrolled agents keep their credentials, but the admin token changes)")
     make_certificates(data_dir, _names(sans or []))
-    write_secret(os.path.join(data_dir, "admin-token"), secrets.token_urlsafe(32) + "\n")
-    write_secret(os.path.join(data_dir, "enroll-key"), secrets.token_urlsafe(24) + "\n")
+    write_secret(os.path.join(data_dir, "admin-token"), new_secret(ADMIN_PREFIX) + "\n")
+    write_secret(os.path.join(data_dir, "enroll-key"), new_secret(ENROLL_PREFIX, 24) + "\n")
     with open(config, "w", encoding="utf-8") as handle:
         handle.write(COLLECTOR_YML.format(listen=listen, data_dir="."))
     return [config] + [os.path.join(data_dir, f) for f in
                        ("ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin-token", "enroll-key")]
 
 
-def read_secret(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = handle.read().strip()
-    except OSError as exc:
-        raise GovwatchError(f"cannot read the {what} at {path}: {exc.strerror}") from None
-    if not value:
-        raise GovwatchError(f"the {what} at {path} is empty")
-    return value
-
-
 def rotate_enroll_key(path: str) -> str:
-    key = secrets.token_urlsafe(24)
+    key = new_secret(ENROLL_PREFIX, 24)
     write_secret(path, key + "\n")
     return key

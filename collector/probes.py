@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from cryptography import x509
-
 log = logging.getLogger(__name__)
 
 MAX_BODY = 2 * 2**20
@@ -81,8 +79,16 @@ class _Deadline:
         return remaining
 
 
-def parse_cert(der: bytes, valid: bool, error: str | None) -> CertInfo:
-    """Read dates and names from a DER certificate (works on certificates ssl refused)."""
+def parse_cert(der: bytes, valid: bool, error: str | None) -> CertInfo | None:
+    """Read dates and names from a DER certificate (works on certificates ssl refused).
+
+    Needs `cryptography` (the `collector` extra); without it probes still measure up/down and TLS validity,
+    but certificate dates are unknown (None), never guessed."""
+    try:
+        from cryptography import x509
+    except ImportError:
+        log.warning("certificate dates unknown: install 'govwatch[collector]' (the cryptography package)")
+        return None
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(not_before=cert.not_valid_before_utc.timestamp(), not_after=cert.not_valid_after_utc.timestamp(),
                     subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),

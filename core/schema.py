@@ -223,10 +223,12 @@ def load_yaml_lines(path: str) -> tuple[Any, dict[tuple, int]]:
 
 
 def resolve_path(base_file: str, value: str | None) -> str | None:
-    """Resolve a path in a config file relative to that file's folder."""
+    """Resolve a path in a config file relative to the folder the file really lives in (symlinks resolved),
+    so /etc/govwatch/collector.yml -> /var/lib/govwatch/collector.yml finds its secrets beside the target.
+    Every command (check, run, restore) goes through here, so they cannot disagree."""
     if value is None:
         return None
     expanded = os.path.expanduser(value)
     if not os.path.isabs(expanded):
-        expanded = os.path.join(os.path.dirname(os.path.abspath(base_file)), expanded)
+        expanded = os.path.join(os.path.dirname(os.path.realpath(base_file)), expanded)
     return os.path.normpath(expanded)

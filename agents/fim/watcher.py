@@ -85,20 +85,11 @@ def state_dir(agent_cfg: dict[str, Any]) -> str:
 
 
 def store_dir_for_agent(config_path: str) -> str:
-    """The known-good store of the agent configured in `config_path` (for `fim restore -c`)."""
-    import yaml
+    """The known-good store of the agent configured in `config_path` (for `fim restore -c`): the same
+    defaults the running agent uses (data_dir defaults to NAME-state beside the spool)."""
+    from govwatch.agents.config import load_agent_config
 
-    from govwatch.errors import ConfigError
-
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(config_path, "", f"cannot read: {exc}") from None
-    data_dir = data.get("data_dir") if isinstance(data, dict) else None
-    if not data_dir:
-        raise ConfigError(config_path, "data_dir", "is not set; give --store DIR instead")
-    return os.path.join(state_dir({"data_dir": data_dir}), "known_good")
+    return os.path.join(state_dir(load_agent_config(config_path)), "known_good")
 
 
 @register("fim", schema=SCHEMA, describe=describe)

@@ -48,6 +48,19 @@ def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
     return out
 
 
+def agent_config_file(store: Store, agent: str | None) -> str | None:
+    """The agent.yml path the agent reported in its last heartbeat, so printed commands work as printed."""
+    if not agent:
+        return None
+    rows = store.query("SELECT status FROM agents WHERE name=?", (agent,))
+    try:
+        status = json.loads(rows[0]["status"]) if rows and rows[0]["status"] else {}
+    except ValueError:
+        return None
+    path = status.get("config_file") if isinstance(status, dict) else None
+    return path if isinstance(path, str) and path.startswith("/") and len(path) < 4096 else None
+
+
 def timeline(store: Store, incident_id: int) -> list[dict[str, Any]]:
     """Comments and actions on an incident, oldest first."""
     comments = [{"ts": r["ts"], "author": r["author"], "action": "commented", "note": r["text"]}

@@ -12,7 +12,7 @@ from typing import Any
 
 from govwatch.collector.console.render import Safe, clock_time, esc, html, join
 
-AGENT_CONFIG = "/etc/govwatch/agent.yml"  # where deploy/govwatch-agent.service reads it
+AGENT_CONFIG = "/etc/govwatch/agent.yml"  # where deploy/govwatch-agent.service reads it (when no heartbeat says)
 Row = tuple[str | None, str, str | None, str]  # left text, left class, right text, right class
 
 
@@ -112,15 +112,25 @@ def defacement_views(views: list[dict[str, Any]], w: dict[str, str], tz: Any) ->
     return html('<section class="evidence"><h2>{0}</h2>{1}</section>', w["evidence"], join(parts))
 
 
-def fim_changes(items: list[dict[str, Any]], w: dict[str, str], tz: Any, agent: str | None) -> Safe:
+def remedy(item: dict[str, Any], w: dict[str, str], config: str | None) -> Safe:
+    """What to run on the agent: a new file is quarantined (a web shell is removed, not restored), a changed
+    or deleted file is restored from its known-good copy; `config` is the agent's own agent.yml path."""
+    path, cfg = _shell_quote(str(item.get("path") or "")), _shell_quote(config or AGENT_CONFIG)
+    if item.get("change") == "created":
+        return html('<p class="warn">{0}</p><pre class="cmd">govwatch fim quarantine -c {1} {2}</pre>',
+                    w["created_quarantine"], cfg, path)
+    if item.get("known_good"):
+        return html('<p class="ok">{0}</p><pre class="cmd">govwatch fim restore -c {1} {2}</pre>',
+                    w["known_good_yes"], cfg, path)
+    return html('<p class="warn">{0}</p>', w["known_good_no"])
+
+
+def fim_changes(items: list[dict[str, Any]], w: dict[str, str], tz: Any, agent: str | None,
+                config: str | None = None) -> Safe:
     cards = []
     for item in sorted(items, key=lambda i: i.get("ts") or 0, reverse=True):
         path = item.get("path") or ""
-        if item.get("known_good"):
-            hint = html('<p class="ok">{0}</p><pre class="cmd">govwatch fim restore -c {1} {2}</pre>',
-                        w["known_good_yes"], AGENT_CONFIG, _shell_quote(path))
-        else:
-            hint = html('<p class="warn">{0}</p>', w["known_good_no"])
+        hint = remedy(item, w, config)
         cards.append(html(
             '<article class="card fim"><h3><span class="badge sev-{sev}">{sev}</span> <code>{path}</code></h3>'
             '<dl class="facts"><dt>{t_change}</dt><dd>{change}</dd><dt>{t_agent}</dt><dd>{agent}</dd>'
@@ -146,7 +156,8 @@ def problems(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
                 "</tr>{4}</table></section>", w["problems"], w["updated"], w["path"], w["detail"], rows)
 
 
-def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str | None) -> Safe:
+def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str | None,
+               config: str | None = None) -> Safe:
     """Every evidence section present, whatever the incident's kind (a defacement may carry FIM changes)."""
     from govwatch.collector.console.traffic import anomalies
 
@@ -154,7 +165,7 @@ def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str 
     if evidence.get("views"):
         parts.append(defacement_views(evidence["views"], w, tz))
     if evidence.get("fim"):
-        parts.append(fim_changes(evidence["fim"], w, tz, agent))
+        parts.append(fim_changes(evidence["fim"], w, tz, agent, config))
     if evidence.get("problems"):
         parts.append(problems(evidence["problems"], w, tz))
     if evidence.get("anomalies"):

@@ -140,7 +140,8 @@ def incident_page(console: Console, ctx: Ctx) -> Response:
     inc = actions.incident(console.store, int(ctx.params["id"]))
     if inc is None:
         return console.error_page(ctx, 404, ctx.w["not_found"])
-    live = html("{0}{1}", render_all(inc["evidence"], ctx.w, console.tz, inc["agent"]),
+    config = actions.agent_config_file(console.store, inc["agent"])
+    live = html("{0}{1}", render_all(inc["evidence"], ctx.w, console.tz, inc["agent"], config),
                 _timeline(console, ctx, inc["id"]))
     if ctx.request.query.get("part"):
         return console.respond(ctx, live, full=False)

@@ -1,0 +1,122 @@
+"""`govwatch agent check`: does this config work on this machine, not just parse?
+
+A config that validates can still watch nothing: a FIM path that is not there, a capture interface that
+does not exist or cannot be opened by this user, a collector nobody answers on or that refuses the
+credentials. Each such problem is one line `key: what is wrong; what to do`, so `check` exits 2 exactly
+when `run` would let the sysadmin down.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from govwatch.errors import GovwatchError
+
+ETH_P_ALL = 0x0003
+
+
+def problems(cfg: dict[str, Any], offline: bool = False) -> list[str]:
+    """Every reality problem of a loaded agent config (empty when the agent will work as configured)."""
+    found: list[str] = []
+    found += _credentials(cfg)
+    found += _spool(cfg)
+    if cfg.get("fim"):
+        found += _fim_paths(cfg["fim"])
+    if cfg.get("traffic"):
+        found += _traffic(cfg["traffic"])
+    if not offline and not any(p.startswith("collector.credentials") for p in found):
+        found += _collector(cfg["collector"])
+    return found
+
+
+def _credentials(cfg: dict[str, Any]) -> list[str]:
+    from govwatch.agents.config import read_credentials
+
+    try:
+        read_credentials(cfg["collector"]["credentials"])
+    except GovwatchError as exc:
+        return [f"collector.credentials: {exc}"]
+    return []
+
+
+def _spool(cfg: dict[str, Any]) -> list[str]:
+    folder = os.path.dirname(cfg["spool"])
+    probe = folder
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if probe and not os.access(probe, os.W_OK | os.X_OK):
+        return [f"spool: {folder} cannot be created or written by this user; run the agent as root or "
+                "choose a writable folder"]
+    return []
+
+
+def _fim_paths(section: dict[str, Any]) -> list[str]:
+    out = []
+    for index, path in enumerate(section.get("paths") or []):
+        key = f"fim.paths[{index}]"
+        if not os.path.lexists(path):
+            out.append(f"{key}: {path} does not exist; create it or remove it from fim.paths")
+        elif os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
+            out.append(f"{key}: {path} is not readable by this user; run the agent as root")
+        elif not os.path.isdir(path) and not os.access(path, os.R_OK):
+            out.append(f"{key}: {path} is not readable by this user; run the agent as root")
+    return out
+
+
+def _traffic(section: dict[str, Any]) -> list[str]:
+    name = section["interface"]
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        known = ", ".join(sorted(n for _i, n in socket.if_nameindex())) or "none"
+        return [f"traffic.interface: no interface named {name!r} on this host (it has: {known}); "
+                "name one of them or remove the traffic section"]
+    problem = _capture_problem(name)
+    return [f"traffic.interface: {problem}; traffic watching would be off"] if problem else []
+
+
+def _capture_problem(name: str) -> str | None:
+    """Open (and close at once) the raw socket the capture needs: the only honest test of CAP_NET_RAW."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    except PermissionError:
+        return (f"this process cannot capture on {name} (needs root or CAP_NET_RAW); run the agent as root "
+                "or with AmbientCapabilities=CAP_NET_RAW")
+    except OSError as exc:
+        return f"cannot open a capture socket on {name}: {exc.strerror}"
+    try:
+        sock.bind((name, 0))
+    except OSError as exc:
+        return f"cannot capture on {name}: {exc.strerror}"
+    finally:
+        sock.close()
+    return None
+
+
+def _collector(section: dict[str, Any]) -> list[str]:
+    """The collector answers over TLS with the CA given, and accepts this agent's token."""
+    import requests
+
+    from govwatch.agents.config import read_credentials
+    from govwatch.netexplain import explain
+
+    url = section["url"].rstrip("/")
+    verify: bool | str = section.get("ca_file") or True
+    token = read_credentials(section["credentials"])["token"]
+    hint = "set collector.ca_file to the collector's ca.pem"
+    try:
+        answer = requests.get(f"{url}/api/v1/agent/whoami", headers={"Authorization": f"Bearer {token}"},
+                              timeout=min(10.0, section["timeout"]), verify=verify)
+    except requests.RequestException as exc:
+        return [f"collector.url: {explain(url, exc, hint)}"]
+    if answer.status_code == 401:
+        return ["collector.credentials: the collector refuses these credentials (revoked, or enrolled with "
+                "another collector); enroll again with `govwatch agent enroll`"]
+    if answer.status_code == 404:
+        return [f"collector.url: {url} answers but is not a govwatch collector (or an older one without "
+                "/api/v1/agent/whoami)"]
+    if answer.status_code != 200:
+        return [f"collector.url: {url} answered {answer.status_code} to the credentials check"]
+    return []
