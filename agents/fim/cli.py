@@ -1,4 +1,4 @@
-"""`govwatch fim scan|restore`: the one-shot integrity scan and the known-good restore.
+"""`govwatch fim scan|restore|quarantine`: the one-shot integrity scan and the known-good restore.
 
 This module is imported at every `govwatch` start, so it imports nothing heavy at the top: each
 handler pulls in what it needs (the scan path never loads watchdog, scapy or requests).
@@ -43,6 +43,15 @@ def register(groups: argparse._SubParsersAction) -> None:
     restore.add_argument("--list", action="store_true", help="list the stored versions of PATH and exit")
     restore.set_defaults(func=_restore)
 
+    quarantine = sub.add_parser("quarantine", help="move a suspicious file (e.g. a web shell) into quarantine",
+                                description="Move PATH (under the agent's fim.paths) into a root-only quarantine "
+                                "folder with its metadata, and report it to the collector. --undo puts it back.")
+    quarantine.add_argument("path", nargs="?", metavar="PATH", help="the file (with --undo: its path or entry ID)")
+    quarantine.add_argument("-c", "--config", required=True, metavar="AGENT_YML", help="the agent's agent.yml")
+    quarantine.add_argument("--undo", action="store_true", help="put the quarantined PATH back where it was")
+    quarantine.add_argument("--list", action="store_true", help="list what is in quarantine")
+    quarantine.set_defaults(func=_quarantine)
+
 
 def _scan(args: argparse.Namespace) -> int:
     from govwatch.agents.fim.oneshot import run_scan
@@ -54,3 +63,9 @@ def _restore(args: argparse.Namespace) -> int:
     from govwatch.agents.fim.oneshot import run_restore
 
     return run_restore(args, sys.stdout)
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    from govwatch.agents.fim.response import run_quarantine
+
+    return run_quarantine(args, sys.stdout)

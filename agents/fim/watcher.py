@@ -25,6 +25,8 @@ from govwatch.agents.fim.engine import Engine
 from govwatch.agents.fim.evidence import DEFAULT_NODIFF, KnownGoodStore
 from govwatch.agents.fim.recheck import GatedWalk
 from govwatch.agents.fim.rehash import RollingRehash
+from govwatch.agents.fim.response import SCHEMA as RESPONSE_SCHEMA
+from govwatch.agents.fim.response import AutoResponder
 from govwatch.agents.fim.rules import FimRules
 from govwatch.agents.fim.scan import Excluder, Hasher, Problem, walk_batches
 from govwatch.durations import format_duration
@@ -57,6 +59,7 @@ SCHEMA = Field("map", fields={
     "known_good_max_total": Field("size", default=512 * 2**20),
     "known_good_max_file": Field("size", default=4 * 2**20),
     "rules": Field("str", doc="FIM rules folder (default: the installed rules/fim)"),
+    "response": RESPONSE_SCHEMA,  # automatic response per web root (agents/fim/response.py); off when empty
     "exceptions": Field("list", item=Field("map", extra_keys=True), default=[],
                         doc="user-known benign changes: selections like {path|startswith: ..., reason: ...}"),
 })
@@ -105,7 +108,7 @@ class FimWatcher:
     def __init__(self, section: dict[str, Any], agent_cfg: dict[str, Any], clock: Any = time.time,
                  realtime: bool = True) -> None:
         self.cfg = complete(section)
-        self.folder = state_dir(agent_cfg)
+        self.folder, self.agent_cfg = state_dir(agent_cfg), agent_cfg
         self.clock, self.use_realtime = clock, realtime
         self.rules = FimRules.load(self.cfg.get("rules"), self.cfg["exceptions"])
         self.stop_event = threading.Event()
@@ -130,6 +133,8 @@ class FimWatcher:
         if self.cfg["known_good"]:
             store = KnownGoodStore(os.path.join(self.folder, "known_good"), self.cfg["known_good_max_total"],
                                    self.cfg["known_good_max_file"])
+        if self.cfg["response"]:
+            emit = AutoResponder(self.cfg["response"], self.cfg["web_roots"], self.agent_cfg, store, emit)
         self.engine = Engine(self.cfg, baseline, self.rules, store, emit, self.clock)
         if self.use_realtime:
             from govwatch.agents.fim.realtime import RealtimeWatch
