@@ -135,6 +135,24 @@ def _absorb_fim_incidents(conn: sqlite3.Connection, agent: str, site: str, incid
                          (now, now, f"merged into incident #{incident}", row["id"]))
 
 
+def record_site_down(conn: sqlite3.Connection, site: str, down: bool, probe: dict[str, Any], now: float,
+                     counts: Counts, severity: str = "high") -> None:
+    """Confirmed downtime opens a `site_down` incident (probe evidence: failed phase, error, since when);
+    the first good probe after it appends that probe and resolves the incident."""
+    key = f"site_down:{site}"
+    row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
+                       (key,)).fetchone()
+    if down and row is None:
+        _create(conn, counts, key, "site_down", site, None, severity, f"site {site} is down ({probe.get('error')})",
+                {"probes": [probe]}, now)
+    elif down:
+        _append(conn, row, "probes", probe, severity, now)
+    elif row is not None:
+        _append(conn, row, "probes", probe, "info", now)
+        conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE id=?",
+                     (now, now, "recovered: the outside probe succeeded", row["id"]))
+
+
 def _defacement(conn, agent, event, now, counts, joining) -> None:
     record_defacement(conn, agent, agent, event["data"], event["severity"], event["ts"], now, counts, joining)
 

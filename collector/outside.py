@@ -24,13 +24,27 @@ from govwatch.collector.uptime import UptimeTracker, maintenance_active
 log = logging.getLogger("govwatch.collector.outside")
 
 
+PHASES = ("resolve", "connect", "tls", "processing", "transfer")
+
+
+def failed_phase(result: ProbeResult) -> str | None:
+    """Where a failed probe stopped: the first phase it did not finish, or `status` for a bad HTTP answer."""
+    if result.up:
+        return None
+    if result.status is not None:
+        return "status"
+    done = set(result.phases)
+    return next((p for p in PHASES if p not in done and not (p == "tls" and not result.url.startswith("https"))),
+                "transfer")
+
+
 class OutsideView:
     """Owns the prober, the uptime tracker and one defacement monitor per site."""
 
     def __init__(self, cfg: dict[str, Any], store: Store) -> None:
         self.cfg, self.store = cfg, store
         self.tracker = UptimeTracker(db_path(cfg))
-        self.prober = Prober(cfg["sites"], self.tracker, on_result=self._judge)
+        self.prober = Prober(cfg["sites"], self.tracker, on_result=self._judge, on_change=self.up_or_down)
         self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
         self.monitors: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -46,6 +60,17 @@ class OutsideView:
 
     def maintenance_active(self, site: dict[str, Any], now: float) -> bool:
         return maintenance_active(self.cfg, site, now)
+
+    def up_or_down(self, site: dict[str, Any], result: ProbeResult, change: dict[str, Any]) -> None:
+        """A confirmed outage opens a site_down incident; recovery resolves it."""
+        now = time.time()
+        probe = {"ts": result.ts, "url": result.url, "up": result.up, "phase": failed_phase(result),
+                 "error": result.error, "status": result.status, "since": change["since"]}
+        severity = "low" if self.maintenance_active(site, now) else "high"
+        counts: dict[tuple[str, str], float] = {}
+        with self.store.transaction() as conn:
+            incidents.record_site_down(conn, site["name"], not change["up"], probe, now, counts, severity)
+            add_counters(conn, counts)
 
     # -- defacement ---------------------------------------------------------------------------------
     def _monitor(self, site: dict[str, Any]) -> Any:

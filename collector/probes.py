@@ -259,9 +259,11 @@ class Prober:
 
     def __init__(self, sites: list[dict[str, Any]], tracker: Any,
                  on_result: Callable[[dict[str, Any], ProbeResult], None] | None = None,
+                 on_change: Callable[[dict[str, Any], ProbeResult, dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time, workers: int = 4, jitter: float = 0.1,
                  probe: Callable[..., ProbeResult] = probe_site) -> None:
         self.sites, self.tracker, self.on_result, self.clock = list(sites), tracker, on_result, clock
+        self.on_change = on_change  # confirmed up/down changes (site_down incidents)
         self.jitter, self.probe = jitter, probe
         self._stop = threading.Event()
         self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -337,7 +339,9 @@ class Prober:
                 self._sockets.difference_update(opened)
         if self._stop.is_set():
             return  # aborted by stop(): not a real failure of the site
-        self.tracker.record(site, result)
+        change = self.tracker.record(site, result)
+        if change and self.on_change is not None:
+            self.on_change(site, result, change)
         if self.on_result is not None:
             self.on_result(site, result)
 

@@ -156,6 +156,16 @@ def problems(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
                 "</tr>{4}</table></section>", w["problems"], w["updated"], w["path"], w["detail"], rows)
 
 
+def outage(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
+    """The probes behind a site_down incident: when it failed, in which phase, with which error."""
+    rows = join(html("<tr><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+                     clock_time(i.get("ts"), tz), w["up"] if i.get("up") else w["down"], i.get("phase") or "—",
+                     i.get("error") or i.get("status") or "", clock_time(i.get("since"), tz)) for i in items)
+    return html('<section class="evidence"><h2>{0}</h2><table class="grid"><tr><th>{1}</th><th>{2}</th><th>{3}</th>'
+                "<th>{4}</th><th>{5}</th></tr>{6}</table></section>", w["evidence"], w["updated"], w["status"],
+                w["phase"], w["error"], w["since"], rows)
+
+
 def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str | None,
                config: str | None = None) -> Safe:
     """Every evidence section present, whatever the incident's kind (a defacement may carry FIM changes)."""
@@ -170,4 +180,6 @@ def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str 
         parts.append(problems(evidence["problems"], w, tz))
     if evidence.get("anomalies"):
         parts.append(anomalies(evidence["anomalies"], w, tz))
+    if evidence.get("probes"):
+        parts.append(outage(evidence["probes"], w, tz))
     return join(parts) if parts else esc("—")

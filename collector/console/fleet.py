@@ -71,7 +71,11 @@ def sites_table(console: Console, ctx: Ctx) -> Safe:
         defaced = html('<span class="badge sev-critical">{0}</span> <small>{1}</small>', w["defaced"],
                        ", ".join(s["defaced_by"])) if s["defaced"] else html('<span class="status st-ok">{0}</span>',
                                                                               w["clean"])
-        response = f"{s['status'] or ''} {round(s['duration'] * 1000)} ms" if s["duration"] is not None else "—"
+        if up == "down" and not s["defaced"]:
+            defaced = Safe("—")  # the page did not load: nobody can say it is clean
+        failed = up == "down" or bool(s["error"])  # a failed probe has no response time worth showing
+        response = f"{s['status'] or ''} {round(s['duration'] * 1000)} ms" \
+            if s["duration"] is not None and not failed else "—"
         rows.append(html(
             '<tr class="{cls}"><td class="title">{name}</td><td data-label="{t_up}"><span class="status st-{up}">'
             '{up_w}</span></td><td data-label="{t_def}">{defaced}</td><td data-label="{t_cert}">{cert}</td>'
