@@ -23,7 +23,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     init.add_argument("--force", action="store_true", help="replace an existing configuration and secrets")
     init.set_defaults(func=_init)
     for name, func, text in (("run", _run, "run the collector (API, console, /metrics, probes)"),
-                             ("check", _check, "validate collector.yml and print what would run")):
+                             ("check", _check, "validate collector.yml, open every file it names and the store; "
+                              "print what would run (exit 0 ok, 2 a problem, one line each)")):
         parser = sub.add_parser(name, help=text, description=text)
         parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"collector.yml (default {DEFAULT_CONFIG})")
         parser.set_defaults(func=func)
@@ -57,11 +58,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import sys
+
+    from govwatch.collector.checks import problems
     from govwatch.collector.config import db_path, load_config
 
     cfg = load_config(args.config)
+    found = problems(cfg)
+    for line in found:
+        sys.stderr.write(f"govwatch: {args.config}: {line}\n")
+    if found:
+        return 2
     print(f"{args.config}: ok")
     print(f"  listen {cfg['listen']} ({'TLS' if cfg['tls'] else 'plain HTTP'}), store {db_path(cfg)}")
+    print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     for site in cfg["sites"]:
         print(f"  site {site['name']}: {site['url']} every {site['interval']:g}s")
     return 0

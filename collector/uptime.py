@@ -131,7 +131,7 @@ def month_bounds(month: str, tz: str) -> Interval:
     """[start, end) of a calendar month `YYYY-MM` in time zone `tz`."""
     try:
         year, mon = (int(part) for part in month.split("-"))
-        if len(month) != 7 or not 1 <= mon <= 12 or year < 1970:
+        if len(month) != 7 or not 1 <= mon <= 12 or not 1970 <= year <= 9998:
             raise ValueError
     except ValueError:
         raise GovwatchError(f"--month: expected YYYY-MM with month 01-12 (got {month!r})") from None
@@ -139,6 +139,15 @@ def month_bounds(month: str, tz: str) -> Interval:
     start = datetime(year, mon, 1, tzinfo=zone)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
     return start.timestamp(), end.timestamp()
+
+
+def refuse_future_month(month: str, tz: str, now: float | None = None) -> None:
+    """A report for a month that has not started yet would be all gaps: refuse it with the month to use."""
+    start, _end = month_bounds(month, tz)
+    now = time.time() if now is None else now
+    if start > now:
+        current = datetime.fromtimestamp(now, ZoneInfo(tz)).strftime("%Y-%m")
+        raise GovwatchError(f"--month {month} has not started yet (this month is {current}); pick a past month")
 
 
 @dataclass(frozen=True)

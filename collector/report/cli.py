@@ -33,6 +33,9 @@ def register(groups: argparse._SubParsersAction) -> None:
 def run_uptime(args: argparse.Namespace) -> int:
     fmt = args.format or ("pdf" if args.output.lower().endswith(".pdf") else "html")
     cfg = load_config(args.config)
+    from govwatch.collector.uptime import refuse_future_month
+
+    refuse_future_month(args.month, cfg["report"]["timezone"])
     report = build_report(cfg, args.month)
     html = render_html(report, args.lang)
     folder = os.path.dirname(os.path.abspath(args.output))
