@@ -83,18 +83,25 @@ def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Has
     for root in roots:
         if not os.path.lexists(root):
             raise GovwatchError(f"{root}: no such file or folder")
+    from govwatch.progress import Progress
+
     gates: dict[str, bytes] = {}
-    files = walk(roots, Excluder(args.exclude), problems, gates, early=hasher)
-    hasher.fill(files, [p for p, s in files.items() if s.type == "file"], problems)
+    with Progress("fim: walking", count=lambda: len(gates), unit="folders"):
+        files = walk(roots, Excluder(args.exclude), problems, gates, early=hasher)
+    regular = [p for p, s in files.items() if s.type == "file"]
+    with Progress("fim: hashing", count=lambda: hasher.done, total=len(regular), unit="files"):
+        hasher.fill(files, regular, problems)
     key = load_or_create_key(key_path, create=True)
     Baseline(args.db, key).write_all(files, roots, gates)
     if args.store:
         from govwatch.agents.fim.evidence import KnownGoodStore
 
-        store = KnownGoodStore(args.store)
-        for path, state in files.items():
-            if state.type == "file":
-                store.remember(path, state, trusted=True)
+        store, kept = KnownGoodStore(args.store), [0]
+        with Progress("fim: keeping known-good copies", count=lambda: kept[0], total=len(regular), unit="files"):
+            for path in regular:
+                if path in files:
+                    store.remember(path, files[path], trusted=True)
+                kept[0] += 1
         store.close()
     _report(problems)
     _summary(f"baseline of {len(files)} entries written to {args.db}", started)

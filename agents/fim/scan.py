@@ -216,6 +216,7 @@ class Hasher:
         self.max_hash_size = max_hash_size
         self.clock = clock
         self.files_hashed = 0
+        self.done = 0  # files looked at so far, for progress display only (updated without a lock)
         self._sizes: dict[str, int] = {}
         self._early: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._early_results: list[tuple[str, str | None, str | None]] = []
@@ -287,6 +288,7 @@ class Hasher:
 
     def _hash_one(self, path: str, append: Callable[[tuple], None]) -> None:
         limit, sizes = self.max_hash_size, self._sizes
+        self.done += 1
         if limit is not None and sizes.get(path, 0) > limit:
             append((path, None, None))  # metadata only; no need to open it
             return

@@ -30,6 +30,7 @@ from govwatch.agents.fim.response import AutoResponder
 from govwatch.agents.fim.rules import FimRules
 from govwatch.agents.fim.scan import Excluder, Hasher, Problem, walk_batches
 from govwatch.durations import format_duration
+from govwatch.progress import Progress
 from govwatch.schema import Field
 
 log = logging.getLogger("govwatch.fim")
@@ -208,10 +209,11 @@ class FimWatcher:
         gates: dict[str, bytes] = {}
         hasher = Hasher(max_hash_size=self.cfg["max_hash_size"], clock=self.clock)
         build = engine.baseline.builder(self.cfg["paths"])
-        for batch in walk_batches(self.cfg["paths"], Excluder(self.cfg["exclude"]), problems, gates):
-            hasher.fill(batch, [p for p, s in batch.items() if s.type == "file"], problems)
-            build.add(batch)
-            engine.remember_all(batch)
+        with Progress("fim: first baseline", count=lambda: hasher.done, unit="files hashed"):  # log lines
+            for batch in walk_batches(self.cfg["paths"], Excluder(self.cfg["exclude"]), problems, gates):
+                hasher.fill(batch, [p for p, s in batch.items() if s.type == "file"], problems)
+                build.add(batch)
+                engine.remember_all(batch)
         build.finish(gates)
         engine.counts["files_hashed"] += hasher.files_hashed
         for problem in problems:
