@@ -33,12 +33,11 @@ def problems(cfg: dict[str, Any]) -> list[str]:
 
 def _tls(tls: dict[str, Any]) -> list[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    out = []
+    out = [f"tls.{key}: {tls[key]} does not exist; give the file from `collector init`"
+           for key in ("cert", "key") if not os.path.isfile(tls[key])]
     try:
-        context.load_cert_chain(tls["cert"], tls["key"])
-    except FileNotFoundError as exc:
-        key = "tls.key" if exc.filename == tls["key"] else "tls.cert"
-        out.append(f"{key}: {exc.filename or tls['cert']} does not exist; give the file from `collector init`")
+        if not out:
+            context.load_cert_chain(tls["cert"], tls["key"])
     except (ssl.SSLError, OSError) as exc:
         out.append(f"tls.cert: {tls['cert']} and tls.key {tls['key']} cannot be loaded together "
                    f"({getattr(exc, 'reason', None) or exc}); is the key the certificate's own?")
