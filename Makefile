@@ -7,9 +7,10 @@ ARGS   ?=
 .PHONY: demo test lint venv system-deps bench clean
 
 $(BIN)/govwatch: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[collector,test]'
+	@echo "installing govwatch[collector,test] into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@($(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[collector,test]') >$(VENV)/install.log 2>&1 \
+	  || { tail -20 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 venv: $(BIN)/govwatch
@@ -18,7 +19,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 demo: venv
-	$(BIN)/python scripts/demo.py $(ARGS)
+	@$(BIN)/python scripts/demo.py $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -31,4 +32,4 @@ bench: venv system-deps
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info test-artifacts
+	rm -rf $(VENV) .demo .demo-ports.json build *.egg-info test-artifacts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -25,6 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
+PORTS = ROOT / ".demo-ports.json"  # outside .demo/, which every start recreates
 GOVWATCH = [sys.executable, "-m", "govwatch.cli"]
 
 HOME = """<!doctype html>
@@ -47,14 +49,26 @@ NEWS = ["Digital government forum opens in Phnom Penh", "New e-services for busi
 
 
 def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens on it (a port in TIME_WAIT from the last run counts as free: the
+    servers bind with SO_REUSEADDR too), else any free port."""
     for port in (preferred, 0):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
                 return sock.getsockname()[1]
             except OSError:
                 continue
     raise SystemExit("no free port")
+
+
+def last_ports(defaults: dict[str, int]) -> dict[str, int]:
+    """The ports of the previous run (so the URLs printed last time still work), else the defaults."""
+    try:
+        saved = json.loads(PORTS.read_text())
+        return {k: int(saved.get(k, v)) for k, v in defaults.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return dict(defaults)
 
 
 def make_site(www: Path) -> None:
@@ -142,9 +156,14 @@ def wait_healthy(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deface", action="store_true", help="stage a defacement of the home page after 25 s")
-    parser.add_argument("--port", type=int, default=8443, help="collector port (default 8443, or any free port)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="collector port (default: the port of the last run, first 8443; else any free port)")
     args = parser.parse_args()
-    collector_port, site_port = free_port(args.port), free_port(8080)
+    wanted = last_ports({"collector": 8443, "site": 8080})
+    if args.port is not None:
+        wanted["collector"] = args.port
+    collector_port, site_port = free_port(wanted["collector"]), free_port(wanted["site"])
+    PORTS.write_text(json.dumps({"collector": collector_port, "site": site_port}) + "\n")
     config, agent_config = setup(collector_port, site_port)
     site = serve_site(DEMO / "www", site_port)
     url = f"http://127.0.0.1:{collector_port}"
@@ -152,7 +171,8 @@ def main() -> None:
     wait_healthy(url)
     key = (DEMO / "collector" / "enroll-key").read_text().strip()
     subprocess.run([*GOVWATCH, "agent", "enroll", "--collector", url, "--enroll-key", key, "--name", "mptc-web-01",
-                    "--ministry", "MPTC", "--out", str(DEMO / "agent-credentials.json")], check=True)
+                    "--ministry", "MPTC", "--out", str(DEMO / "agent-credentials.json")], check=True,
+                   stdout=subprocess.DEVNULL)
     procs.append(start(["agent", "run", "-c", str(agent_config)], "agent.log"))
     token = (DEMO / "collector" / "admin-token").read_text().strip()
     print(f"""
@@ -163,7 +183,10 @@ govwatch demo is running (everything in {DEMO}):
   logs         {DEMO}/collector.log, {DEMO}/agent.log
 Try: deface it yourself:  echo '<h1>Hacked by demo</h1>' > {DEMO / 'www' / 'index.html'}
      drop a web shell:    echo '<?php system($_GET["c"]); ?>' > {DEMO / 'www' / 'uploads' / 'x.php'}
-     then watch {url}/metrics (govwatch_defacement_detected, govwatch_fim_changes_total) and the console.
+     then watch {url}/metrics (govwatch_defacement_detected, govwatch_fim_changes_total) and the console;
+     the incident page prints the command that undoes it, e.g.
+       govwatch fim restore -c {agent_config} {DEMO / 'www' / 'index.html'}
+       govwatch fim quarantine -c {agent_config} {DEMO / 'www' / 'uploads' / 'x.php'}
 Ctrl-C stops everything.""", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
