@@ -27,7 +27,8 @@ CORE_FIELDS = {
     "spool": Field("str", default="/var/lib/govwatch/spool.db", doc="durable outbox (SQLite)"),
     "spool_max": Field("size", default=256 * 2**20, minimum=1 << 20, maximum=2**40,
                        doc="bound on the spool; oldest dropped, counted"),
-    "data_dir": Field("str", default=None, doc="watcher state (baselines, profiles); default: the spool's folder"),
+    "data_dir": Field("str", default=None,
+                      doc="watcher state (baselines, known-good copies, quarantine); default: NAME-state by the spool"),
     "heartbeat": Field("duration", default=10.0, minimum=1.0, maximum=3600.0,
                        doc="how often the agent reports it is alive"),
 }
