@@ -23,7 +23,7 @@ def problems(cfg: dict[str, Any], offline: bool = False) -> list[str]:
     found += _credentials(cfg)
     found += _spool(cfg)
     if cfg.get("fim"):
-        found += _fim_paths(cfg["fim"])
+        found += _fim_paths(cfg["fim"]) + _fim_response(cfg["fim"])
     if cfg.get("traffic"):
         found += _traffic(cfg["traffic"])
     if not offline and not any(p.startswith("collector.credentials") for p in found):
@@ -63,6 +63,16 @@ def _fim_paths(section: dict[str, Any]) -> list[str]:
         elif not os.path.isdir(path) and not os.access(path, os.R_OK):
             out.append(f"{key}: {path} is not readable by this user; run the agent as root")
     return out
+
+
+def _fim_response(section: dict[str, Any]) -> list[str]:
+    """Automatic response may act only in web roots (the agent refuses to start otherwise)."""
+    from govwatch.agents.fim.watcher import complete
+
+    roots = complete(section)["web_roots"]
+    return [f"fim.response[{i}].root: {rule['root']} is not one of fim.web_roots ({', '.join(roots) or 'none'}); "
+            "automatic response acts only in web roots" for i, rule in enumerate(section.get("response") or [])
+            if os.path.normpath(rule["root"]) not in roots]
 
 
 def _traffic(section: dict[str, Any]) -> list[str]:

@@ -28,6 +28,8 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if message.endswith("expected one argument"):  # e.g. an old enrollment key that begins with '-'
+            message += "; a value that begins with '-' must be written --option=VALUE"
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
 

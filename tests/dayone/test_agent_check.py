@@ -117,3 +117,13 @@ def test_tls_with_the_ca_file_passes(tls_collector, tmp_path):
     config.write_text(config.read_text().replace("credentials: cred.json}", f"credentials: cred.json, ca_file: {ca}}}"))
     result = govwatch("agent", "check", "-c", str(config))
     assert result.returncode == 0, result.stderr
+
+
+def test_automatic_response_outside_a_web_root_is_refused(tmp_path):
+    config = write_agent(tmp_path, "http://127.0.0.1:9", "gwa_x")
+    text = config.read_text().replace(f"fim: {{paths: [{tmp_path}/www]}}\n", "")
+    config.write_text(text + f"fim:\n  paths: [{tmp_path}/www]\n  response: [{{root: /etc, restore_defaced: true}}]\n")
+    result = govwatch("agent", "check", "--offline", "-c", str(config))
+    assert result.returncode == 2, result.stdout
+    assert lines(result) == [f"fim.response[0].root: /etc is not one of fim.web_roots ({tmp_path}/www); automatic "
+                             "response acts only in web roots"]

@@ -160,3 +160,37 @@ def test_progress_lines_when_not_a_terminal(caplog):
                 __import__("time").sleep(0.01)
     assert caplog.records and caplog.records[0].getMessage().startswith("fim: hashing 50/200 files (25%), ")
     assert progress.line().startswith("fim: hashing 50/200 files (25%)")
+
+
+def test_a_dash_value_gets_a_hint_not_just_expected_one_argument(tmp_path):
+    result = govwatch("agent", "enroll", "--collector", "http://127.0.0.1:9", "--enroll-key", "-abc", "--name", "a")
+    assert result.returncode == 2
+    assert ("argument --enroll-key: expected one argument; a value that begins with '-' must be written "
+            "--option=VALUE") in result.stderr
+
+
+def test_console_prints_the_agents_own_config_path_and_quarantine_for_new_files(tmp_path):
+    import json
+
+    from govwatch.collector.console.actions import agent_config_file
+    from govwatch.collector.console.evidence import remedy
+    from govwatch.collector.console.i18n import words
+    from govwatch.collector.store import Store
+
+    store = Store(str(tmp_path / "g.db"))
+    try:
+        store.add_agent("web-01", "MoC", "gwa_t")
+        with store.transaction() as conn:
+            conn.execute("UPDATE agents SET status=? WHERE name='web-01'",
+                         (json.dumps({"config_file": "/srv/gw/agent.yml"}),))
+        config = agent_config_file(store, "web-01")
+        assert config == "/srv/gw/agent.yml" and agent_config_file(store, "nobody") is None
+    finally:
+        store.close()
+    w = words("en")
+    created = str(remedy({"path": "/var/www/x.php", "change": "created", "known_good": False}, w, config))
+    assert "govwatch fim quarantine -c /srv/gw/agent.yml /var/www/x.php" in created and "restore" not in created
+    changed = str(remedy({"path": "/var/www/i.html", "change": "modified", "known_good": True}, w, config))
+    assert "govwatch fim restore -c /srv/gw/agent.yml /var/www/i.html" in changed
+    fallback = str(remedy({"path": "/var/www/i.html", "change": "modified", "known_good": True}, w, None))
+    assert "govwatch fim restore -c /etc/govwatch/agent.yml /var/www/i.html" in fallback
