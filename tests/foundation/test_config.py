@@ -81,9 +81,9 @@ def test_agent_check_accepts_valid_config_and_says_what_is_watched(tmp_path):
     creds.chmod(0o600)
     config = tmp_path / "agent.yml"
     config.write_text((DATA / "valid-minimal.yml").read_text())
-    result = govwatch("agent", "check", "-c", str(config))
+    result = govwatch("agent", "check", "--offline", "-c", str(config))  # no collector runs here
     assert result.returncode == 0, result.stderr
-    assert "agent web-01" in result.stdout and "http://127.0.0.1:8443" in result.stdout
+    assert "agent web-01" in result.stdout and "http://127.0.0.1:8443 (not contacted (--offline))" in result.stdout
 
 
 def test_missing_config_file_is_one_line(tmp_path):
