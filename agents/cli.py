@@ -59,7 +59,7 @@ def _enroll(args: argparse.Namespace) -> int:
     try:
         response = requests.post(url, json=body, timeout=20, verify=verify)
     except requests.RequestException as exc:
-        raise GovwatchError(f"enrollment failed: {explain(args.collector, exc)}") from None
+        raise GovwatchError(explain(args.collector, exc)) from None
     if response.status_code != 201:
         raise GovwatchError(_refusal(response, args.name))
     creds = response.json()

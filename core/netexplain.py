@@ -7,6 +7,7 @@ signed by the collector's private CA without `--ca-file`, a host nobody answers 
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from typing import Any
@@ -59,8 +60,8 @@ def explain(url: str, exc: BaseException, ca_hint: str = "pass --ca-file with th
             return (f"the certificate at {where} is not valid for the name {host!r}: use the name it was made for, "
                     "or re-create it with `govwatch collector init --san NAME --force`")
         if "CERTIFICATE_VERIFY_FAILED" in text:
-            return f"the certificate at {where} is not trusted ({network_reason(exc)}): {ca_hint}"
-        return f"TLS with {where} failed: {network_reason(exc)}"
+            return f"TLS verification of {url} failed: the certificate is not trusted ({_ssl_reason(exc)}) ({ca_hint})"
+        return f"TLS with {where} failed: {_ssl_reason(exc)}"
     if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema |
                   requests.exceptions.InvalidURL):
         return scheme_problem(url) or f"{url!r} is not a usable URL"
@@ -69,6 +70,12 @@ def explain(url: str, exc: BaseException, ca_hint: str = "pass --ca-file with th
     if isinstance(exc, requests.exceptions.ConnectionError):
         return _connection(url, where, host, port, exc)
     return f"talking to {where} failed: {network_reason(exc)}"
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    """`self-signed certificate in certificate chain`, without urllib3's wrapping or ssl's C source line."""
+    reason = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", network_reason(exc))
+    return reason.removeprefix("certificate verify failed: ").strip("() ")
 
 
 def _connection(url: str, where: str, host: str, port: int, exc: Any) -> str:
