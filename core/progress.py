@@ -22,11 +22,15 @@ TICK = 0.25  # seconds between bar refreshes on a terminal
 
 
 class Progress:
-    """`with Progress("fim: hashing", count=lambda: hasher.done, total=n, unit="files"):` ..."""
+    """`with Progress("fim: hashing", count=lambda: hasher.done, total=n, unit="files"):` ...
 
-    def __init__(self, what: str, count: Callable[[], int], total: int | None = None, unit: str = "items",
+    Without `count` (work with no natural counter, e.g. WeasyPrint laying out a PDF) it shows elapsed time."""
+
+    def __init__(self, what: str, count: Callable[[], int] | None = None, total: int | None = None, unit: str = "items",
                  stream: Any = None, interactive: bool | None = None, log_every: float = LOG_EVERY) -> None:
-        self.what, self.count, self.total, self.unit = what, count, total, unit
+        self.what, self.total, self.unit = what, total, unit
+        self.count = count or (lambda: 0)  # without a counter: elapsed time only ("still working")
+        self.counted = count is not None
         self.stream = stream or sys.stderr
         self.interactive = _is_tty(self.stream) if interactive is None else interactive
         self.log_every = log_every
@@ -40,8 +44,9 @@ class Progress:
         if self.interactive:
             from tqdm import tqdm
 
+            shape = {} if self.counted else {"bar_format": "{desc}: working, {elapsed}"}
             self._bar = tqdm(total=self.total, desc=self.what, unit=f" {self.unit}", file=self.stream,
-                             leave=True, dynamic_ncols=True, mininterval=TICK)
+                             leave=True, dynamic_ncols=True, mininterval=TICK, **shape)
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
         self._thread.start()
         return self
@@ -71,6 +76,8 @@ class Progress:
         done, elapsed = self.count(), time.monotonic() - self.started
         if self.total:
             return f"{self.what} {done}/{self.total} {self.unit} ({100 * done // self.total}%), {elapsed:.0f}s"
+        if not self.counted:
+            return f"{self.what}: still working, {elapsed:.0f}s"
         return f"{self.what} {done} {self.unit}, {elapsed:.0f}s"
 
 

@@ -42,7 +42,10 @@ def run_uptime(args: argparse.Namespace) -> int:
     if not os.path.isdir(folder):
         raise GovwatchError(f"-o {args.output}: folder {folder} does not exist")
     if fmt == "pdf":
-        write_pdf(html, args.output)
+        from govwatch.progress import Progress
+
+        with Progress("report: rendering the PDF"):  # WeasyPrint takes seconds; say it is working
+            write_pdf(html, args.output)
     else:
         try:
             with open(args.output, "w", encoding="utf-8") as handle:
