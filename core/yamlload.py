@@ -3,7 +3,8 @@
 PyYAML's SafeLoader already refuses object construction, but it still expands alias bombs (each alias
 is shared, yet every walk over the result is exponential), recurses once per nesting level, accepts a key
 written twice (the last one silently wins) and turns a 5,000-digit integer into a ValueError traceback.
-`compose_bounded` refuses all of these while composing, at the line where they occur.
+`compose_bounded` refuses all of these (and YAML tags, which would select other constructors) while
+composing and walking the node tree — before anything is constructed — at the line where they occur.
 """
 
 from __future__ import annotations
