@@ -86,6 +86,8 @@ SCHEMA = Field("map", fields={
     }),
     "incidents": Field("map", default={}, fields={
         "join_window": Field("duration", default=600.0, doc="FIM changes this close to a defacement join it"),
+        "resolve_after": Field("duration", default=900.0, doc="a traffic incident whose anomaly ended resolves "
+                               "after this long without news (defacement and FIM wait for a person)"),
     }),
     "report": Field("map", default={}, fields={
         "target": Field("float", default=99.5, doc="availability target in percent"),

@@ -63,8 +63,9 @@ def test_traffic_page_shows_top_sources_ports_and_rates(collector, admin, incide
     page = admin.get(f"{collector.url}/incidents/{incidents['traffic']}", timeout=10).text
     sources = page.index("198.51.100.7"), page.index("198.51.100.9")
     assert sources[0] < sources[1] and "4,100 packets" in page
-    assert "443 (5000 syns)" in page
-    assert "syn per s</th><td>5,200" in page and "5200 SYN/s to 10.0.0.5" in page
+    assert "443 (5,000 SYN packets)" in page
+    assert "SYN packets per second</th><td>5,200" in page and "5200 SYN/s to 10.0.0.5" in page
+    assert "SYN flood against 10.0.0.5 (web-03)" in page
 
 
 def test_acknowledge_comment_resolve_through_the_api(collector, admin, incidents):
