@@ -86,26 +86,34 @@ def _cert_days(acc: SiteAccount, r: Report, w: Words) -> str:
 
 def _site_row(acc: SiteAccount, r: Report, w: Words, security: Counter) -> list[str]:
     integrity = r.integrity[acc.site]
-    response = "–" if acc.response_p50 is None else \
-        w.digits(f"{acc.response_p50:.2f} / {acc.response_p95:.2f}") + f" {w['report.seconds_unit']}"
-    interval = w.duration(float(r.sites.get(acc.site, {}).get("interval", 60.0)))
-    name = f"<span class='site'>{escape(acc.site)}</span> <span class='muted'>({interval})</span>"
-    return [name, escape(acc.ministry or "–"), _verdict(integrity.intact, r.target, w), pct(acc.availability, w),
+    return [f"<span class='site'>{escape(acc.site)}</span>", escape(acc.ministry or "–"),
+            _verdict(integrity.intact, r.target, w), pct(acc.availability, w),
             w.duration(acc.monitored - acc.downtime) if acc.observed else "–", w.duration(acc.downtime),
             w.duration(integrity.tampered_seconds), w.number(len(acc.counted_outages)),
-            w.duration(acc.longest) if acc.counted_outages else "–", w.duration(acc.mttr),
-            w.number(security.get(acc.site, 0)), response, _cert_days(acc, r, w),
-            w.duration(acc.maintenance_seconds) if acc.maintenance else "–",
+            w.number(security.get(acc.site, 0))]
+
+
+def _detail_row(acc: SiteAccount, r: Report, w: Words) -> list[str]:
+    response = "–" if acc.response_p50 is None else \
+        w.digits(f"{acc.response_p50:.2f} / {acc.response_p95:.2f}") + f" {w['report.seconds_unit']}"
+    return [f"<span class='site'>{escape(acc.site)}</span>",
+            w.duration(float(r.sites.get(acc.site, {}).get("interval", 60.0))),
+            w.duration(acc.longest) if acc.counted_outages else "–", w.duration(acc.mttr), response,
+            _cert_days(acc, r, w), w.duration(acc.maintenance_seconds) if acc.maintenance else "–",
             w.duration(acc.gap_seconds) if acc.gaps else "–"]
 
 
 def _site_table(r: Report, w: Words) -> str:
+    """Two tables, so each fits an A4 page in either language: the figures, then the details."""
     security = Counter(i["site"] for i in r.incidents if i.get("site"))
-    rows = [_site_row(acc, r, w, security) for acc in r.accounts]
     keys = [("site", False), ("ministry", False), ("intact", True), ("up_share", True), ("time_up", True),
-            ("downtime", True), ("tampered", True), ("outages", True), ("longest", True), ("mttr", True),
-            ("security", True), ("response", True), ("cert_days", True), ("maintenance", True), ("gaps", True)]
-    return f"<h2>{t(w, 'per_site')}</h2>" + _table([(t(w, k), num) for k, num in keys], rows, "sites")
+            ("downtime", True), ("tampered", True), ("outages", True), ("security", True)]
+    figures = _table([(t(w, k), num) for k, num in keys], [_site_row(a, r, w, security) for a in r.accounts],
+                     "sites")
+    keys = [("site", False), ("interval", True), ("longest", True), ("mttr", True), ("response", True),
+            ("cert_days", True), ("maintenance", True), ("gaps", True)]
+    details = _table([(t(w, k), num) for k, num in keys], [_detail_row(a, r, w) for a in r.accounts], "sites")
+    return f"<h2>{t(w, 'per_site')}</h2>{figures}<h2>{t(w, 'site_details')}</h2>{details}"
 
 
 def _limited(rows: list[list[str]], w: Words) -> tuple[list[list[str]], str]:
