@@ -87,7 +87,8 @@ def _chips(items: list[Any], css: str = "chip") -> Safe:
 def _rule_chips(rule_ids: list[Any], w: Any) -> Safe:
     """Rule titles in the page's language, the rule id on hover."""
     return join(html('<span class="chip" title="{0}">{1}</span>', w.fmt("rule_id_hint", id=str(r)),
-                     w.rule_title(str(r))) for r in rule_ids or [])
+                     w.rule_title(str(r)) if w.has(f"rule.{r}") else html("<code>{0}</code>", r))
+                for r in rule_ids or [])
 
 
 def _from_agent(text: Any, label_key: str, w: Any) -> Safe:
@@ -118,7 +119,8 @@ def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
         '<h4>{t_domains}</h4><p>{domains}</p>{diff}</article>',
         state=state, state_w=w[state] if state in ("defaced", "clean") else state,
         source=_source(view.get("source"), w), view=_view_name(view.get("view"), w),
-        ts=clock_time(view.get("ts"), tz, w), t_score=w["score"], score=view.get("score"), t_url=w["url"], url=url,
+        ts=clock_time(view.get("ts"), tz, w), t_score=w["score"], score=_score(view.get("score"), w),
+        t_url=w["url"], url=url,
         t_title=w["page_title"], title=html('<span translate="no">{0}</span>', view.get("title") or ""),
         t_reasons=w["reasons"], reasons=reasons,
         t_domains=w["new_domains"], domains=_chips(view.get("new_domains") or [], "chip warn") or "—",
@@ -172,6 +174,10 @@ def problems(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
                      clock_time(i.get("ts"), tz, w), i.get("path") or "", i.get("detail") or "") for i in items)
     return html('<section class="evidence"><h2>{0}</h2><table class="grid"><tr><th>{1}</th><th>{2}</th><th>{3}</th>'
                 "</tr>{4}</table></section>", w["problems"], w["updated"], w["path"], w["detail"], rows)
+
+
+def _score(score: Any, w: Any) -> str:
+    return w.digits(f"{score:.2f}") if isinstance(score, int | float) and not isinstance(score, bool) else str(score)
 
 
 def _source(source: Any, w: Any) -> str:

@@ -120,11 +120,13 @@ def _count(count: float, unit: str, w: Any) -> str:
 def _row(item: dict[str, Any], w: Any, tz: Any) -> Safe:
     state = str(item.get("state") or "")
     src = item.get("src") or ""
-    return html('<tr><td>{0}</td><td>{1}</td><td translate="no">{2}</td><td translate="no">{3}</td>'
-                '<td lang="en">{4}</td></tr>', clock_time(item.get("ts"), tz, w),
+    return html('<tr><td data-label="{l0}">{0}</td><td data-label="{l1}">{1}</td><td data-label="{l2}" '
+                'translate="no">{2}</td><td data-label="{l3}" translate="no">{3}</td><td data-label="{l4}" '
+                'lang="en">{4}</td></tr>', clock_time(item.get("ts"), tz, w),
                 w[f"state_{state}"] if w.has(f"state_{state}") else state,
                 w["many_sources"] if src == "many" else src, item.get("dst") or "",
-                (item.get("evidence") or {}).get("explanation", ""))
+                (item.get("evidence") or {}).get("explanation", ""), l0=w["updated"], l1=w["state"],
+                l2=w["source"], l3=w["destination"], l4=w["explanation"])
 
 
 def anomalies(items: list[dict[str, Any]], w: Any, tz: Any) -> Safe:
@@ -147,7 +149,7 @@ def anomalies(items: list[dict[str, Any]], w: Any, tz: Any) -> Safe:
     side = html("<div>{0}{1}</div>", port_part, rate_part) if port_list or rate_list else Safe("")
     return html(
         '<section class="evidence"><h2>{t_anom}</h2><div class="cols">{sources}{side}</div>'
-        '<div class="scroll"><table class="grid"><tr><th>{t_when}</th><th>{t_state}</th><th>{t_source}</th>'
-        '<th>{t_dst}</th><th>{t_expl}</th></tr>{rows}</table></div>{other}</section>',
+        '<div class="scroll"><table class="grid"><thead><tr><th>{t_when}</th><th>{t_state}</th><th>{t_source}</th>'
+        '<th>{t_dst}</th><th>{t_expl}</th></tr></thead><tbody>{rows}</tbody></table></div>{other}</section>',
         t_anom=w["anomalies"], sources=sources, side=side, t_when=w["updated"], t_state=w["state"],
         t_source=w["source"], t_dst=w["destination"], t_expl=w["explanation"], rows=rows, other=other)

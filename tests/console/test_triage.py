@@ -127,7 +127,8 @@ def test_agents_and_sites_pages_show_live_state(collector, admin, incidents):
         "spool_backlog": 42, "spool_dropped": 0, "stats": {"fim": {"watched_files": 1234}}}, "info", "alive"))
     agents = admin.get(f"{collector.url}/agents?part=1", timeout=10).text
     row = next(r for r in agents.split("<tr>") if "web-07" in r)
-    assert "0.1.0" in row and "moc-web" in row and ">42<" in row and "watched files 1234" in row
+    assert "0.1.0" in row and "moc-web" in row and ">42<" in row and "watched files 1,234" in row
+    assert ">file integrity<" in row
     assert "online" in row and "<html" not in agents  # a fragment, for live refresh
     sites = admin.get(f"{collector.url}/sites", timeout=10).text
     site_row = next(r for r in sites.split("<tr") if "moc-home" in r)
