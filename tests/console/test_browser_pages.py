@@ -74,6 +74,11 @@ def test_every_page_in_both_languages_and_on_a_phone(collector, incidents, brows
             page = visit(browser, url + path, lang, name)
             if lang == "km":
                 check_khmer(page, path)
+                if name == "incident-fim":  # diffs and commands keep their monospace face under Khmer
+                    for css in ("pre.udiff span.add", "pre.cmd", "h3 code"):
+                        face = browser.execute_script(
+                            f"return getComputedStyle(document.querySelector('{css}')).fontFamily")
+                        assert "monospace" in face, (css, face)
             else:
                 assert not any("\u1780" <= c <= "\u17ff" for c in page.replace("ភាសាខ្មែរ", "")), path
     assert len(list(ARTIFACTS.glob("*-km-phone.png"))) == len(pages) + 2
