@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+from govwatch.collector.console.reasons import translate
 from govwatch.collector.console.render import Safe, clock_time, esc, html, join
 
 AGENT_CONFIG = "/etc/govwatch/agent.yml"  # where deploy/govwatch-agent.service reads it
@@ -108,8 +109,10 @@ def humane(text: str, w: Any) -> str:
 
 
 def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
-    reasons = join(html('<li lang="en">{0}</li>', r) for r in view.get("reasons") or [])
-    if reasons and w.lang != "en":
+    said = [(r, translate(str(r), w)) for r in view.get("reasons") or []]
+    reasons = join(html("<li>{0}</li>", mine) if mine is not None else html('<li lang="en">{0}</li>', r)
+                   for r, mine in said)
+    if any(mine is None for _, mine in said) and w.lang != "en":
         reasons = html('<li class="muted small">{0}</li>{1}', w["reasons_from_agent"], reasons)
     url, state = view.get("url") or "", str(view.get("state") or "")
     return html(

@@ -20,6 +20,9 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 URLISH = re.compile(r"\S*(?:://|/|\.[a-z]{2,4}\b|@|_)\S*")
 ALWAYS = {"govwatch", "HTTP", "HTTPS", "URL", "SYN", "UDP", "ICMP", "TCP", "ms", "bit", "kbit", "Mbit", "Gbit"}
+# technical terms and names the Khmer catalogue keeps as they are (as Khmer IT writing does)
+TERMS = ("govwatch collector init", "collector init", "admin-token", "web shell", "meta refresh", "setuid",
+         "slowloris", "zone-h", "mirror-h", "haxor.id", "collector.yml", "web_root")
 
 
 class _Visible(HTMLParser):
@@ -57,7 +60,7 @@ def english_words(html: str, allowed: set[str] | frozenset[str] = frozenset()) -
     """Latin words in the visible, translatable text that are not allowed (URLs and paths never count)."""
     text = URLISH.sub(" ", visible_text(html))
     allow = {a.lower() for a in (*allowed, *ALWAYS)}
-    for name in allowed:  # names with spaces or dots ("Ministry of Commerce", "moc-home")
+    for name in sorted({*allowed, *TERMS}, key=len, reverse=True):  # names with spaces, dots or dashes
         text = text.replace(name, " ")
     return [word for word in WORD.findall(text) if word.lower() not in allow]
 

@@ -69,7 +69,10 @@ class Agent:
 
 def defacement_event(site: str = "moc-home", title: str = "Hacked by Team Shadow") -> Event:
     return Event("defacement", {"site": site, "url": "http://127.0.0.1/", "state": "defaced", "view": "browser",
-                                "score": 0.97, "reasons": ["page text now says 'hacked by'", "new external script"],
+                                "score": 0.97, "reasons": [
+                                    "signature: 'hacked by team shadow' (rule bd5f2000-76b2-4460-abb1-0b1e9b75952a: "
+                                    "Defacement claim)", "new external script domain evil-cdn.example",
+                                    "page text now says 'hacked by'"],
                                 "new_domains": ["evil-cdn.example"], "diff": DEFACEMENT_DIFF, "title": title},
                  "critical", f"{site} defaced")
 

@@ -66,3 +66,10 @@ def test_numbers_dates_and_durations_follow_the_language():
     assert km.date_time(ts, "Asia/Phnom_Penh") == "១ ធ្នូ ២០២៦ ម៉ោង ២១:៥៥"
     assert km.duration(3725) == "១ ម៉ោង ០២ នាទី" and en.duration(3725) == "1 h 02 min"
     assert km.fmt("resolved_merged", n=12) == "បានបញ្ចូលទៅក្នុងឧប្បត្តិហេតុ #១២"
+
+
+def test_no_khmer_message_carries_english_beyond_technical_terms():
+    from govwatch.collector.locale.check import english_words
+
+    for key, text in po_entries("km").items():
+        assert english_words("<p>" + re.sub(r"\{[^}]*\}", "", text) + "</p>") == [], key

@@ -77,3 +77,17 @@ def test_passwords_are_salted_scrypt():
     assert first != second and first.startswith("scrypt$")
     assert auth.check_password("correct horse", first) and not auth.check_password("wrong horse", first)
     assert not auth.check_password("anything", "garbage")
+
+
+def test_detector_reasons_read_in_khmer_with_the_page_words_kept():
+    from govwatch.collector.console.reasons import translate
+
+    reason = "signature: 'hacked by x' (rule bd5f2000-76b2-4460-abb1-0b1e9b75952a: Defacement claim)"
+    assert translate(reason, words("en")) == ("signature &#x27;<span translate=\"no\">hacked by x</span>&#x27; "
+                                              "(Defacement claim &quot;hacked by&quot; / &quot;defaced by&quot; "
+                                              "(English and leetspeak))")
+    khmer = translate("3 new hidden links on the page", words("km"))
+    assert khmer == "តំណលាក់ថ្មី ៣ នៅលើទំព័រ"
+    assert "evil.example" in translate("page redirected to evil.example", words("km"))
+    assert translate("something the catalogue does not know", words("km")) is None
+    assert "<script>" not in translate("meta refresh to <script>", words("en"))

@@ -40,7 +40,10 @@ def test_resolved_incidents_leave_the_default_list(collector, admin, incidents):
 
 def test_defacement_page_shows_reasons_domains_and_side_by_side_diff(collector, admin, incidents):
     page = admin.get(f"{collector.url}/incidents/{incidents['defacement']}", timeout=10).text
-    assert "page text now says &#x27;hacked by&#x27;" in page and "new external script" in page
+    assert "page text now says &#x27;hacked by&#x27;" in page  # a reason of unknown form: shown as sent
+    assert "new outside domains (<span translate=\"no\">script</span>): " in page  # a known form: from the catalogue
+    khmer = admin.get(f"{collector.url}/incidents/{incidents['defacement']}?lang=km", timeout=10).text
+    assert "ដែនខាងក្រៅថ្មី" in khmer and "សេចក្ដីប្រកាសរបស់អ្នកកែបំប្លែង" in khmer and "(ភាសាអង់គ្លេស)" in khmer
     assert "evil-cdn.example" in page
     rows = re.findall(r'<tr><td class="(\w+)">([^<]*)</td><td class="(\w+)">([^<]*)</td></tr>', page)
     assert ("del", "Welcome to the official portal of the Ministry", "add", "Hacked by Team Shadow") in rows
