@@ -110,6 +110,21 @@ def _other(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: v for k, v in latest.items() if k not in skip and not _rate_key(k)}
 
 
+def words_for(value: Any, w: Any) -> str:
+    """A figure as a person writes it: no Python lists, dicts, True/False or None on the page."""
+    if isinstance(value, bool):
+        return w["yes"] if value else w["no"]
+    if value is None:
+        return "—"
+    if isinstance(value, int | float):
+        return w.number(value, 0 if float(value).is_integer() else 2)
+    if isinstance(value, list | tuple):
+        return ", ".join(words_for(v, w) for v in value[:20]) + (" …" if len(value) > 20 else "")
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {words_for(v, w)}" for k, v in list(value.items())[:20])
+    return str(value)
+
+
 def _count(count: float, unit: str, w: Any) -> str:
     if not unit:
         return ""
@@ -144,7 +159,7 @@ def anomalies(items: list[dict[str, Any]], w: Any, tz: Any) -> Safe:
         for k, v in rate_list.items())) if rate_list else Safe("")
     figures = _other(items)
     other = html('<details><summary>{0}</summary><table class="grid">{1}</table></details>', w["other_evidence"],
-                 join(html("<tr><th><code>{0}</code></th><td translate=\"no\">{1}</td></tr>", k, v)
+                 join(html("<tr><th><code>{0}</code></th><td translate=\"no\">{1}</td></tr>", k, words_for(v, w))
                       for k, v in figures.items())) if figures else Safe("")
     side = html("<div>{0}{1}</div>", port_part, rate_part) if port_list or rate_list else Safe("")
     return html(

@@ -91,3 +91,10 @@ def test_detector_reasons_read_in_khmer_with_the_page_words_kept():
     assert "evil.example" in translate("page redirected to evil.example", words("km"))
     assert translate("something the catalogue does not know", words("km")) is None
     assert "<script>" not in translate("meta refresh to <script>", words("en"))
+
+
+def test_figures_are_written_in_words_not_python_values():
+    en, km = words("en"), words("km")
+    assert traffic.words_for([True, None, 3, 0.25], en) == "yes, —, 3, 0.25"
+    assert traffic.words_for({"flags": ["ACK", "RST"], "ok": False}, en) == "flags: ACK, RST; ok: no"
+    assert traffic.words_for(1200, km) == "១,២០០"
