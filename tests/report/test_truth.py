@@ -106,3 +106,21 @@ def test_digest_command_writes_text_or_html_and_refuses_other_formats(month, tmp
     with pytest.raises(SystemExit) as done:
         main(["report", "digest", "--help"])
     assert done.value.code == 0 and "weekly digest" in capsys.readouterr().out
+
+
+def test_an_open_defacement_counts_until_the_end_of_the_period_or_now(tmp_path):
+    import sqlite3
+
+    config = build_history(tmp_path)
+    with sqlite3.connect(tmp_path / "data" / "govwatch.db") as conn:
+        conn.execute("INSERT INTO incidents(key, kind, site, severity, status, title, opened, updated) VALUES "
+                     "('defacement:mef-home', 'defacement', 'mef-home', 'critical', 'open', 'x', ?, ?)",
+                     (at(28, 0), at(28, 0)))
+    cfg = load_config(str(config))
+    done = build_report(cfg, "2026-09", now=at(30, 0) + 5 * 86400)
+    # by hand: 30 min of FIM tampering on the 15th + 3 whole days (28-30 Sep) defaced, over 30 days
+    assert done.integrity["mef-home"].tampered_seconds == 1800 + 3 * 86400
+    assert done.integrity["mef-home"].intact == pytest.approx(100 * (1 - (1800 + 3 * 86400) / (30 * 86400)))
+    assert done.accounts[0].site == "mef-home"  # now the worst site
+    running = build_report(cfg, "2026-09", now=at(29, 12))
+    assert running.integrity["mef-home"].tampered_seconds == 1800 + 36 * 3600  # up to "now", not the month's end
