@@ -71,7 +71,7 @@ class Collector:
         last_purge = last_quiet = 0.0
         while not self._stop.wait(1.0):
             self.app.rejections.flush()
-            if time.time() - last_quiet > 15:
+            if time.time() - last_quiet > min(15.0, max(1.0, self.cfg["incidents"]["resolve_after"] / 4)):
                 last_quiet = time.time()
                 with self.store.transaction() as conn:
                     resolve_quiet(conn, last_quiet, self.cfg["incidents"]["resolve_after"])

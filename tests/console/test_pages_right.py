@@ -85,3 +85,33 @@ def test_a_traffic_incident_resolves_after_its_anomaly_ended_and_stayed_quiet(co
     assert status[incidents["defacement"]]["status"] == "open" and status[incidents["fim"]]["status"] == "open"
     page = admin.get(f"{collector.url}/incidents/{rows['traffic:web-06:udp_flood']}", timeout=10).text
     assert "govwatch (the cause ended 15 min 00 s before)" in page
+
+
+def test_the_running_collector_resolves_a_quiet_traffic_incident_by_itself(tmp_path):
+    import yaml
+
+    from govwatch.collector.config import load_config
+    from govwatch.collector.service import Collector
+
+    from .conftest import make_config
+
+    path = make_config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["incidents"] = {"resolve_after": "1s"}
+    path.write_text(yaml.safe_dump(cfg))
+    running = Collector(load_config(str(path)))
+    running.start()
+    try:
+        agent = Agent(running, "web-06")
+        flood = {"kind": "udp_flood", "src": "many", "dst": "10.0.0.6", "evidence": {}}
+        agent.post(Event("traffic", {**flood, "state": "start"}, "high", "UDP flood"),
+                   Event("traffic", {**flood, "state": "end"}, "high", "UDP flood ended"))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            row = running.store.query("SELECT status, resolved_by FROM incidents")[0]
+            if row["status"] == "resolved":
+                break
+            time.sleep(0.2)
+        assert row["status"] == "resolved" and row["resolved_by"].startswith("govwatch:quiet:")
+    finally:
+        running.stop()
