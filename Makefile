@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: demo test lint venv system-deps bench clean
+.PHONY: demo test lint venv system-deps bench clean locale
 
 $(BIN)/govwatch: pyproject.toml
 	@echo "installing govwatch[collector,test] into $(VENV) (log: $(VENV)/install.log)"
@@ -30,6 +30,9 @@ test: venv system-deps
 
 bench: venv system-deps
 	$(BIN)/python bench/ingest.py
+
+locale:  # compile the message catalogues (collector/locale/*/LC_MESSAGES/govwatch.po -> .mo)
+	for po in collector/locale/*/LC_MESSAGES/govwatch.po; do msgfmt --check -o $${po%.po}.mo $$po; done
 
 clean:
 	rm -rf $(VENV) .demo .demo-ports.json build *.egg-info test-artifacts

@@ -214,5 +214,22 @@ def _append(conn: sqlite3.Connection, row: sqlite3.Row, field: str, item: dict[s
                  (json.dumps(evidence, ensure_ascii=False), now, max_severity(row["severity"], severity), row["id"]))
 
 
+def resolve_quiet(conn: sqlite3.Connection, now: float, quiet: float) -> int:
+    """Resolve traffic incidents whose anomaly has ended (its agent sent `end`, nothing active remains) and
+    that stayed quiet for `quiet` seconds; returns how many. Defacement and FIM incidents never resolve by
+    themselves: a changed page or file stays wrong until a person looks."""
+    rows = conn.execute("SELECT id, key, agent FROM incidents WHERE kind='traffic' AND status!='resolved' "
+                        "AND updated <= ?", (now - quiet,)).fetchall()
+    resolved = 0
+    for row in rows:
+        kind = str(row["key"]).split(":", 2)[-1]
+        if conn.execute("SELECT 1 FROM traffic_active WHERE agent=? AND kind=?", (row["agent"], kind)).fetchone():
+            continue
+        conn.execute("UPDATE incidents SET status='resolved', resolved=?, resolved_by=? WHERE id=?",
+                     (now, f"govwatch:quiet:{quiet:g}", row["id"]))
+        resolved += 1
+    return resolved
+
+
 _HANDLERS = {"heartbeat": _heartbeat, "fim": _fim, "fim_status": _fim_status, "defacement": _defacement,
              "traffic": _traffic}

@@ -11,7 +11,7 @@ from govwatch import __version__
 from govwatch.collector.api import App
 from govwatch.collector.config import db_path, split_listen
 from govwatch.collector.httpd import PooledServer, make_handler, tls_context
-from govwatch.collector.incidents import Joining
+from govwatch.collector.incidents import Joining, resolve_quiet
 from govwatch.collector.init import read_secret
 from govwatch.collector.metrics import StoreCollector, metrics_renderer
 from govwatch.collector.store import Store
@@ -68,9 +68,13 @@ class Collector:
 
     def _housekeeping(self) -> None:
         """Flush rejection counters often; purge past retention hourly."""
-        last_purge = 0.0
+        last_purge = last_quiet = 0.0
         while not self._stop.wait(1.0):
             self.app.rejections.flush()
+            if time.time() - last_quiet > min(15.0, max(1.0, self.cfg["incidents"]["resolve_after"] / 4)):
+                last_quiet = time.time()
+                with self.store.transaction() as conn:
+                    resolve_quiet(conn, last_quiet, self.cfg["incidents"]["resolve_after"])
             if time.time() - last_purge > 3600:
                 last_purge = time.time()
                 retention = self.cfg["retention"]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from govwatch.collector.console.titles import TITLE_COLUMNS
 from govwatch.collector.store import Store
 from govwatch.events import SEVERITY_RANK
 
@@ -82,7 +83,7 @@ def incident_list(store: Store, status: str = "active", kind: str = "", min_seve
                   limit: int = 300) -> list[dict[str, Any]]:
     """Incidents for the list page, in triage order (without their evidence: the list stays light)."""
     sql = "SELECT id, kind, site, agent, severity, status, title, opened, updated, resolved, acknowledged_by, " \
-          "resolved_by FROM incidents WHERE 1=1"
+          f"resolved_by, {TITLE_COLUMNS} FROM incidents WHERE 1=1"
     params: list[Any] = []
     if status == "active":
         sql += " AND status != 'resolved'"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+from govwatch.collector.console.reasons import translate
 from govwatch.collector.console.render import Safe, clock_time, esc, html, join
 
 AGENT_CONFIG = "/etc/govwatch/agent.yml"  # where deploy/govwatch-agent.service reads it (when no heartbeat says)
@@ -81,11 +82,38 @@ def unified(diff: str | None) -> Safe:
 
 
 def _chips(items: list[Any], css: str = "chip") -> Safe:
-    return join(html('<span class="{0}">{1}</span>', css, item) for item in items or [])
+    return join(html('<span class="{0}" translate="no">{1}</span>', css, item) for item in items or [])
+
+
+def _rule_chips(rule_ids: list[Any], w: Any) -> Safe:
+    """Rule titles in the page's language, the rule id on hover."""
+    return join(html('<span class="chip" title="{0}">{1}</span>', w.fmt("rule_id_hint", id=str(r)),
+                     w.rule_title(str(r)) if w.has(f"rule.{r}") else html("<code>{0}</code>", r))
+                for r in rule_ids or [])
+
+
+def _from_agent(text: Any, label_key: str, w: Any) -> Safe:
+    """Free text an agent wrote (English): marked lang="en", labelled as such on a Khmer page."""
+    if not text:
+        return Safe("")
+    label = html('<span class="muted small">{0}</span> ', w[label_key]) if w.lang != "en" else Safe("")
+    return html('{0}<span lang="en">{1}</span>', label, humane(str(text), w))
+
+
+def humane(text: str, w: Any) -> str:
+    """Python values a rule's output template let through ("upload folder: True") in words."""
+    for value, word in ((": True)", ": " + w["yes"] + ")"), (": False)", ": " + w["no"] + ")"),
+                        (": None)", ": —)")):
+        text = text.replace(value, word)
+    return text
 
 
 def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
-    reasons = join(html("<li>{0}</li>", r) for r in view.get("reasons") or [])
+    said = [(r, translate(str(r), w)) for r in view.get("reasons") or []]
+    reasons = join(html("<li>{0}</li>", mine) if mine is not None else html('<li lang="en">{0}</li>', r)
+                   for r, mine in said)
+    if any(mine is None for _, mine in said) and w.lang != "en":
+        reasons = html('<li class="muted small">{0}</li>{1}', w["reasons_from_agent"], reasons)
     url, state = view.get("url") or "", str(view.get("state") or "")
     return html(
         '<article class="card view {state}"><h3>{source} · {view} · <span class="badge {state}">{state_w}</span> '
@@ -93,9 +121,11 @@ def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
         '<dt>{t_title}</dt><dd>{title}</dd></dl><h4>{t_reasons}</h4><ul class="reasons">{reasons}</ul>'
         '<h4>{t_domains}</h4><p>{domains}</p>{diff}</article>',
         state=state, state_w=w[state] if state in ("defaced", "clean") else state,
-        source=view.get("source") or "", view=view.get("view") or "",
-        ts=clock_time(view.get("ts"), tz), t_score=w["score"], score=view.get("score"), t_url=w["url"], url=url,
-        t_title=w["page_title"], title=view.get("title") or "", t_reasons=w["reasons"], reasons=reasons,
+        source=_source(view.get("source"), w), view=_view_name(view.get("view"), w),
+        ts=clock_time(view.get("ts"), tz, w), t_score=w["score"], score=_score(view.get("score"), w),
+        t_url=w["url"], url=url,
+        t_title=w["page_title"], title=html('<span translate="no">{0}</span>', view.get("title") or ""),
+        t_reasons=w["reasons"], reasons=reasons,
         t_domains=w["new_domains"], domains=_chips(view.get("new_domains") or [], "chip warn") or "—",
         diff=diff_table(view.get("diff"), w))
 
@@ -106,9 +136,10 @@ def defacement_views(views: list[dict[str, Any]], w: dict[str, str], tz: Any) ->
     parts = []
     for index, view in enumerate(ordered):
         card = _defacement_view(view, w, tz)
+        state = str(view.get("state") or "")
         parts.append(card if index == 0 else html("<details><summary>{0} · {1} · {2}</summary>{3}</details>",
-                                                  clock_time(view.get("ts"), tz), view.get("source"),
-                                                  view.get("state"), card))
+                                                  clock_time(view.get("ts"), tz, w), _source(view.get("source"), w),
+                                                  w[state] if state in ("defaced", "clean") else state, card))
     return html('<section class="evidence"><h2>{0}</h2>{1}</section>', w["evidence"], join(parts))
 
 
@@ -132,13 +163,15 @@ def fim_changes(items: list[dict[str, Any]], w: dict[str, str], tz: Any, agent: 
         path = item.get("path") or ""
         hint = remedy(item, w, config)
         cards.append(html(
-            '<article class="card fim"><h3><span class="badge sev-{sev}">{sev}</span> <code>{path}</code></h3>'
-            '<dl class="facts"><dt>{t_change}</dt><dd>{change}</dd><dt>{t_agent}</dt><dd>{agent}</dd>'
+            '<article class="card fim"><h3><span class="badge sev-{sev}">{sev_w}</span> <code>{path}</code></h3>'
+            '<dl class="facts"><dt>{t_change}</dt><dd>{change}</dd><dt>{t_agent}</dt><dd translate="no">{agent}</dd>'
             '<dt>{t_rules}</dt><dd>{rules}</dd><dt>{t_when}</dt><dd>{when}</dd></dl><p>{summary}</p>'
             '<h4>{t_known}</h4>{hint}{diff}</article>',
-            sev=item.get("severity") or "", path=path, t_change=w["change"], change=item.get("change") or "",
-            t_agent=w["agent"], agent=agent or "", t_rules=w["rules"], rules=_chips(item.get("rules") or []),
-            t_when=w["updated"], when=clock_time(item.get("ts"), tz), summary=item.get("summary") or "",
+            sev=item.get("severity") or "", sev_w=w.severity(str(item.get("severity") or "")), path=path,
+            t_change=w["change"], change=w.change(str(item.get("change") or "")),
+            t_agent=w["agent"], agent=agent or "", t_rules=w["rules"], rules=_rule_chips(item.get("rules") or [], w),
+            t_when=w["updated"], when=clock_time(item.get("ts"), tz, w),
+            summary=_from_agent(item.get("summary"), "summary_from_agent", w),
             t_known=w["known_good"], hint=hint, diff=unified(item.get("diff"))))
     return html('<section class="evidence"><h2>{0}</h2>{1}</section>', w["fim_changes"], join(cards))
 
@@ -150,8 +183,8 @@ def _shell_quote(path: str) -> str:
 
 
 def problems(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
-    rows = join(html("<tr><td>{0}</td><td><code>{1}</code></td><td>{2}</td></tr>", clock_time(i.get("ts"), tz),
-                     i.get("path") or "", i.get("detail") or "") for i in items)
+    rows = join(html('<tr><td>{0}</td><td><code>{1}</code></td><td lang="en">{2}</td></tr>',
+                     clock_time(i.get("ts"), tz, w), i.get("path") or "", i.get("detail") or "") for i in items)
     return html('<section class="evidence"><h2>{0}</h2><table class="grid"><tr><th>{1}</th><th>{2}</th><th>{3}</th>'
                 "</tr>{4}</table></section>", w["problems"], w["updated"], w["path"], w["detail"], rows)
 
@@ -159,11 +192,24 @@ def problems(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
 def outage(items: list[dict[str, Any]], w: dict[str, str], tz: Any) -> Safe:
     """The probes behind a site_down incident: when it failed, in which phase, with which error."""
     rows = join(html("<tr><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
-                     clock_time(i.get("ts"), tz), w["up"] if i.get("up") else w["down"], i.get("phase") or "—",
-                     i.get("error") or i.get("status") or "", clock_time(i.get("since"), tz)) for i in items)
+                     clock_time(i.get("ts"), tz, w), w["up"] if i.get("up") else w["down"], i.get("phase") or "—",
+                     i.get("error") or i.get("status") or "", clock_time(i.get("since"), tz, w)) for i in items)
     return html('<section class="evidence"><h2>{0}</h2><table class="grid"><tr><th>{1}</th><th>{2}</th><th>{3}</th>'
                 "<th>{4}</th><th>{5}</th></tr>{6}</table></section>", w["evidence"], w["updated"], w["status"],
                 w["phase"], w["error"], w["since"], rows)
+
+
+def _score(score: Any, w: Any) -> str:
+    return w.digits(f"{score:.2f}") if isinstance(score, int | float) and not isinstance(score, bool) else str(score)
+
+
+def _source(source: Any, w: Any) -> str:
+    return w["source_outside"] if source == "outside" else str(source or "")
+
+
+def _view_name(view: Any, w: Any) -> str:
+    key = f"view_{view}"
+    return w[key] if w.has(key) else str(view or "")
 
 
 def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str | None,

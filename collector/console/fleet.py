@@ -20,12 +20,13 @@ def agent_rows(console: Console) -> list[dict[str, Any]]:
     return agent_overview(console.store, console.cfg)
 
 
-def _watchers(agent: dict[str, Any]) -> Safe:
+def _watchers(agent: dict[str, Any], w: Any) -> Safe:
     chips = []
     for name in agent["watchers"]:
         stats = agent["stats"].get(name) or {}
-        figures = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in _STAT_KEYS.get(name, ()) if k in stats)
-        chips.append(html('<span class="chip" title="{1}">{0}</span>', name, figures))
+        figures = ", ".join(f"{w['fig_' + k]} {_figure(stats[k], w)}" for k in _STAT_KEYS.get(name, ()) if k in stats)
+        label = w[f"watcher_{name}"] if w.has(f"watcher_{name}") else name
+        chips.append(html('<span class="chip" title="{1}">{0}</span>', label, figures))
     return join(chips) or Safe("—")
 
 
@@ -37,8 +38,8 @@ def agents_table(console: Console, ctx: Ctx) -> Safe:
     for a in agents:
         state = html('<span class="status {0}">{1}</span>', "st-open" if a["silent"] else "st-ok",
                      w["silent"] if a["silent"] else w["online"])
-        backlog = "—" if a["spool_backlog"] is None else a["spool_backlog"]
-        dropped = html(' <span class="badge sev-high">{0} {1}</span>', a["spool_dropped"], w["dropped"]) \
+        backlog = "—" if a["spool_backlog"] is None else _figure(a["spool_backlog"], w)
+        dropped = html(' <span class="badge sev-high">{0} {1}</span>', _figure(a["spool_dropped"], w), w["dropped"]) \
             if a["spool_dropped"] else Safe("")
         rows.append(html(
             '<tr><td class="title">{name}</td><td data-label="{t_state}">{state}</td>'
@@ -48,17 +49,21 @@ def agents_table(console: Console, ctx: Ctx) -> Safe:
             name=a["name"], t_state=w["status"], state=state, t_seen=w["last_seen"],
             seen=when(a["last_seen"], console.tz, w), t_ver=w["version"], ver=a["version"] or "—",
             t_host=w["hostname"], host=a["hostname"] or "—", t_min=w["ministry"], ministry=a["ministry"] or "—",
-            t_w=w["watchers"], watchers=_watchers(a), t_spool=w["spool_backlog"], backlog=backlog, dropped=dropped))
+            t_w=w["watchers"], watchers=_watchers(a, w), t_spool=w["spool_backlog"], backlog=backlog, dropped=dropped))
     head = join(html("<th>{0}</th>", w[k]) for k in ("agent", "status", "last_seen", "version", "hostname",
                                                       "ministry", "watchers", "spool_backlog"))
     return html('<table class="grid"><thead><tr>{0}</tr></thead><tbody>{1}</tbody></table>', head, join(rows))
 
 
-def _cert(days: float | None) -> Safe:
+def _figure(value: Any, w: Any) -> str:
+    return w.number(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def _cert(days: float | None, w: Any) -> Safe:
     if days is None:
         return Safe("—")
     css = "sev-critical" if days < 0 else "sev-high" if days < CERT_WARN_DAYS else "ok"
-    return html('<span class="badge {0}">{1}</span>', css, f"{days:.0f}")
+    return html('<span class="badge {0}">{1}</span>', css, w.digits(f"{days:.0f}"))
 
 
 def sites_table(console: Console, ctx: Ctx) -> Safe:
@@ -74,15 +79,15 @@ def sites_table(console: Console, ctx: Ctx) -> Safe:
         if up == "down" and not s["defaced"]:
             defaced = Safe("—")  # the page did not load: nobody can say it is clean
         failed = up == "down" or bool(s["error"])  # a failed probe has no response time worth showing
-        response = f"{s['status'] or ''} {round(s['duration'] * 1000)} ms" \
+        response = w.digits(f"{s['status'] or ''} {round(s['duration'] * 1000)}") + f" {w['unit_ms']}" \
             if s["duration"] is not None and not failed else "—"
         rows.append(html(
             '<tr class="{cls}"><td class="title">{name}</td><td data-label="{t_up}"><span class="status st-{up}">'
             '{up_w}</span></td><td data-label="{t_def}">{defaced}</td><td data-label="{t_cert}">{cert}</td>'
             '<td data-label="{t_probe}">{probe}</td><td data-label="{t_resp}">{resp}</td>'
-            '<td data-label="{t_err}">{err}</td></tr>',
+            '<td data-label="{t_err}" lang="en">{err}</td></tr>',
             cls="bad" if up == "down" or s["defaced"] else "", name=s["name"], t_up=w["status"], up=up, up_w=w[up],
-            t_def=w["defaced"], defaced=defaced, t_cert=w["cert_days"], cert=_cert(s["cert_days_left"]),
+            t_def=w["defaced"], defaced=defaced, t_cert=w["cert_days"], cert=_cert(s["cert_days_left"], w),
             t_probe=w["last_probe"], probe=when(s["last_probe"], console.tz, w), t_resp=w["response"],
             resp=response, t_err=w["error"], err=s["error"] or ""))
     head = join(html("<th>{0}</th>", w[k]) for k in ("site", "status", "defaced", "cert_days", "last_probe",

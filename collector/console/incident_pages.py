@@ -12,6 +12,7 @@ from govwatch.collector.console import actions
 from govwatch.collector.console.evidence import render_all
 from govwatch.collector.console.i18n import severity_word
 from govwatch.collector.console.render import Safe, html, join, when
+from govwatch.collector.console.titles import facts, incident_title, resolver
 from govwatch.collector.console.web import Console, Ctx
 from govwatch.collector.httpd import Response
 from govwatch.events import SEVERITIES
@@ -50,12 +51,12 @@ def list_rows(console: Console, ctx: Ctx, filters: dict[str, str]) -> Safe:
     body = join(html(
         '<tr class="{cls}"><td data-label="{t_sev}">{sev}</td><td data-label="{t_status}">{status}</td>'
         '<td data-label="{t_kind}">{kind}</td><td class="title"><a href="/incidents/{id}">{title}</a></td>'
-        '<td data-label="{t_where}">{where}</td><td data-label="{t_opened}">{opened}</td>'
+        '<td data-label="{t_where}" translate="no">{where}</td><td data-label="{t_opened}">{opened}</td>'
         '<td data-label="{t_updated}">{updated}</td></tr>',
         cls=f"row-{r['status']}", t_sev=ctx.w["severity"], sev=_badge(r["severity"], ctx.lang),
         t_status=ctx.w["status"], status=_status(r["status"], ctx),
         t_kind=ctx.w["kind"], kind=ctx.w.get("kind_" + r["kind"], r["kind"]),
-        id=r["id"], title=r["title"], t_where=ctx.w["site"], where=r["site"] or r["agent"] or "",
+        id=r["id"], title=incident_title(r, ctx.w), t_where=ctx.w["site"], where=r["site"] or "—",
         t_opened=ctx.w["opened"], opened=when(r["opened"], console.tz, ctx.w), t_updated=ctx.w["updated"],
         updated=when(r["updated"], console.tz, ctx.w)) for r in rows)
     w = ctx.w
@@ -132,7 +133,7 @@ def _facts(console: Console, ctx: Ctx, inc: dict[str, Any]) -> Safe:
     if inc.get("acknowledged_by"):
         facts.append((w["acknowledged_by"], inc["acknowledged_by"]))
     if inc.get("resolved_by"):
-        facts.append((w["resolved_by"], inc["resolved_by"]))
+        facts.append((w["resolved_by"], resolver(inc["resolved_by"], w)))
     return join(html("<dt>{0}</dt><dd>{1}</dd>", k, v) for k, v in facts)
 
 
@@ -145,12 +146,13 @@ def incident_page(console: Console, ctx: Ctx) -> Response:
                 _timeline(console, ctx, inc["id"]))
     if ctx.request.query.get("part"):
         return console.respond(ctx, live, full=False)
+    title = incident_title(facts(inc), ctx.w)
     body = html('<p class="crumbs"><a href="/">← {0}</a></p><h1 class="incident-title">#{1} {2}</h1>'
                 '<div class="incident-head"><dl class="facts card">{3}</dl><section class="card actions"><h2>{4}</h2>'
                 '{5}</section></div><div class="live" data-live="/incidents/{1}?part=1">{6}</div>',
-                ctx.w["incidents"], inc["id"], inc["title"], _facts(console, ctx, inc), ctx.w["actions"],
+                ctx.w["incidents"], inc["id"], title, _facts(console, ctx, inc), ctx.w["actions"],
                 _action_forms(console, ctx, inc), live)
-    return console.respond(ctx, body, title=f"#{inc['id']} {inc['title']}")
+    return console.respond(ctx, body, title=f"#{inc['id']} {title}")
 
 
 def _do(console: Console, action: str, incident_id: int, user: str, text: str) -> dict[str, Any]:

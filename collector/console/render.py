@@ -1,6 +1,7 @@
 """A tiny HTML renderer from the standard library: everything is escaped unless it is already `Safe`.
 
-Why not Jinja2: it would be a new runtime dependency for a handful of pages. `string.Template` files
+Why not Jinja2: it would be a new runtime dependency for a handful of pages, and the pages are mostly
+tables built from rows, which `html()` keeps as short as a template loop would. `string.Template` files
 hold the page skeletons; rows and badges are built with `html()`, which escapes every argument. The
 only way to put raw markup into a page is to wrap it in `Safe`, and only this package does that, on
 markup it built itself.
@@ -65,26 +66,36 @@ def zone(name: str) -> Any:
         return ZoneInfo("UTC")
 
 
-def clock_time(ts: float | None, tz: Any) -> str:
-    """`2026-11-24 21:05` in the console's time zone."""
+def clock_time(ts: float | None, tz: Any, words: Any = None) -> Safe:
+    """The local time with its zone: `2026-11-24 21:05 +07` (in the page's language and numerals when
+    `words` is given), the zone's name as a tooltip."""
     if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+        return Safe("")
+    moment = datetime.fromtimestamp(ts, tz)
+    shown = words.date_time(ts, tz) if words is not None else moment.strftime("%Y-%m-%d %H:%M")
+    offset = moment.strftime("%z")
+    label = f"{shown} {words.digits(offset) if words is not None else offset}"
+    return html('<time datetime="{0}" title="{1}">{2}</time>', moment.isoformat(timespec="seconds"),
+                getattr(tz, "key", str(tz)), label)
 
 
-def age(ts: float | None, words: dict[str, str], now: float | None = None) -> str:
+def age(ts: float | None, words: Any, now: float | None = None) -> str:
     """How long ago, in the largest whole unit: `5 min`, `3 h`, `2 d` (words give the unit names)."""
     if ts is None:
         return words["never"]
     seconds = max(0, int((now if now is not None else time.time()) - ts))
+    digits = getattr(words, "digits", str)
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{seconds // size} {words['unit_' + unit]}"
-    return f"{seconds} {words['unit_s']}"
+            return digits(f"{seconds // size} {words['unit_' + unit]}")
+    return digits(f"{seconds} {words['unit_s']}")
 
 
-def when(ts: float | None, tz: Any, words: dict[str, str]) -> Safe:
-    """A relative age with the exact local time beside it (and as a tooltip)."""
+def when(ts: float | None, tz: Any, words: Any) -> Safe:
+    """A relative age with the exact local time and zone as a tooltip."""
     if ts is None:
         return esc(words["never"])
-    return html('<time title="{0}">{1} {2}</time>', clock_time(ts, tz), age(ts, words), words["ago"])
+    moment = datetime.fromtimestamp(ts, tz)
+    exact = f"{words.date_time(ts, tz)} {words.digits(moment.strftime('%z'))} ({getattr(tz, 'key', tz)})"
+    return html('<time datetime="{0}" title="{1}">{2} {3}</time>', moment.isoformat(timespec="seconds"), exact,
+                age(ts, words), words["ago"])

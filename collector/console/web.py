@@ -70,7 +70,7 @@ class Console:
         self.sessions = auth.Sessions(store)
         self.throttle = auth.LoginThrottle()
         self.secure = bool(cfg.get("tls"))
-        self.tz = zone((cfg.get("report") or {}).get("timezone", "UTC"))
+        self.tz = zone((cfg.get("report") or {}).get("timezone", "Asia/Phnom_Penh"))
 
     # -- identity ----------------------------------------------------------------------------------
     def identify(self, request: Request) -> dict[str, Any] | None:
@@ -184,7 +184,7 @@ class Console:
         flash = html('<p class="flash" role="status">{0}</p>', w[flash_key]) if flash_key.startswith("msg_") \
             and flash_key in w else Safe("")
         return self.fill(ctx, "layout.html", lang=ctx.lang, title=title, nav=nav, who=who, content=content,
-                         flash=flash)
+                         flash=flash, zone_note=w.fmt("times_in", tz=getattr(self.tz, "key", "UTC")))
 
 
 def _current(ctx: Ctx, href: str) -> bool:

@@ -11,7 +11,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from govwatch.collector.config import db_path
-from govwatch.collector.uptime import SiteAccount, account_site, connect, month_bounds, split_account
+from govwatch.collector.report.integrity import tampered_intervals
+from govwatch.collector.uptime import (
+    Interval,
+    SiteAccount,
+    account_site,
+    clip,
+    connect,
+    merge,
+    month_bounds,
+    split_account,
+    subtract,
+    total,
+)
 from govwatch.errors import GovwatchError
 
 MAX_LISTED = 200  # rows of the incident lists before "... and N more"
@@ -26,10 +38,38 @@ class MinistrySummary:
     monitored: float = 0.0
     downtime: float = 0.0
     outages: int = 0
+    tampered: float = 0.0
+    not_intact: float = 0.0  # down or defaced/tampered (each second once)
 
     @property
     def availability(self) -> float | None:
         return None if self.monitored <= 0 else 100.0 * (1.0 - self.downtime / self.monitored)
+
+    @property
+    def intact(self) -> float | None:
+        return None if self.monitored <= 0 else 100.0 * (1.0 - self.not_intact / self.monitored)
+
+
+@dataclass
+class Integrity:
+    """A site's time defaced or tampered (from the incidents) and its headline figure."""
+
+    tampered: list[Interval] = field(default_factory=list)  # within the measured time
+    not_intact: list[Interval] = field(default_factory=list)  # down or tampered, merged
+    monitored: float = 0.0
+
+    @property
+    def tampered_seconds(self) -> float:
+        return total(self.tampered)
+
+    @property
+    def not_intact_seconds(self) -> float:
+        return total(self.not_intact)
+
+    @property
+    def intact(self) -> float | None:
+        """Percent of the measured time the site was both up and showing its own, unaltered content."""
+        return None if self.monitored <= 0 else 100.0 * (1.0 - self.not_intact_seconds / self.monitored)
 
 
 @dataclass
@@ -48,13 +88,19 @@ class Report:
     sites: dict[str, dict[str, Any]]
     accounts: list[SiteAccount] = field(default_factory=list)
     ministries: list[MinistrySummary] = field(default_factory=list)
-    daily: list[tuple[float, float | None]] = field(default_factory=list)
+    integrity: dict[str, Integrity] = field(default_factory=dict)
+    daily: list[tuple[float, float | None, bool]] = field(default_factory=list)  # day, percent, in the future
     incidents: list[dict[str, Any]] = field(default_factory=list)
     event_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_data(self) -> bool:
         return any(a.observed for a in self.accounts)
+
+    @property
+    def in_progress(self) -> bool:
+        """The month has not ended when the report was made: figures stop at `generated`."""
+        return self.start <= self.generated < self.end
 
 
 def open_store(cfg: dict[str, Any]) -> sqlite3.Connection:
@@ -80,7 +126,7 @@ def _report_sites(conn: sqlite3.Connection, cfg: dict[str, Any], start: float, e
     return sites
 
 
-def _ministries(accounts: list[SiteAccount]) -> list[MinistrySummary]:
+def _ministries(accounts: list[SiteAccount], integrity: dict[str, Integrity]) -> list[MinistrySummary]:
     found: dict[str, MinistrySummary] = {}
     for acc in accounts:
         summary = found.setdefault(acc.ministry or "–", MinistrySummary(acc.ministry or "–"))
@@ -88,44 +134,71 @@ def _ministries(accounts: list[SiteAccount]) -> list[MinistrySummary]:
         summary.monitored += acc.monitored
         summary.downtime += acc.downtime
         summary.outages += len(acc.counted_outages)
-    return sorted(found.values(), key=lambda m: (m.availability is None, m.availability or 0.0, m.name))
+        summary.tampered += integrity[acc.site].tampered_seconds
+        summary.not_intact += integrity[acc.site].not_intact_seconds
+    return sorted(found.values(), key=lambda m: (m.intact is None, m.intact or 0.0, m.name))
 
 
-def _daily(accounts: list[SiteAccount], start: float, end: float, tz: str) -> list[tuple[float, float | None]]:
-    days, day = [], datetime.fromtimestamp(start, ZoneInfo(tz))
-    while day.timestamp() < end:
+def _integrity(acc: SiteAccount, incidents: list[dict[str, Any]], cfg: dict[str, Any], stop: float) -> Integrity:
+    """Defaced/tampered time counts only inside the measured time (maintenance and gaps stay excluded)."""
+    if acc.observed is None:
+        return Integrity()
+    site = next((s for s in cfg.get("sites", []) if s.get("name") == acc.site), {"name": acc.site})
+    measured = subtract([acc.observed], acc.excluded)
+    tampered = subtract(clip(tampered_intervals(incidents, site, stop), *acc.observed), acc.excluded)
+    not_intact = merge([*acc.down, *tampered])
+    return Integrity(tampered=tampered, not_intact=not_intact, monitored=total(measured))
+
+
+def _daily(report: Report) -> list[tuple[float, float | None, bool]]:
+    """Per day of the month: percent available and intact over all sites (None without data), and
+    whether the day lies after the report was made."""
+    days, day = [], datetime.fromtimestamp(report.start, ZoneInfo(report.tz))
+    while day.timestamp() < report.end:
         following = (day + timedelta(days=1)).replace(hour=0, minute=0, second=0)
-        monitored = downtime = 0.0
-        for acc in accounts:
-            m, d = split_account(acc, day.timestamp(), following.timestamp())
-            monitored, downtime = monitored + m, downtime + d
-        days.append((day.timestamp(), None if monitored <= 0 else 100.0 * (1 - downtime / monitored)))
+        start, end = day.timestamp(), following.timestamp()
+        monitored = bad = 0.0
+        for acc in report.accounts:
+            monitored += split_account(acc, start, end)[0]
+            bad += total(clip(report.integrity[acc.site].not_intact, start, end))
+        value = None if monitored <= 0 else 100.0 * (1 - bad / monitored)
+        days.append((start, value, start >= report.generated))
         day = following
     return days
 
 
 def _security(conn: sqlite3.Connection, start: float, end: float) -> tuple[list[dict], dict[str, int]]:
     incidents = [dict(r) for r in conn.execute(
-        "SELECT id, kind, site, agent, severity, status, title, opened, resolved FROM incidents "
-        "WHERE opened>=? AND opened<? ORDER BY opened", (start, end))]
+        "SELECT id, key, kind, site, agent, severity, status, title, opened, resolved, evidence FROM incidents "
+        "WHERE opened<? AND COALESCE(resolved, ?)>=? ORDER BY opened", (end, end, start))]
     counts = {r[0]: r[1] for r in conn.execute(
         "SELECT kind, COUNT(*) FROM events WHERE ts>=? AND ts<? AND kind IN ('defacement','fim','traffic') "
         "GROUP BY kind", (start, end))}
     return incidents, counts
 
 
-def _worst_first(acc: SiteAccount) -> tuple:
-    return (acc.availability is None, acc.availability if acc.availability is not None else 0.0,
-            -acc.downtime, acc.site)
+def _worst_first(acc: SiteAccount, intact: float | None = None) -> tuple:
+    """Worst headline figure first (available and intact once known, else availability)."""
+    figure = intact if intact is not None else acc.availability
+    return (figure is None, figure if figure is not None else 0.0, -acc.downtime, acc.site)
 
 
 def build_report(cfg: dict[str, Any], month: str, now: float | None = None) -> Report:
     """Account every site over the calendar month `YYYY-MM` in the report time zone."""
-    settings = cfg.get("report", {})
-    tz = settings.get("timezone", "Asia/Phnom_Penh")
+    tz = cfg.get("report", {}).get("timezone", "Asia/Phnom_Penh")
     start, end = month_bounds(month, tz)
     now = time.time() if now is None else now
-    report = Report(month=month, year=int(month[:4]), mon=int(month[5:]), start=start, end=end, tz=tz,
+    if start > now:
+        raise GovwatchError(f"--month {month}: that month has not started yet (a report covers past or current months)")
+    return build_period(cfg, start, end, now, month)
+
+
+def build_period(cfg: dict[str, Any], start: float, end: float, now: float, month: str = "") -> Report:
+    """Account every site over [start, end) (a month for the report, a week for the digest)."""
+    settings = cfg.get("report", {})
+    tz = settings.get("timezone", "Asia/Phnom_Penh")
+    year, mon = (int(month[:4]), int(month[5:])) if month else (0, 0)
+    report = Report(month=month, year=year, mon=mon, start=start, end=end, tz=tz,
                     target=float(settings.get("target", 99.5)), generated=now,
                     organisation=settings.get("organisation", ""), sites={})
     conn = open_store(cfg)
@@ -136,8 +209,10 @@ def build_report(cfg: dict[str, Any], month: str, now: float | None = None) -> R
         report.incidents, report.event_counts = _security(conn, start, end)
     finally:
         conn.close()
-    report.ministries = _ministries(report.accounts)
-    report.daily = _daily(report.accounts, start, end, tz)
+    report.integrity = {acc.site: _integrity(acc, report.incidents, cfg, min(end, now)) for acc in report.accounts}
+    report.accounts.sort(key=lambda acc: _worst_first(acc, report.integrity[acc.site].intact))
+    report.ministries = _ministries(report.accounts, report.integrity)
+    report.daily = _daily(report)
     return report
 
 
@@ -149,7 +224,9 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
                                                                / 86400, 1)
         rows.append({
             "month": report.month, "ministry": acc.ministry, "site": acc.site,
-            "availability_percent": None if acc.availability is None else round(acc.availability, 4),
+            "available_intact_percent": _round4(report.integrity[acc.site].intact),
+            "availability_percent": _round4(acc.availability),
+            "defaced_or_tampered_seconds": round(report.integrity[acc.site].tampered_seconds),
             "target_percent": report.target, "downtime_seconds": round(acc.downtime),
             "outages": len(acc.counted_outages), "longest_outage_seconds": round(acc.longest),
             "mttr_seconds": None if acc.mttr is None else round(acc.mttr),
@@ -163,3 +240,7 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -69,7 +69,10 @@ class Agent:
 
 def defacement_event(site: str = "moc-home", title: str = "Hacked by Team Shadow") -> Event:
     return Event("defacement", {"site": site, "url": "http://127.0.0.1/", "state": "defaced", "view": "browser",
-                                "score": 0.97, "reasons": ["page text now says 'hacked by'", "new external script"],
+                                "score": 0.97, "reasons": [
+                                    "signature: 'hacked by team shadow' (rule bd5f2000-76b2-4460-abb1-0b1e9b75952a: "
+                                    "Defacement claim)", "new external script domain evil-cdn.example",
+                                    "page text now says 'hacked by'"],
                                 "new_domains": ["evil-cdn.example"], "diff": DEFACEMENT_DIFF, "title": title},
                  "critical", f"{site} defaced")
 
@@ -141,3 +144,22 @@ def viewer(collector, admin):
         "csrf": csrf_in(page), "username": "vic", "role": "viewer", "password": VIEWER_PASSWORD})
     assert answer.status_code == 200, answer.text[:500]
     return login(collector, "vic", VIEWER_PASSWORD)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium through Selenium (the browser tests skip before asking for it when it is missing)."""
+    from selenium import webdriver
+
+    from .test_browser import CHROMIUM, DRIVER
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

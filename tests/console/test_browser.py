@@ -31,20 +31,6 @@ WebDriverWait = pytest.importorskip("selenium.webdriver.support.ui").WebDriverWa
 
 
 @pytest.fixture
-def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
 def attacker_site():
     """Another origin on loopback whose page auto-submits a form to the console (classic CSRF)."""
     pages: dict[str, bytes] = {}
@@ -133,7 +119,8 @@ def test_incident_list_refreshes_live_and_reads_in_khmer(collector, incidents, b
     browser.get(f"{collector.url}/?lang=km")
     assert browser.find_element(By.TAG_NAME, "h1").text == "ឧប្បត្តិហេតុ"
     Agent(collector, "web-09").post(defacement_event(site="mef-home"))
-    wait(browser, lambda d: "site mef-home defaced" in d.find_element(By.CSS_SELECTOR, "[data-live]").text, 20)
+    wait(browser, lambda d: "គេហទំព័រ mef-home ត្រូវបានកែបំប្លែង" in d.find_element(By.CSS_SELECTOR, "[data-live]").text,
+         20)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "console-incidents-km.png"))
 

@@ -40,7 +40,10 @@ def test_resolved_incidents_leave_the_default_list(collector, admin, incidents):
 
 def test_defacement_page_shows_reasons_domains_and_side_by_side_diff(collector, admin, incidents):
     page = admin.get(f"{collector.url}/incidents/{incidents['defacement']}", timeout=10).text
-    assert "page text now says &#x27;hacked by&#x27;" in page and "new external script" in page
+    assert "page text now says &#x27;hacked by&#x27;" in page  # a reason of unknown form: shown as sent
+    assert "new outside domains (<span translate=\"no\">script</span>): " in page  # a known form: from the catalogue
+    khmer = admin.get(f"{collector.url}/incidents/{incidents['defacement']}?lang=km", timeout=10).text
+    assert "ដែនខាងក្រៅថ្មី" in khmer and "សេចក្ដីប្រកាសរបស់អ្នកកែបំប្លែង" in khmer and "(ភាសាអង់គ្លេស)" in khmer
     assert "evil-cdn.example" in page
     rows = re.findall(r'<tr><td class="(\w+)">([^<]*)</td><td class="(\w+)">([^<]*)</td></tr>', page)
     assert ("del", "Welcome to the official portal of the Ministry", "add", "Hacked by Team Shadow") in rows
@@ -63,8 +66,9 @@ def test_traffic_page_shows_top_sources_ports_and_rates(collector, admin, incide
     page = admin.get(f"{collector.url}/incidents/{incidents['traffic']}", timeout=10).text
     sources = page.index("198.51.100.7"), page.index("198.51.100.9")
     assert sources[0] < sources[1] and "4,100 packets" in page
-    assert "443 (5000 syns)" in page
-    assert "syn per s</th><td>5,200" in page and "5200 SYN/s to 10.0.0.5" in page
+    assert "443 (5,000 SYN packets)" in page
+    assert "SYN packets per second</th><td>5,200" in page and "5200 SYN/s to 10.0.0.5" in page
+    assert "SYN flood against 10.0.0.5 (web-03)" in page
 
 
 def test_acknowledge_comment_resolve_through_the_api(collector, admin, incidents):
@@ -126,7 +130,8 @@ def test_agents_and_sites_pages_show_live_state(collector, admin, incidents):
         "spool_backlog": 42, "spool_dropped": 0, "stats": {"fim": {"watched_files": 1234}}}, "info", "alive"))
     agents = admin.get(f"{collector.url}/agents?part=1", timeout=10).text
     row = next(r for r in agents.split("<tr>") if "web-07" in r)
-    assert "0.1.0" in row and "moc-web" in row and ">42<" in row and "watched files 1234" in row
+    assert "0.1.0" in row and "moc-web" in row and ">42<" in row and "watched files 1,234" in row
+    assert ">file integrity<" in row
     assert "online" in row and "<html" not in agents  # a fragment, for live refresh
     sites = admin.get(f"{collector.url}/sites", timeout=10).text
     site_row = next(r for r in sites.split("<tr") if "moc-home" in r)

@@ -1,9 +1,10 @@
-"""The managers' report over a constructed month: known downtime gives known availability, in HTML, CSV and
-PDF (read back with pdftotext), in English and Khmer."""
+"""The managers' report over a constructed month: known downtime, defaced time, maintenance and data gaps give
+known figures (computed by hand below), in HTML, CSV and PDF (read back with pdftotext), in English and Khmer."""
 
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 from datetime import datetime
@@ -32,7 +33,8 @@ data_dir: data
 sites:
   - {{name: moc-home, url: "https://moc.example/", ministry: MoC, interval: {STEP}s, confirm_failures: 2}}
   - {{name: moh-home, url: "https://moh.example/", ministry: MoH, interval: {STEP}s, confirm_failures: 2}}
-  - {{name: mef-home, url: "https://mef.example/", ministry: MEF, interval: {STEP}s, confirm_failures: 2}}
+  - {{name: mef-home, url: "https://mef.example/", ministry: MEF, interval: {STEP}s, confirm_failures: 2,
+      web_root: "web-01:/var/www/mef"}}
 maintenance:
   - {{site: moh-home, start: "2026-09-20T22:00", end: "2026-09-21T01:00+07:00", reason: database upgrade}}
 report: {{target: 99.8}}
@@ -43,6 +45,11 @@ report: {{target: 99.8}}
 #  moh-home: down 5 Sep 12:00-13:00 (1 h), down during its maintenance 20 Sep 22:00-21 Sep 01:00 (excluded),
 #            no probe 25 Sep 00:00-06:00 (data gap 00:10-06:00 excluded).
 #  mef-home: always up; certificate expires 5 days after the month ends.
+# Known incidents (opened -> resolved):
+#  moc-home defaced 12 Sep 03:00-04:00 (1 h) and 10 Sep 09:00-11:00 (2 h, of which 1 h while also down).
+#  moh-home defaced 20 Sep 23:00-21 Sep 00:30: inside its maintenance window, not counted.
+#  mef-home: FIM change under its web root on web-01 15 Sep 10:00-10:30 (30 min, counted); a change of
+#            /etc/nginx on web-01 (outside the web root) 16 Sep, not counted; a traffic incident, not counted.
 DOWN = {"moc-home": [(at(10, 8), at(10, 10)), (at(3, 4), at(3, 4, 1))],
         "moh-home": [(at(5, 12), at(5, 13)), (at(20, 22), at(21, 1))]}
 GAPS = {"moh-home": [(at(25, 0), at(25, 6))]}
@@ -51,11 +58,20 @@ EXPECTED = {  # availability = 1 - downtime / (month - maintenance - gaps)
     "moh-home": 100 * (1 - 3600 / (30 * 86400 - 3 * 3600 - (6 * 3600 - STEP))),  # 99.8594
     "mef-home": 100.0,
 }
+MEASURED = {"moc-home": 30 * 86400, "moh-home": 30 * 86400 - 3 * 3600 - (6 * 3600 - STEP), "mef-home": 30 * 86400}
+NOT_INTACT = {"moc-home": 3 * 3600 + 3600,  # down 08-10 and defaced 09-11 on the 10th = 08-11, plus 1 h on the 12th
+              "moh-home": 3600, "mef-home": 1800}
+TAMPERED = {"moc-home": 3 * 3600, "moh-home": 0, "mef-home": 1800}
+INTACT = {site: 100 * (1 - NOT_INTACT[site] / MEASURED[site]) for site in MEASURED}  # 99.44, 99.85, 99.93
 
 
 def shown(value: float) -> str:
     """How the report prints a percentage: 2 decimals, truncated."""
     return f"{int(value * 100) / 100:.2f}%"
+
+
+def khmer_digits(text: str) -> str:
+    return text.translate(str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩"))
 
 
 def build_history(folder: Path) -> Path:
@@ -74,9 +90,21 @@ def build_history(folder: Path) -> Path:
             tracker.record(site, ProbeResult(url="https://x/", ts=ts, up=up, status=200 if up else 503,
                                              duration=0.4 if up else 1.0, error=None if up else "HTTP 503",
                                              ip="192.0.2.1", cert=cert))
-    tracker._conn.execute("INSERT INTO incidents(key, kind, site, severity, status, title, opened, updated) "
-                          "VALUES ('defacement:moc-home', 'defacement', 'moc-home', 'critical', 'resolved', "
-                          "'moc-home defaced (hacked by x)', ?, ?)", (at(12, 3), at(12, 4)))
+    incidents = [
+        ("defacement:moc-home", "defacement", "moc-home", None, at(12, 3), at(12, 4), "{}"),
+        ("defacement:moc-home", "defacement", "moc-home", None, at(10, 9), at(10, 11), "{}"),
+        ("defacement:moh-home", "defacement", "moh-home", None, at(20, 23), at(21, 0, 30), "{}"),
+        ("fim:web-01:/var/www/mef", "fim", None, "web-01", at(15, 10), at(15, 10, 30),
+         '{"fim": [{"path": "/var/www/mef/index.php", "change": "modified"}]}'),
+        ("fim:web-01:/etc/nginx", "fim", None, "web-01", at(16, 10), at(16, 12),
+         '{"fim": [{"path": "/etc/nginx/nginx.conf", "change": "modified"}]}'),
+        ("traffic:web-01:syn_flood", "traffic", None, "web-01", at(17, 10), at(17, 12), "{}"),
+    ]
+    for key, kind, site, agent, opened, resolved, evidence in incidents:
+        tracker._conn.execute(
+            "INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, resolved, "
+            "evidence) VALUES (?, ?, ?, ?, 'critical', 'resolved', 'stored english title (hacked by x)', ?, ?, ?, ?)",
+            (key, kind, site, agent, opened, resolved, resolved, evidence))
     tracker.close()
     return config
 
@@ -101,7 +129,7 @@ def test_html_report_gives_the_known_availability_worst_first(month, tmp_path):
     assert "2026-09-03 04:00" not in html  # a lone failure is not an outage
     assert "database upgrade" in html and "2026-09-20 22:00" in html
     assert "2026-09-25 00:10" in html  # the data gap, shown separately
-    assert "moc-home defaced (hacked by x)" in html
+    assert "Site moc-home defaced" in html and "/var/www/mef/index.php modified" in html
     assert "Asia/Phnom_Penh" in html and "consecutive probes fail" in html  # the method is printed
     assert "<svg" in html
 
@@ -109,9 +137,9 @@ def test_html_report_gives_the_known_availability_worst_first(month, tmp_path):
 def test_ministry_summary_is_judged_against_the_target(month, tmp_path):
     report(month, tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    summary = html[html.index("Summary per ministry"):html.index("Availability per day")]
-    assert f"{shown(EXPECTED['moc-home'])} · missed" in summary  # 99.72 < 99.8
-    assert f"{shown(EXPECTED['moh-home'])} · met" in summary
+    summary = html[html.index("Summary per ministry"):html.index("Available and intact per day")]
+    assert f"{shown(INTACT['moc-home'])} · missed" in summary  # 99.44 < 99.8
+    assert f"{shown(INTACT['moh-home'])} · met" in summary and f"{shown(INTACT['mef-home'])} · met" in summary
 
 
 def test_csv_export_has_the_raw_figures(month, tmp_path):
@@ -119,6 +147,8 @@ def test_csv_export_has_the_raw_figures(month, tmp_path):
     rows = {r["site"]: r for r in csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8"))}
     for site, value in EXPECTED.items():
         assert float(rows[site]["availability_percent"]) == pytest.approx(value, abs=1e-4)
+        assert float(rows[site]["available_intact_percent"]) == pytest.approx(INTACT[site], abs=1e-4)
+        assert int(rows[site]["defaced_or_tampered_seconds"]) == TAMPERED[site]
     assert rows["moc-home"]["downtime_seconds"] == "7200" and rows["moc-home"]["outages"] == "1"
     assert rows["moh-home"]["maintenance_seconds"] == "10800"
     assert rows["moh-home"]["data_gap_seconds"] == str(6 * 3600 - STEP)
@@ -133,11 +163,12 @@ def test_pdf_reads_back_with_the_figures_and_the_language(month, tmp_path, lang)
     assert report(month, out, "--lang", lang, "--format", "pdf") == 0
     assert out.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
-    for value in EXPECTED.values():
-        assert shown(value) in text
+    for value in [*EXPECTED.values(), *INTACT.values()]:
+        assert (khmer_digits(shown(value)) if lang == "km" else shown(value)) in text
     khmer = sum("\u1780" <= c <= "\u17ff" for c in text)
     if lang == "km":
         assert khmer > 200 and "ភាពអាច" in text and "Availability" not in text
+        assert not re.search(r"[0-9]", text.replace("web-01", "")), "Western digits in the Khmer report (names aside)"
     else:
         assert khmer == 0 and "Availability" in text
 
