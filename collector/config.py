@@ -96,7 +96,7 @@ SCHEMA = Field("map", fields={
     "incidents": Field("map", default={}, fields={
         "join_window": Field("duration", default=600.0, maximum=86400.0,
                              doc="FIM changes this close to a defacement join it"),
-        "resolve_after": Field("duration", default=900.0, minimum=60.0, maximum=30 * 86400.0,
+        "resolve_after": Field("duration", default=900.0, minimum=1.0, maximum=30 * 86400.0,
                                doc="a traffic incident whose anomaly ended resolves after this long without news "
                                "(defacement and FIM wait for a person)"),
     }),
