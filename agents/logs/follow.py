@@ -126,8 +126,8 @@ class FileFollower:
         self.offset = offset
         self.head = b""
         self._refresh_head()
-        if not at_line_start and offset > 0:
-            self.splitter.skipping = True   # started at the end: the partial line there is not ours
+        if not at_line_start and offset > 0 and os.pread(handle.fileno(), 1, offset - 1) != b"\n":
+            self.splitter.skipping = True   # started at the end of a half-written line: its rest is not ours
 
     def _refresh_head(self) -> None:
         if len(self.head) < HEAD and self.handle is not None:
@@ -141,21 +141,21 @@ class FileFollower:
                 self._open_at(0)
             if self.handle is None:
                 return
-        self._drain()
         try:
             st = os.stat(self.path)
         except OSError:
-            return   # renamed away and not recreated yet: keep reading the old file
+            self._drain()   # renamed away and not recreated yet: keep reading the old file
+            return
         if (st.st_dev, st.st_ino) != self.ident:
             self._drain()
             self.splitter.flush()
             self._close()
             self.rotations += 1
             self._open_at(0)
-            self._drain()
         elif st.st_size < self.offset or not self._head_unchanged():
-            self.truncations += 1
+            self.truncations += 1   # checked before reading: what is past our offset now is not the old file
             self._copytruncated()
+        self._drain()
 
     def _head_unchanged(self) -> bool:
         assert self.handle is not None
