@@ -53,7 +53,8 @@ def wordpress_brute(src: str = "203.0.113.7", n: int = 40, start: float = T0, su
 
 
 def probes(src: str = "198.51.100.23", start: float = T0) -> list[str]:
-    targets = ["/.env", "/.git/config", "/wp-config.php.bak", "/phpmyadmin/", "/index.php?id=1%27%20union%20select%201,2--",
+    targets = ["/.env", "/.git/config", "/wp-config.php.bak", "/phpmyadmin/",
+               "/index.php?id=1%27%20union%20select%201,2--",
                "/../../../../etc/passwd", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E", "/adminer.php",
                "/backup.sql", "/.aws/credentials"]
     return [nginx(start + i * 0.5, src, "GET", t, 404, 150) for i, t in enumerate(targets)]
@@ -80,7 +81,8 @@ def source_flood(src: str = "203.0.113.50", seconds: int = 20, rps: int = 80, st
             for s in range(seconds) for i in range(rps)]
 
 
-def ssh_guessing(src: str = "203.0.113.99", n: int = 20, start: float = T0, success_user: str | None = None) -> list[str]:
+def ssh_guessing(src: str = "203.0.113.99", n: int = 20, start: float = T0,
+                 success_user: str | None = None) -> list[str]:
     lines = []
     for i in range(n):
         lines.append(sshd(start + i * 2, f"Failed password for root from {src} port {40000 + i} ssh2", 5000 + i))
@@ -94,8 +96,8 @@ def ssh_sweep(src: str = "203.0.113.98", start: float = T0) -> list[str]:
     lines = []
     for i, user in enumerate(users):
         lines.append(sshd(start + i * 3, f"Invalid user {user} from {src} port {50000 + i}", 6000 + i))
-        lines.append(sshd(start + i * 3 + 1, f"Failed password for invalid user {user} from {src} port {50000 + i} ssh2",
-                          6000 + i))
+        message = f"Failed password for invalid user {user} from {src} port {50000 + i} ssh2"
+        lines.append(sshd(start + i * 3 + 1, message, 6000 + i))
     return lines
 
 

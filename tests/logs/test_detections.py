@@ -53,7 +53,8 @@ def test_each_attack_is_found_with_its_source(tmp_path, kind) -> None:
 def test_probe_evidence_names_categories_and_scanner_agent(tmp_path) -> None:
     _code, findings, _s, _e = analyze(tmp_path, g.probes() + g.scanner())
     by_src = {f["src"]: f for f in findings if f["kind"] == "vuln_probe"}
-    assert {"secrets", "admin_panels", "sqli", "traversal", "xss"} <= set(by_src["198.51.100.23"]["evidence"]["categories"])
+    categories = set(by_src["198.51.100.23"]["evidence"]["categories"])
+    assert {"secrets", "admin_panels", "sqli", "traversal", "xss"} <= categories
     assert by_src["198.51.100.24"]["evidence"]["scanner_requests"] >= 3
 
 

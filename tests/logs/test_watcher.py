@@ -134,7 +134,8 @@ def test_restart_reads_lines_written_while_stopped_once(tmp_path) -> None:
 def test_journal_records_and_cursor(tmp_path) -> None:
     script = tmp_path / "fake-journalctl"
     entries = [{"__CURSOR": f"s=abc;i={i}", "__REALTIME_TIMESTAMP": str(int((time.time() + i) * 1e6)),
-                "SYSLOG_IDENTIFIER": "sshd", "MESSAGE": f"Failed password for root from 203.0.113.99 port {4000 + i} ssh2"}
+                "SYSLOG_IDENTIFIER": "sshd",
+                "MESSAGE": f"Failed password for root from 203.0.113.99 port {4000 + i} ssh2"}
                for i in range(8)]
     script.write_text("#!/bin/sh\necho \"$@\" > " + str(tmp_path / "args") + "\ncat <<'EOF'\n"
                       + "\n".join(json.dumps(e) for e in entries) + "\nEOF\nexec sleep 60\n")
