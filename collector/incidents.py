@@ -170,7 +170,7 @@ def _logs(conn, agent, event, now, counts, joining) -> None:
         fim = _fim_incident_using(conn, agent, evidence.get("file"), evidence.get("path"))
         if fim is not None:
             _append(conn, fim, "requests", item, event["severity"], now)
-            traffic = _traffic_of_source(conn, agent, src, now, joining.window)
+            traffic = _traffic_of_source(conn, agent, src, now, joining.window) if state == "start" else []
             if traffic:
                 fim = conn.execute("SELECT * FROM incidents WHERE id=?", (fim["id"],)).fetchone()
                 _append(conn, fim, "traffic", {"ts": event["ts"], "src": src, "incidents": traffic}, "info", now)
