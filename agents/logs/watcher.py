@@ -120,6 +120,7 @@ class LogsWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
+        self._format_warned = False
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self, emit: Emit) -> None:
@@ -181,6 +182,20 @@ class LogsWatcher:
                 except OSError as exc:  # an unreadable log must not stop the others
                     log.warning("logs: cannot read %s: %s", follower.path, exc)
             self.engine.tick(self.clock())
+        self._check_format()
+
+    def _check_format(self) -> None:
+        """Most lines not fitting the format is a wrong `format:` (or a log that changed): say so once."""
+        engine = self.engine
+        if self._format_warned or engine.lines < 200 or engine.unparsed * 2 < engine.lines:
+            return
+        self._format_warned = True
+        detail = (f"{engine.unparsed} of {engine.lines} log lines do not fit the configured format; "
+                  f"first: {engine.unparsed_sample[0] if engine.unparsed_sample else ''!r}")
+        log.warning("logs: %s", detail)
+        if self._emit is not None:
+            self._emit(Event("agent", {"problem": "log_format_mismatch", "watcher": "logs", "detail": detail[:500]},
+                             "medium", f"logs watcher: {detail[:200]}"))
 
     # --- the FIM join ---------------------------------------------------------------------------
     def observe(self, event: Event) -> None:

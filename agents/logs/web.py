@@ -256,24 +256,35 @@ class FloodCounter:
 
     def _judge(self) -> None:
         pmin, smin = self.pflood.params["min_requests"], self.sflood.params["min_requests"]
+        flooded = {}
         for path, count in self.paths.items():
             if count < pmin:
                 continue
             features = {"requests": count, "baseline": self.baseline.get(path, 0.0),
                         "sources": self.distinct.get(path, 1)}
             if self.pflood.decide(features):
-                top = self._top_sources(path)
-                evidence = {"path": path, "requests": count, "window_s": self.window, "sources": features["sources"],
-                            "baseline": round(features["baseline"], 1), "top_sources": top}
-                self._hit(self.pflood, top[0][0] if len(top) == 1 else "many", evidence, ("path_flood", path))
+                flooded[path] = features
+        tops = self._top_sources(set(flooded))
+        for path, features in flooded.items():
+            top = tops.get(path, [])
+            evidence = {"path": path, "requests": features["requests"], "window_s": self.window,
+                        "sources": features["sources"], "baseline": round(features["baseline"], 1),
+                        "top_sources": top}
+            self._hit(self.pflood, top[0][0] if len(top) == 1 else "many", evidence, ("path_flood", path))
         for src, count in self.sources.items():
             if count >= smin and self.sflood.decide({"requests": count}):
                 evidence = {"requests": count, "window_s": self.window}
                 self._hit(self.sflood, src, evidence, ("source_flood", src))
 
-    def _top_sources(self, path: str) -> list[tuple[str, int]]:
-        counts = [(src, n) for (p, src), n in self.pairs.items() if p == path]
-        return sorted(counts, key=lambda item: -item[1])[:5]
+    def _top_sources(self, paths: set[str]) -> dict[str, list[tuple[str, int]]]:
+        """The five busiest sources of each flooded path: one pass over the (bounded) pair table."""
+        if not paths:
+            return {}
+        found: dict[str, list[tuple[str, int]]] = {p: [] for p in paths}
+        for (path, src), n in self.pairs.items():
+            if path in found:
+                found[path].append((src, n))
+        return {p: sorted(items, key=lambda item: -item[1])[:5] for p, items in found.items()}
 
     def _hit(self, rule: LogRule, src: str, evidence: dict[str, Any], key: tuple[str, str]) -> None:
         if rule.allowed(src):

@@ -199,3 +199,22 @@ def test_good_logs_config_is_described_by_agent_check(tmp_path) -> None:
                           capture_output=True, text=True)
     assert "logs: /var/log/nginx/access.log (nginx)" in done.stdout + done.stderr
     assert "logs: sshd from /var/log/auth.log" in done.stdout + done.stderr
+
+
+def test_a_log_in_the_wrong_format_is_reported_once(tmp_path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("")
+    live = Live(tmp_path, access=[{"path": str(log), "format": "apache"}])
+    try:
+        append(log, ['{"time": "2026-12-01T10:00:00Z", "remote_addr": "192.0.2.1", "request": "GET /"}'] * 300)
+        events = live.wait(lambda ev: any(e.kind == "agent" for e in ev))
+        notice = next(e for e in events if e.kind == "agent")
+        assert notice.data["problem"] == "log_format_mismatch"
+        assert "do not fit the configured format" in notice.data["detail"]
+        deadline = time.monotonic() + 10
+        while live.watcher.stats()["unparsed"] < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.watcher.stats()["unparsed"] == 300 and len(live.watcher.stats()["unparsed_sample"]) == 5
+        assert [e.kind for e in live.events.queue].count("agent") == 0   # once
+    finally:
+        live.stop()
