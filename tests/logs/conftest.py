@@ -9,3 +9,4 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "foundation"))
 
 from conftest_collector import collector, enroll  # noqa: E402,F401
+from nginx_server import nginx  # noqa: E402,F401

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
+from nginx_server import get as _get
 
 pytestmark = pytest.mark.slow
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 _spec = importlib.util.spec_from_file_location(
     "e2e_conftest", os.path.join(os.path.dirname(__file__), "..", "e2e", "conftest.py"))
@@ -27,43 +25,6 @@ def suite(tmp_path):
     running = e2e.Suite(tmp_path)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def nginx(tmp_path):
-    """nginx on a free loopback port serving tmp/www, logging in the default combined format."""
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light; scripts/system-deps.sh does it)")
-    www, port = tmp_path / "www", e2e.free_port()
-    www.mkdir()
-    (www / "index.html").write_text("<h1>Ministry of Commerce</h1>\n")
-    conf = tmp_path / "nginx.conf"
-    user = "user root;\n" if os.geteuid() == 0 else ""   # workers must read the test's private tmp folder
-    conf.write_text(f"""{user}daemon off; worker_processes 1; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log {tmp_path}/access.log combined;
-  client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy; fastcgi_temp_path {tmp_path}/fcgi;
-  uwsgi_temp_path {tmp_path}/uwsgi; scgi_temp_path {tmp_path}/scgi;
-  server {{ listen 127.0.0.1:{port}; root {www}; }}
-}}
-""")
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    up = e2e.wait_for(lambda: _get(url + "/") == 200, 20)
-    if not up:
-        proc.kill()
-        pytest.fail(f"nginx did not start: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
-    yield www, url, tmp_path / "access.log"
-    proc.terminate()
-    proc.wait(10)
-
-
-def _get(url: str) -> int:
-    try:
-        return requests.get(url, timeout=2).status_code
-    except requests.RequestException:
-        return 0
 
 
 def open_incidents(suite) -> list[dict]:
