@@ -17,10 +17,9 @@ from .formats import _MONTHS
 
 # OpenSSH >= 9.8 logs from `sshd-session`, older ones from `sshd`
 _PROGRAM = re.compile(r"(?:sshd|sshd-session)(?:\[\d++\])?+: ")
-_FAILED = re.compile(r"Failed (?P<method>[a-z-/]++) for (?P<invalid>invalid user )?+(?P<user>\S*+) "
-                     r"from (?P<src>[0-9A-Fa-f.:]++) port \d++")
-_INVALID = re.compile(r"Invalid user (?P<user>\S*+) from (?P<src>[0-9A-Fa-f.:]++)(?: port \d++)?+")
-_ACCEPTED = re.compile(r"Accepted (?P<method>[a-z-/]++) for (?P<user>\S++) from (?P<src>[0-9A-Fa-f.:]++) port \d++")
+# the real source is what sshd appends last: a user name may hold spaces or even " from 1.2.3.4"
+_TAIL = re.compile(r"(?P<src>[0-9A-Fa-f.:]++)(?: port \d++)?+(?: ssh2)?+(?:: .*+)?+$")
+_VERDICTS = (("Failed ", "failed"), ("Invalid user ", "invalid_user"), ("Accepted ", "accepted"))
 MAX_USER = 64
 
 
@@ -37,20 +36,21 @@ class AuthRecord:
 
 def message_record(ts: float, message: str) -> AuthRecord | None:
     """The verdict in an sshd message (the text after `sshd[pid]: `), or None."""
-    if message.startswith("Failed "):
-        m = _FAILED.match(message)
-        if m:
-            outcome = "invalid_user" if m.group("invalid") else "failed"
-            return AuthRecord(ts, outcome, m.group("user")[:MAX_USER], m.group("src"), m.group("method"))
-    elif message.startswith("Invalid user "):
-        m = _INVALID.match(message)
-        if m:
-            return AuthRecord(ts, "invalid_user", m.group("user")[:MAX_USER], m.group("src"), "none")
-    elif message.startswith("Accepted "):
-        m = _ACCEPTED.match(message)
-        if m:
-            return AuthRecord(ts, "accepted", m.group("user")[:MAX_USER], m.group("src"), m.group("method"))
-    return None
+    outcome = next((name for prefix, name in _VERDICTS if message.startswith(prefix)), None)
+    if outcome is None:
+        return None
+    head, sep, tail = message.rpartition(" from ")
+    m = _TAIL.match(tail) if sep else None
+    if m is None:
+        return None
+    if outcome == "invalid_user":            # "Invalid user NAME from ADDR port N"
+        return AuthRecord(ts, outcome, head[len("Invalid user "):][:MAX_USER], m.group("src"), "none")
+    method, sep, user = head.partition(" ")[2].partition(" for ")   # "Failed password for [invalid user ]NAME"
+    if not sep or not method or " " in method:
+        return None
+    if user.startswith("invalid user "):
+        outcome, user = ("invalid_user" if outcome == "failed" else outcome), user[len("invalid user "):]
+    return AuthRecord(ts, outcome, user[:MAX_USER], m.group("src"), method)
 
 
 def syslog_time(line: str, year: int | None = None) -> float:
@@ -93,7 +93,7 @@ def journal_record(line: str) -> tuple[AuthRecord | None, str | None]:
     if not isinstance(message, str):
         return None, cursor
     try:
-        ts = int(entry.get("__REALTIME_TIMESTAMP", "0")) / 1e6
+        ts = int(entry.get("__REALTIME_TIMESTAMP", "0")) / 1e6 or time.time()
     except (TypeError, ValueError):
         ts = time.time()
     return message_record(ts, message), cursor

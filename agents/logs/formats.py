@@ -170,7 +170,7 @@ def build_parser(fmt: str) -> Callable[[str], Request | None]:
             if m is not None:
                 try:
                     return _request(m.groupdict())
-                except ValueError:
+                except (ValueError, KeyError, IndexError, OverflowError):   # a bad time or number
                     return None
         return None
 

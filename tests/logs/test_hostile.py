@@ -106,3 +106,10 @@ def test_failing_rule_test_is_reported(tmp_path) -> None:
     path.write_text(path.read_text().replace("min_invalid_users: 5", "min_invalid_users: 50"))
     failures = log_rules.self_test(log_rules.load(str(folder)))
     assert len(failures) == 1 and "logs_ssh_user_sweep.yml" in failures[0]
+
+
+def test_user_names_cannot_hide_or_spoof_the_source() -> None:
+    line = ("Dec  1 20:40:36 web sshd[1]: Failed password for invalid user a b from 192.0.2.1 port 1 "
+            "from 203.0.113.9 port 4242 ssh2")
+    record = syslog_record(line)
+    assert record is not None and record.src == "203.0.113.9" and record.outcome == "invalid_user"
