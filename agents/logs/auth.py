@@ -44,13 +44,13 @@ def message_record(ts: float, message: str) -> AuthRecord | None:
     if m is None:
         return None
     if outcome == "invalid_user":            # "Invalid user NAME from ADDR port N"
-        return AuthRecord(ts, outcome, head[len("Invalid user "):][:MAX_USER], m.group("src"), "none")
+        return AuthRecord(ts, outcome, head[len("Invalid user "):][:MAX_USER], m.group("src")[:64], "none")
     method, sep, user = head.partition(" ")[2].partition(" for ")   # "Failed password for [invalid user ]NAME"
     if not sep or not method or " " in method:
         return None
     if user.startswith("invalid user "):
         outcome, user = ("invalid_user" if outcome == "failed" else outcome), user[len("invalid user "):]
-    return AuthRecord(ts, outcome, user[:MAX_USER], m.group("src"), method)
+    return AuthRecord(ts, outcome, user[:MAX_USER], m.group("src")[:64], method[:32])
 
 
 def syslog_time(line: str, year: int | None = None) -> float:

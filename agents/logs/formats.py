@@ -196,8 +196,8 @@ def _request(g: dict[str, str | None]) -> Request:
         query = query or q
     if query == "-":
         query = ""
-    return Request(ts, g.get("src") or "-", method, path, query, _to_int(g.get("status")), _to_int(g.get("size")),
-                   g.get("referer") or "", g.get("ua") or "", g.get("host") or "")
+    return Request(ts, (g.get("src") or "-")[:64], method[:16], path, query, _to_int(g.get("status")),
+                   _to_int(g.get("size")), g.get("referer") or "", g.get("ua") or "", g.get("host") or "")
 
 
 def normalised(target: str) -> str:
