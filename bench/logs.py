@@ -5,8 +5,9 @@
 2. anchors on the same lines: a bare Python loop that only splits each line (the floor of touching a line
    in Python) and a typical non-possessive combined-log regex (parse only, no judging);
 3. probe matching: the Aho-Corasick automaton against one `re` alternation of the same words;
-4. watcher memory: RSS growth over the whole run, and the engine's tracemalloc peak over 300,000 lines
-   (about 100,000 distinct client addresses).
+4. watcher memory: a LogsWatcher in its own process following the whole log from its start (RSS before
+   it starts, peak RSS after), and the engine's tracemalloc peak over 300,000 lines (about 100,000
+   distinct client addresses).
 
 Run: `python bench/logs.py [--lines 1000000]`. The log goes to bench/out/ (git-ignored).
 """
@@ -134,6 +135,36 @@ def memory(path: str, lines: int) -> tuple[float, int]:
     return peak / 2**20, engine.stats()["sources_tracked"]
 
 
+WATCHER = """
+import json, os, sys, tempfile, time
+from govwatch.agents.logs.watcher import SCHEMA, LogsWatcher
+from govwatch.schema import validate
+def status(key):
+    return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1]) // 1024
+path, total, rules = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cfg = validate({"access": [{"path": path}], "from_start": True, "rules": rules, "poll_interval": "50ms"}, SCHEMA, "b")
+watcher = LogsWatcher(cfg, {"data_dir": tempfile.mkdtemp()})
+before = status("VmRSS:")
+started = time.perf_counter()
+watcher.start(lambda event: None)
+while watcher.stats()["lines"] < total:
+    time.sleep(0.05)
+seconds = time.perf_counter() - started
+watcher.stop()
+print(json.dumps({"before": before, "peak": status("VmHWM:"), "seconds": seconds}))
+"""
+
+
+def watcher_process(path: str, lines: int) -> dict[str, float]:
+    """RSS of a live watcher process following `path` from its start (MiB), and its time."""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", WATCHER, path, str(lines), os.path.join(HERE, "..", "rules", "logs")],
+                          capture_output=True, text=True, timeout=1800, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -146,6 +177,7 @@ def main() -> None:
     split_s, naive_s = anchor_split(path), anchor_naive_regex(path)
     ac, alt = probe_matching()
     peak, sources = memory(path, min(lines, 300_000))
+    live = watcher_process(path, lines)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"parsed and judged: {lines / wall:,.0f} lines/s ({lines / cpu:,.0f} per CPU-second), "
           f"{findings} findings, RSS +{rss / 1024:.1f} MiB (process max RSS {maxrss:.0f} MiB)")
@@ -155,6 +187,8 @@ def main() -> None:
     print(f"probe matching, 200,000 targets: Aho-Corasick {ac * 1000:.0f} ms, re alternation {alt * 1000:.0f} ms "
           f"({alt / ac:.1f}x)")
     print(f"engine memory after 300,000 lines: tracemalloc peak {peak:.1f} MiB, {sources} sources tracked")
+    print(f"live watcher process, whole log from its start: RSS {live['before']} MiB before start, peak "
+          f"{live['peak']} MiB, {lines / live['seconds']:,.0f} lines/s followed")
 
 
 if __name__ == "__main__":
