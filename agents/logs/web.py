@@ -8,6 +8,7 @@ text. State is bounded: per-source tables, a path table with learned baselines, 
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import ahocorasick
@@ -17,6 +18,7 @@ from .formats import Request, normalised
 from .rules import LogRule
 
 OTHER_PATH = "(other paths)"
+RACE_SECONDS = 60.0   # a request this long before FIM's report of the file still counts as using it
 MAX_TEXT = 200
 
 
@@ -52,6 +54,7 @@ class WebDetector:
         self.script_exts = {e.lower() for e in self.shell.params["script_exts"]}
         self.upload_dirs = {d.lower() for d in self.shell.params["upload_dirs"]}
         self.new_scripts: dict[str, tuple[str, float]] = {}   # url path -> (file path, created ts)
+        self.recent_scripts: dict[str, deque[Request]] = {}  # url path -> its latest requests (FIM may be late)
         self.max_cache = max_cache
         self.probe_cache: dict[str, tuple[str, ...]] = {}
         self.ua_cache: dict[str, bool] = {}
@@ -78,6 +81,9 @@ class WebDetector:
             if len(self.new_scripts) >= 1000:
                 self.new_scripts.pop(next(iter(self.new_scripts)))
         self.new_scripts[url_path.lower()] = (file_path, ts)
+        for r in self.recent_scripts.pop(url_path.lower(), ()):
+            if r.ts >= ts - RACE_SECONDS:   # requested just before FIM's report reached us: judge it now
+                self._script(r, url_path.lower())
 
     def feed(self, r: Request) -> None:
         self.requests += 1
@@ -179,6 +185,7 @@ class WebDetector:
         features = {"fim_created": created is not None and ok, "upload_post": in_upload and r.method == "POST",
                     "upload_script_served": in_upload and ok}
         if not any(features.values()):
+            self._remember(r, lower)
             return
         state = self.shell_state.get(lower, r.ts, p["quiet"], lambda ts: [ts, 0, set()])
         if state is None:
@@ -192,6 +199,15 @@ class WebDetector:
                         "sources": sorted(state[2]), "fim_created": created is not None,
                         "in_upload_dir": in_upload}
             self._hit(self.shell, r.src, r, evidence, ("webshell_use", lower[:MAX_TEXT]))
+
+    def _remember(self, r: Request, lower: str) -> None:
+        """Keep the last few requests of each script path (bounded), for a FIM report arriving after them."""
+        recent = self.recent_scripts.get(lower)
+        if recent is None:
+            if len(self.recent_scripts) >= 2000:
+                self.recent_scripts.clear()
+            recent = self.recent_scripts[lower] = deque(maxlen=5)
+        recent.append(r)
 
     def _hit(self, rule: LogRule, src: str, r: Request, evidence: dict[str, Any], key: tuple[str, str]) -> None:
         if rule.allowed(src):

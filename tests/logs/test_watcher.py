@@ -218,3 +218,22 @@ def test_a_log_in_the_wrong_format_is_reported_once(tmp_path) -> None:
         assert [e.kind for e in live.events.queue].count("agent") == 0   # once
     finally:
         live.stop()
+
+
+def test_requests_read_before_fims_report_still_join(tmp_path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("")
+    root = tmp_path / "www"
+    live = Live(tmp_path, access=[{"path": str(log), "root": str(root)}])
+    try:
+        now = time.time()
+        append(log, [g.nginx(now, "203.0.113.66", "GET", "/x.php?c=id", 200, 30)])
+        deadline = time.monotonic() + 10
+        while live.watcher.stats()["lines"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        live.watcher.observe(Event("fim", {"path": f"{root}/x.php", "change": "created", "root": str(root)},
+                                   "critical", ts=now + 0.5))
+        events = live.wait(lambda ev: "webshell_use" in kinds(ev))
+        assert next(e for e in events if e.kind == "logs").data["evidence"]["file"] == f"{root}/x.php"
+    finally:
+        live.stop()
