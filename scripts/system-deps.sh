@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests and benchmarks use (real peers, not mocks):
 # prometheus (promtool), prometheus-alertmanager (amtool), aide, nmap, hping3, tshark, poppler-utils
-# (pdftotext), fonts-khmeros (Khmer in reports), chromium + chromium-driver (console browser tests), pango,
-# nginx-light (the logs watcher's end-to-end test serves a web root with it)
-# (PDF reports).
+# (pdftotext), fonts-khmeros (Khmer in reports), chromium + chromium-driver (console browser tests), pango
+# (PDF reports), nginx-light (the logs watcher's tests serve a web root with a real nginx).
 # Only what is missing is installed; without root or apt-get it says what is missing and carries on.
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
