@@ -17,8 +17,9 @@ IDENTIFIERS = ("sshd", "sshd-session")
 
 
 def journal_command(cursor: str | None, binary: str = "journalctl") -> list[str]:
-    cmd = [binary, "-o", "json", "-f", "--no-pager", "--no-tail"]
-    cmd += ["--after-cursor", cursor] if cursor else ["-n", "0"]
+    cmd = [binary, "-o", "json", "-f", "--no-pager"]
+    # after a cursor: everything since (--no-tail lifts -f's default of the last 10); else: from now on
+    cmd += ["--after-cursor", cursor, "--no-tail"] if cursor else ["-n", "0"]
     return cmd + [f"SYSLOG_IDENTIFIER={name}" for name in IDENTIFIERS]
 
 

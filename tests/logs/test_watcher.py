@@ -237,3 +237,23 @@ def test_requests_read_before_fims_report_still_join(tmp_path) -> None:
         assert next(e for e in events if e.kind == "logs").data["evidence"]["file"] == f"{root}/x.php"
     finally:
         live.stop()
+
+
+def test_journal_starts_from_now_or_after_the_saved_cursor() -> None:
+    from govwatch.agents.logs.journal import journal_command
+    fresh, resumed = journal_command(None), journal_command("s=1;i=2")
+    assert fresh[-4:-2] == ["-n", "0"] and "--no-tail" not in fresh
+    assert resumed[resumed.index("--after-cursor") + 1] == "s=1;i=2" and "--no-tail" in resumed
+    assert "SYSLOG_IDENTIFIER=sshd" in fresh and "SYSLOG_IDENTIFIER=sshd-session" in fresh
+
+
+def test_real_journalctl_runs_and_stops_cleanly(tmp_path) -> None:
+    import shutil
+    if shutil.which("journalctl") is None:
+        pytest.skip("journalctl is not installed")
+    live = Live(tmp_path, auth={"journal": True})
+    try:
+        time.sleep(0.5)
+        assert live.watcher.stats()["lines"] >= 0 and "journal_problem" not in live.watcher.stats()
+    finally:
+        live.stop()
