@@ -18,6 +18,8 @@ from .formats import Request, normalised
 from .rules import LogRule
 
 OTHER_PATH = "(other paths)"
+MAX_CACHED = 512      # longer targets and user agents are judged afresh each time, not cached
+MAX_PROBES = 32       # distinct probe targets counted per source (the rule needs 5)
 RACE_SECONDS = 60.0   # a request this long before FIM's report of the file still counts as using it
 MAX_TEXT = 200
 
@@ -146,16 +148,18 @@ class WebDetector:
     # --- probing ----------------------------------------------------------------------------------
     def _probe_verdict(self, target: str) -> tuple[str, ...]:
         found = tuple(sorted({cat for _end, cat in self.probes.iter(normalised(target)) if cat}))
-        if len(self.probe_cache) >= self.max_cache:
-            self.probe_cache.clear()
-        self.probe_cache[target] = found
+        if len(target) <= MAX_CACHED:   # memory is bounded by count x length: long targets are not cached
+            if len(self.probe_cache) >= self.max_cache:
+                self.probe_cache.clear()
+            self.probe_cache[target] = found
         return found
 
     def _scanner(self, ua: str) -> bool:
         found = next(self.scanners.iter(ua.lower()), None) is not None
-        if len(self.ua_cache) >= self.max_cache:
-            self.ua_cache.clear()
-        self.ua_cache[ua] = found
+        if len(ua) <= MAX_CACHED:
+            if len(self.ua_cache) >= self.max_cache:
+                self.ua_cache.clear()
+            self.ua_cache[ua] = found
         return found
 
     def _probe(self, r: Request, target: str, verdict: tuple[str, ...], scanner: bool) -> None:
@@ -163,8 +167,8 @@ class WebDetector:
         state = self.probe_state.get(r.src, r.ts, p["window"], lambda ts: [ts, set(), set(), 0])
         if state is None:
             return
-        if verdict and len(state[1]) < 64:
-            state[1].add(target[:MAX_TEXT])
+        if verdict and len(state[1]) < max(MAX_PROBES, p["min_probes"]):
+            state[1].add(hash(target))      # distinct targets, counted by hash: 32 small ints per source at most
             state[2].update(verdict)
         if scanner:
             state[3] += 1
@@ -202,12 +206,15 @@ class WebDetector:
 
     def _remember(self, r: Request, lower: str) -> None:
         """Keep the last few requests of each script path (bounded), for a FIM report arriving after them."""
+        if len(lower) > MAX_TEXT:
+            return
         recent = self.recent_scripts.get(lower)
         if recent is None:
             if len(self.recent_scripts) >= 2000:
                 self.recent_scripts.clear()
             recent = self.recent_scripts[lower] = deque(maxlen=5)
-        recent.append(r)
+        recent.append(Request(r.ts, r.src, r.method, r.path, r.query[:MAX_TEXT], r.status, r.size, "", r.ua[:120],
+                              ""))     # trimmed: 2,000 paths x 5 requests stay small
 
     def _hit(self, rule: LogRule, src: str, r: Request, evidence: dict[str, Any], key: tuple[str, str]) -> None:
         if rule.allowed(src):

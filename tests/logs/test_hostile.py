@@ -113,3 +113,15 @@ def test_user_names_cannot_hide_or_spoof_the_source() -> None:
             "from 203.0.113.9 port 4242 ssh2")
     record = syslog_record(line)
     assert record is not None and record.src == "203.0.113.9" and record.outcome == "invalid_user"
+
+
+def test_long_unique_targets_do_not_fill_memory() -> None:
+    from govwatch.agents.logs.engine import Engine
+    engine = Engine(log_rules.load(RULES), lambda state, f: None)
+    handle = engine.access_handler("nginx")
+    for i in range(2000):
+        target = f"/.env?{i}" + "x" * 8000
+        handle(g.nginx(g.T0 + i, "203.0.113.5", "GET", target, 404, 0, ua="u" * 4000 + str(i)))
+    assert engine.web.probe_cache == {} and engine.web.ua_cache == {}
+    assert len(engine.web.probe_state.items["203.0.113.5"][1]) <= 32
+    assert engine.findings.total == 1
