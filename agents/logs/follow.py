@@ -53,6 +53,13 @@ def rotated_candidates(path: str) -> list[str]:
     return [os.path.join(folder, n) for n in names + dated if os.path.exists(os.path.join(folder, n))]
 
 
+def _valid_position(saved: object) -> bool:
+    """A position as `position()` writes it (the state file is ours, but a disk or a hand may spoil it)."""
+    return isinstance(saved, dict) and all(isinstance(saved.get(k), int) and not isinstance(saved.get(k), bool)
+                                           and saved[k] >= 0 for k in ("dev", "ino", "offset", "head_len")) \
+        and isinstance(saved.get("head"), str)
+
+
 class FileFollower:
     """Reads new complete lines of one file into `on_line`; `position()` is what to save."""
 
@@ -72,6 +79,9 @@ class FileFollower:
     def open(self) -> None:
         """Pick the start point (resume, catch up from a rotated copy, or the end) and open the file."""
         saved, self.saved = self.saved, None
+        if saved is not None and not _valid_position(saved):
+            log.warning("saved position of %s is malformed: starting at the end", self.path)
+            saved = None
         try:
             st = os.stat(self.path)
         except OSError:

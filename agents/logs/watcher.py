@@ -126,6 +126,7 @@ class LogsWatcher:
     def start(self, emit: Emit) -> None:
         self._emit = emit
         saved = self._load_positions()
+        self.engine.web.flood.load_baselines(saved.pop("baselines", {}))
         for access in self.cfg["access"]:
             handler = self.engine.access_handler(access["format"])
             self.followers.append(FileFollower(access["path"], handler, self.engine.line_too_long,
@@ -250,6 +251,7 @@ class LogsWatcher:
         data: dict[str, Any] = {f.path: p for f in self.followers if (p := f.position()) is not None}
         if self.journal is not None and self.journal.cursor:
             data["journal"] = self.journal.cursor
+        data["baselines"] = self.engine.web.flood.baseline   # learned per-path rates survive a restart
         tmp = self.state_file + ".tmp"
         try:
             os.makedirs(os.path.dirname(self.state_file) or ".", exist_ok=True)

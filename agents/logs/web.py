@@ -315,6 +315,15 @@ class FloodCounter:
         end = self.window_end
         self.findings.hit(key, end, lambda: new_finding(rule, src, end - self.window), evidence, None)
 
+    def load_baselines(self, saved: Any) -> None:
+        """Per-path baselines saved by a previous run (bounded; anything malformed is ignored)."""
+        if not isinstance(saved, dict):
+            return
+        for path, value in list(saved.items())[:self.max_paths]:
+            if isinstance(path, str) and isinstance(value, int | float) and not isinstance(value, bool) \
+                    and 0 <= value < 1e9:
+                self.baseline[path[:MAX_TEXT]] = float(value)
+
     def _learn(self, missed: int) -> None:
         alpha = float(self.pflood.params["baseline_alpha"])
         baseline = self.baseline

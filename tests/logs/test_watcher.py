@@ -257,3 +257,54 @@ def test_real_journalctl_runs_and_stops_cleanly(tmp_path) -> None:
         assert live.watcher.stats()["lines"] >= 0 and "journal_problem" not in live.watcher.stats()
     finally:
         live.stop()
+
+
+def heavy_api(start: float, minutes: int) -> list[str]:
+    """An internal application polling one path at 50 requests/s from 5 addresses: heavy, but normal."""
+    return [g.nginx(start + i / 50, f"192.0.2.{i % 5 + 1}", "GET", "/api/status", 200, 80)
+            for i in range(minutes * 3000)]
+
+
+def test_learned_per_path_baselines_survive_a_restart(tmp_path) -> None:
+    from govwatch.agents.logs import rules as log_rules
+    from govwatch.agents.logs.engine import Engine
+    rules = log_rules.load(RULES)
+    first = Engine(rules, lambda state, f: None)
+    feed = first.access_handler("nginx")
+    for line in heavy_api(g.T0, 10):
+        feed(line)
+    assert first.findings.total == 1            # a heavy path never seen before: flagged once, then learned
+    fresh, remembered = Engine(rules, lambda s, f: None), Engine(rules, lambda s, f: None)
+    remembered.web.flood.load_baselines(dict(first.web.flood.baseline))
+    for engine in (fresh, remembered):
+        handle = engine.access_handler("nginx")
+        for line in heavy_api(g.T0 + 3600, 2):
+            handle(line)
+    assert (fresh.findings.total, remembered.findings.total) == (1, 0)
+
+
+def test_watcher_saves_baselines_with_positions_and_ignores_a_spoiled_state_file(tmp_path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("")
+    live = Live(tmp_path, access=[{"path": str(log)}])
+    live.watcher.engine.web.flood.baseline["/news/"] = 42.0
+    live.stop()
+    state = tmp_path / "state" / "logs-positions.json"
+    saved = json.loads(state.read_text())
+    assert list(saved["baselines"]) == ["/news/"] and saved[str(log)]["offset"] == 0
+    again = Live(tmp_path, access=[{"path": str(log)}])
+    try:
+        learned = again.watcher.engine.web.flood.baseline
+        assert list(learned) == ["/news/"] and 30 < learned["/news/"] <= 42   # decays as quiet windows pass
+    finally:
+        again.stop()
+    state.write_text(json.dumps({str(log): {"offset": "x"}, "baselines": {"/a": "many"}}))
+    spoiled = Live(tmp_path, access=[{"path": str(log)}])
+    try:
+        append(log, [g.nginx(time.time(), "192.0.2.1", "GET", "/", 200)])
+        deadline = time.monotonic() + 10
+        while spoiled.watcher.stats()["lines"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert spoiled.watcher.stats()["lines"] == 1 and spoiled.watcher.engine.web.flood.baseline == {}
+    finally:
+        spoiled.stop()
