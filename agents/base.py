@@ -59,7 +59,7 @@ def load_watchers() -> dict[str, WatcherSpec]:
     import importlib
 
     for module in ("govwatch.agents.fim.watcher", "govwatch.agents.defacement.watcher",
-                   "govwatch.agents.traffic.watcher"):
+                   "govwatch.agents.traffic.watcher", "govwatch.agents.logs.watcher"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

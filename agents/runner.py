@@ -46,6 +46,7 @@ class Agent:
                              collector["batch_size"], collector["timeout"], collector["max_backoff"], self._wake,
                              on_command=self.command)
         self.watchers: dict[str, Watcher] = {}
+        self._observers: tuple[Any, ...] = ()   # watchers that see every event (logs learns FIM's new scripts)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.started = time.time()
@@ -53,6 +54,8 @@ class Agent:
     def emit(self, event: Event) -> None:
         """Thread-safe and non-blocking: the writer thread makes it durable within milliseconds."""
         self._queue.put(event)
+        for observe in self._observers:
+            observe(event)
 
     def command(self, command: dict[str, Any]) -> None:
         """Run a collector command on every watcher that understands it (`watcher.command(kind, arg)`)."""
@@ -76,6 +79,8 @@ class Agent:
                                 "high", f"{name} watcher failed to start on {self.cfg['name']}: {exc}"))
                 continue
             self.watchers[name] = watcher
+            if hasattr(watcher, "observe"):
+                self._observers = (*self._observers, watcher.observe)
             log.info("watcher %s started", name)
         self._spawn("heartbeat", self._heartbeat_loop)
 

@@ -173,6 +173,61 @@ def _traffic(conn, agent, event, now, counts, joining) -> None:
                     "anomalies", item, now, joining.window, create=data.get("state") != "end")
 
 
+LOGIN_KINDS = ("web_brute_force", "ssh_brute_force", "ssh_user_sweep", "login_after_guessing")
+
+
+def _logs(conn, agent, event, now, counts, joining) -> None:
+    """A log finding: web-shell use joins the FIM incident of the file it used (with the source's traffic);
+    login guessing names the packet view's incident for the same source when there is one."""
+    data = event["data"]
+    kind, src, state = str(data.get("kind") or "unknown"), str(data.get("src") or ""), data.get("state")
+    evidence = data.get("evidence") if isinstance(data.get("evidence"), dict) else {}
+    item = {"ts": event["ts"], "state": state, "src": src, "start": data.get("start"), "end": data.get("end"),
+            "summary": event["summary"], "evidence": evidence}
+    if kind == "webshell_use":
+        fim = _fim_incident_using(conn, agent, evidence.get("file"), evidence.get("path"))
+        if fim is not None:
+            _append(conn, fim, "requests", item, event["severity"], now)
+            traffic = _traffic_of_source(conn, agent, src, now, joining.window) if state == "start" else []
+            if traffic:
+                fim = conn.execute("SELECT * FROM incidents WHERE id=?", (fim["id"],)).fetchone()
+                _append(conn, fim, "traffic", {"ts": event["ts"], "src": src, "incidents": traffic}, "info", now)
+            return
+    if kind in LOGIN_KINDS:
+        item["packet_view"] = _traffic_of_source(conn, agent, src, now, joining.window)
+    title = event["summary"] or f"{kind} from {src} on {agent}"
+    _open_or_append(conn, counts, f"logs:{agent}:{kind}:{src or evidence.get('path') or ''}"[:300], "logs", None,
+                    agent, event["severity"], title, "findings", item, now, joining.window, create=state != "end")
+
+
+def _fim_incident_using(conn: sqlite3.Connection, agent: str, file: Any, url_path: Any) -> sqlite3.Row | None:
+    """The open incident (FIM or defacement) holding the creation of `file` (or of a file served as `url_path`)."""
+    rows = conn.execute("SELECT * FROM incidents WHERE agent=? AND kind IN ('fim', 'defacement') "
+                        "AND status!='resolved' ORDER BY id DESC LIMIT 50", (agent,)).fetchall()
+    for row in rows:
+        for change in json.loads(row["evidence"]).get("fim", []):
+            path = str(change.get("path") or "")
+            if change.get("change") == "created" and path and (
+                    path == file or (not file and url_path and path.endswith(str(url_path)))):
+                return row
+    return None
+
+
+def _traffic_of_source(conn: sqlite3.Connection, agent: str, src: str, now: float,
+                       window: float) -> list[dict[str, Any]]:
+    """The packet watcher's recent incidents naming `src` (as the source or among the top sources)."""
+    if not src or src == "many":
+        return []
+    rows = conn.execute("SELECT id, key, title, evidence FROM incidents WHERE agent=? AND kind='traffic' "
+                        "AND updated >= ? ORDER BY id DESC LIMIT 20", (agent, now - window)).fetchall()
+    out = []
+    for row in rows:
+        text = row["evidence"]
+        if f'"{src}"' in text:
+            out.append({"incident": row["id"], "kind": row["key"].rsplit(":", 1)[-1], "title": row["title"]})
+    return out
+
+
 def _recent_fim(conn: sqlite3.Connection, agent: str, now: float, window: float) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT id, ts, severity, summary, data FROM events WHERE agent=? AND kind='fim' "
                         "AND received >= ? ORDER BY ts DESC LIMIT ?", (agent, now - window, MAX_EVIDENCE_ITEMS))
@@ -232,4 +287,4 @@ def resolve_quiet(conn: sqlite3.Connection, now: float, quiet: float) -> int:
 
 
 _HANDLERS = {"heartbeat": _heartbeat, "fim": _fim, "fim_status": _fim_status, "defacement": _defacement,
-             "traffic": _traffic}
+             "traffic": _traffic, "logs": _logs}

@@ -20,6 +20,7 @@ AREAS = (
     ("fim", "govwatch.agents.fim.cli", "file integrity: one-shot scans and restore of known-good files"),
     ("deface", "govwatch.agents.defacement.cli", "defacement detector: learn a page profile, check pages"),
     ("traffic", "govwatch.agents.traffic.cli", "traffic anomalies: analyse a capture offline"),
+    ("logs", "govwatch.agents.logs.cli", "web-server and sshd logs: analyse log files offline"),
     ("report", "govwatch.collector.report.cli", "managers' reports (monthly uptime)"),
 )
 

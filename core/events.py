@@ -23,6 +23,7 @@ KINDS = {
     "fim_status": "integrity watcher trouble: baseline tampered, inotify overflow, unreadable files",
     "defacement": "a watched page changed state: data.site, data.state (defaced|clean), score, reasons",
     "traffic": "a traffic anomaly opened or closed: data.kind, data.state (start|end), evidence",
+    "logs": "a log finding opened, grew or closed: data.kind, data.state (start|update|end), src, evidence",
     "agent": "agent-level notices: spool overflow (events dropped), watcher failures, capability missing",
 }
 FIM_CHANGES = ("created", "modified", "deleted", "attributes")

@@ -2,14 +2,15 @@
 # Installs the Debian packages the end-to-end tests and benchmarks use (real peers, not mocks):
 # prometheus (promtool), prometheus-alertmanager (amtool), aide, nmap, hping3, tshark, poppler-utils
 # (pdftotext), fonts-khmeros (Khmer in reports), chromium + chromium-driver (console browser tests), pango
-# (PDF reports), gettext (msgfmt: make locale and the catalogue test).
+# (PDF reports), gettext (msgfmt: make locale and the catalogue test), nginx-light (the logs watcher's tests serve
+# a web root with a real nginx).
 # Only what is missing is installed; without root or apt-get it says what is missing and carries on.
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
 declare -A need=(
   [promtool]=prometheus [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [aide]=aide [nmap]=nmap [hping3]=hping3 [tshark]=tshark [pdftotext]=poppler-utils [ip]=iproute2 [curl]=curl
-  [chromium]=chromium [chromedriver]=chromium-driver [msgfmt]=gettext
+  [chromium]=chromium [chromedriver]=chromium-driver [msgfmt]=gettext [nginx]=nginx-light
 )
 missing=()
 for bin in "${!need[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}"); done

@@ -97,7 +97,7 @@ def test_every_command_has_help():
 
     parser = build_parser()
     areas = parser._subparsers._group_actions[0].choices
-    assert set(areas) == {"agent", "collector", "fim", "deface", "traffic", "report"}
+    assert set(areas) == {"agent", "collector", "fim", "deface", "traffic", "logs", "report"}
     for area, area_parser in areas.items():
         assert govwatch(area, "--help").returncode == 0
         for action in area_parser._subparsers._group_actions if area_parser._subparsers else []:
