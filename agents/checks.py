@@ -26,6 +26,8 @@ def problems(cfg: dict[str, Any], offline: bool = False) -> list[str]:
         found += _fim_paths(cfg["fim"]) + _fim_response(cfg["fim"])
     if cfg.get("traffic"):
         found += _traffic(cfg["traffic"])
+    if cfg.get("logs"):
+        found += _logs(cfg["logs"])
     if not offline and not any(p.startswith("collector.credentials") for p in found):
         found += _collector(cfg["collector"])
     return found
@@ -62,6 +64,21 @@ def _fim_paths(section: dict[str, Any]) -> list[str]:
             out.append(f"{key}: {path} is not readable by this user; run the agent as root")
         elif not os.path.isdir(path) and not os.access(path, os.R_OK):
             out.append(f"{key}: {path} is not readable by this user; run the agent as root")
+    return out
+
+
+def _logs(section: dict[str, Any]) -> list[str]:
+    """A log the agent cannot open is a silent watcher; a log not written yet is fine if its folder exists."""
+    wanted = [(f"logs.access[{i}].path", entry["path"]) for i, entry in enumerate(section.get("access") or [])]
+    if (section.get("auth") or {}).get("path"):
+        wanted.append(("logs.auth.path", section["auth"]["path"]))
+    out = []
+    for key, path in wanted:
+        if os.path.exists(path):
+            if not os.access(path, os.R_OK):
+                out.append(f"{key}: {path} is not readable by this user; run the agent as root")
+        elif not os.path.isdir(os.path.dirname(path)):
+            out.append(f"{key}: neither {path} nor its folder exists; check the web server's log location")
     return out
 
 

@@ -193,12 +193,27 @@ def test_good_logs_config_is_described_by_agent_check(tmp_path) -> None:
     import yaml
     (tmp_path / "c.json").write_text('{"token": "x"}')
     path = tmp_path / "agent.yml"
-    path.write_text(yaml.safe_dump({**BASE, "logs": {"access": [{"path": "/var/log/nginx/access.log"}],
-                                                     "auth": {"path": "/var/log/auth.log"}}}))
-    done = subprocess.run([sys.executable, "-m", "govwatch.cli", "agent", "check", "-c", str(path)],
+    access, auth = tmp_path / "access.log", tmp_path / "auth.log"
+    access.write_text("")
+    path.write_text(yaml.safe_dump({**BASE, "logs": {"access": [{"path": str(access)}], "auth": {"path": str(auth)}}}))
+    done = subprocess.run([sys.executable, "-m", "govwatch.cli", "agent", "check", "--offline", "-c", str(path)],
                           capture_output=True, text=True)
-    assert "logs: /var/log/nginx/access.log (nginx)" in done.stdout + done.stderr
-    assert "logs: sshd from /var/log/auth.log" in done.stdout + done.stderr
+    assert f"logs: {access} (nginx)" in done.stdout + done.stderr
+    assert f"logs: sshd from {auth}" in done.stdout + done.stderr
+
+
+def test_agent_check_refuses_a_log_whose_folder_does_not_exist(tmp_path) -> None:
+    import subprocess
+
+    import yaml
+    (tmp_path / "c.json").write_text('{"token": "x"}')
+    path = tmp_path / "agent.yml"
+    missing = tmp_path / "nowhere" / "access.log"
+    path.write_text(yaml.safe_dump({**BASE, "logs": {"access": [{"path": str(missing)}]}}))
+    done = subprocess.run([sys.executable, "-m", "govwatch.cli", "agent", "check", "--offline", "-c", str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert f"logs.access[0].path: neither {missing} nor its folder exists" in done.stderr
 
 
 def test_a_log_in_the_wrong_format_is_reported_once(tmp_path) -> None:
