@@ -27,6 +27,8 @@ from govwatch.events import EventError, check_event
 
 log = logging.getLogger("govwatch.collector.api")
 ROLES = {"public": 0, "agent": 1, "viewer": 2, "admin": 3}
+ENROLL_MAX_BODY = 4096          # {name, enroll_key, ministry, hostname, version} fits many times over
+OTHER_MAX_BODY = 64 * 1024      # console forms and admin calls; only event batches may be large
 Handler = Callable[[Request], Response]
 
 
@@ -69,9 +71,13 @@ class RejectionCounter:
         self._last = 0.0
 
     def add(self, reason: str) -> None:
+        self.count(reason)
+        self.flush(force=False)
+
+    def count(self, reason: str) -> None:
+        """Count without ever touching the store (the HTTP loop calls this; housekeeping flushes)."""
         with self._lock:
             self._pending[reason] = self._pending.get(reason, 0) + 1
-        self.flush(force=False)
 
     def flush(self, force: bool = True) -> None:
         with self._lock:
@@ -96,6 +102,20 @@ class App:
         self.session_resolver: Callable[[Request], dict[str, Any] | Response | None] | None = None
         self.hooks: dict[str, Callable[..., Any]] = {}
         self._install_core_routes()
+
+    def admit(self, method: str, path: str, headers: Any) -> tuple[int, Response | None]:
+        """Decided from the request head, before any body is read: the body limit for this endpoint and,
+        for a liveness probe or an agent with wrong credentials, the answer itself."""
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return 0, Response(200, "ok\n")
+        if path == "/api/v1/enroll":
+            return ENROLL_MAX_BODY, None
+        if path == "/api/v1/events" and method == "POST":
+            auth = headers.get("Authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            refusal = self._agent_refusal(token)
+            return (0, refusal) if refusal is not None else (self.max_body, None)
+        return OTHER_MAX_BODY, None
 
     def route(self, method: str, pattern: str, auth: str) -> Callable[[Handler], Handler]:
         def wrap(handler: Handler) -> Handler:
@@ -145,14 +165,23 @@ class App:
             return Response.error(403, f"this needs the {level} role")
         return None
 
-    def _authenticate_agent(self, request: Request, token: str) -> Response | None:
+    def _agent_refusal(self, token: str) -> Response | None:
+        """The 401 for a missing or unknown agent token (counted), None for a valid one."""
         if not token:
-            self.rejections.add("auth")
+            self.rejections.count("auth")
             return Response.error(401, "agent credentials required (Authorization: Bearer <token>)",
                                   {"WWW-Authenticate": "Bearer"})
+        if len(token) > 200 or self.store.agent_for_token(token) is None:
+            self.rejections.count("auth")
+            return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
+        return None
+
+    def _authenticate_agent(self, request: Request, token: str) -> Response | None:
+        refusal = self._agent_refusal(token)
+        if refusal is not None:
+            return refusal
         agent = self.store.agent_for_token(token)
-        if agent is None:
-            self.rejections.add("auth")
+        if agent is None:  # revoked between the head and now
             return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
         request.identity.update(agent=agent["name"], role="agent")
         return None
@@ -179,7 +208,7 @@ class App:
         return Response(200, "ready\n")
 
     def _enroll(self, request: Request) -> Response:
-        body, problem = _json_body(request, self.max_body)
+        body, problem = _json_body(request, ENROLL_MAX_BODY)
         if problem:
             self.rejections.add("malformed")
             return problem
@@ -188,12 +217,17 @@ class App:
         name, key = body.get("name"), body.get("enroll_key")
         if not isinstance(key, str) or not hmac.compare_digest(key.encode(), self.enroll_key().encode()):
             self.rejections.add("enroll_key")
-            log.warning("enrollment refused for %r from %s: wrong enrollment key", name, request.client)
+            log.warning("enrollment refused for %r from %s: wrong enrollment key", str(name)[:80], request.client)
             return Response.error(403, "wrong or revoked enrollment key")
         from govwatch.schema import check_name
 
-        if not isinstance(name, str) or check_name(name):
-            return Response.error(400, f"name: {check_name(str(name))}")
+        if not isinstance(name, str):
+            return Response.error(400, f"name: must be a string (got {type(name).__name__})")
+        if check_name(name):
+            return Response.error(400, f"name: {check_name(name)}")
+        for field in ("ministry", "hostname", "version"):
+            if body.get(field) is not None and not isinstance(body[field], str):
+                return Response.error(400, f"{field}: must be a string (got {type(body[field]).__name__})")
         token = secrets.token_urlsafe(32)
         ministry = str(body.get("ministry") or "")[:100]
         if not self.store.add_agent(name, ministry, token, str(body.get("hostname") or "")[:200],

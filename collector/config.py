@@ -79,6 +79,9 @@ SCHEMA = Field("map", fields={
         "request_timeout": Field("duration", default=10.0, doc="longest wait for each read of a request"),
         "idle_timeout": Field("duration", default=5.0, doc="how long an idle keep-alive connection is kept"),
         "connections_per_ip": Field("int", default=48, minimum=1, doc="concurrent connections from one address"),
+        "max_connections": Field("int", default=1000, minimum=2, doc="open connections from all addresses; "
+                                 "beyond, the stalest one still sending its request is cut"),
+        "min_rate": Field("size", default=8192, doc="bytes per second a request body must at least move"),
     }),
     "retention": Field("map", default={}, fields={
         "events": Field("duration", default=180 * 86400.0, doc="how long raw events are kept"),
