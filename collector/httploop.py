@@ -22,6 +22,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+
 import h11
 
 from govwatch.collector.httpd import Handler, Headers, Request, Response
