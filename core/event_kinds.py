@@ -130,9 +130,9 @@ def _number(spec: F, value: Any, where: str) -> float | int:
             (isinstance(value, float) and not math.isfinite(value)):
         raise EventError(f"{where}: must be {'an integer' if integer else 'a number'} (got {_short(value)})")
     if spec.minimum is not None and value < spec.minimum:
-        raise EventError(f"{where}: must be >= {spec.minimum:g}")
+        raise EventError(f"{where}: must be >= {_num(spec.minimum)}")
     if spec.maximum is not None and value > spec.maximum:
-        raise EventError(f"{where}: must be <= {spec.maximum:g}")
+        raise EventError(f"{where}: must be <= {_num(spec.maximum)}")
     return value
 
 
@@ -208,6 +208,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _short_key(key: str) -> str:
     return key if len(key) <= 64 and key.isprintable() else repr(key[:64])
 
@@ -244,9 +248,9 @@ def _row(name: str, spec: F) -> str:
     if spec.type in ("str", "list"):
         bounds.append(f"≤ {spec.max_len} {'chars' if spec.type == 'str' else 'items'}")
     if spec.minimum is not None:
-        bounds.append(f"≥ {spec.minimum:g}")
+        bounds.append(f"≥ {_num(spec.minimum)}")
     if spec.maximum is not None:
-        bounds.append(f"≤ {spec.maximum:g}")
+        bounds.append(f"≤ {_num(spec.maximum)}")
     if spec.choices:
         bounds.append(" \\| ".join(spec.choices))
     if spec.pattern:
