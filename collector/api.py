@@ -22,7 +22,8 @@ from typing import Any
 
 from govwatch import __version__
 from govwatch.collector.httpd import Request, Response
-from govwatch.collector.store import Store
+from govwatch.collector import clock
+from govwatch.collector.store import Store, StoreUnavailable
 from govwatch.events import EventError, check_event
 
 log = logging.getLogger("govwatch.collector.api")
@@ -264,7 +265,17 @@ class App:
         if wait:
             self.rejections.add("rate_limited")
             return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
-        accepted, duplicates = self.store.ingest(agent, events)
+        now = self.store.clock()
+        skew = clock.measure(events, clock.sent_at(body, request.header("X-Govwatch-Sent-At")), now,
+                             self.cfg["limits"]["clock_skew"])
+        if clock.correct(events, skew, now, self.cfg["limits"]["clock_skew"]):
+            log.warning("agent %s: clock off by %.0f s; its events are stored with the receive time", agent,
+                        skew or 0.0)
+        try:
+            accepted, duplicates = self.store.ingest(agent, events, skew, now)
+        except StoreUnavailable as exc:
+            self.rejections.count("store_unavailable")
+            return Response.error(503, f"{exc}; the agent keeps the batch and retries", {"Retry-After": "30"})
         answer: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
         commands = self.store.take_commands(agent)
         if commands:

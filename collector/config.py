@@ -82,6 +82,10 @@ SCHEMA = Field("map", fields={
         "max_connections": Field("int", default=1000, minimum=2, doc="open connections from all addresses; "
                                  "beyond, the stalest one still sending its request is cut"),
         "min_rate": Field("size", default=8192, doc="bytes per second a request body must at least move"),
+        "clock_skew": Field("duration", default=300.0, doc="an agent clock further off than this has its events "
+                            "stored with the receive time (and flagged)"),
+        "min_free_disk": Field("size", default=64 * 2**20, doc="/readyz says not ready below this much free space "
+                               "on the store's file system"),
     }),
     "retention": Field("map", default={}, fields={
         "events": Field("duration", default=180 * 86400.0, doc="how long raw events are kept"),

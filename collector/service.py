@@ -27,7 +27,7 @@ class Collector:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.store = Store(db_path(cfg), joining=Joining.from_config(cfg))
+        self.store = Store(db_path(cfg), joining=Joining.from_config(cfg), min_free=cfg["limits"]["min_free_disk"])
         self.admin_token = read_secret(cfg["admin_token_file"], "admin token")
         read_secret(cfg["enroll_key_file"], "enrollment key")
         self.outside = _outside_view(cfg, self.store)
