@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from govwatch import __version__
+from govwatch.collector import badrows, clock
 from govwatch.collector.httpd import Request, Response
-from govwatch.collector import clock
 from govwatch.collector.store import Store, StoreUnavailable
 from govwatch.events import EventError, check_event
 
@@ -316,7 +316,7 @@ class App:
 
 def incident_dict(row: Any) -> dict[str, Any]:
     out = dict(row)
-    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    out["evidence"] = badrows.evidence(out.get("evidence"), out.get("agent"))
     return out
 
 
@@ -325,12 +325,17 @@ def agent_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     now = time.time()
     out = []
     for row in store.active_agents():
-        status = json.loads(row["status"] or "{}")
+        status = badrows.agent_status(row)
+        last_seen = badrows.figure(row["last_seen"])
+        watchers, stats = status.get("watchers", []), status.get("stats", {})
         out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
-                    "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": row["last_seen"],
-                    "silent": row["last_seen"] is None or now - row["last_seen"] > cfg["agent_silent_after"],
-                    "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
-                    "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
+                    "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": last_seen,
+                    "silent": last_seen is None or now - last_seen > cfg["agent_silent_after"],
+                    "watchers": [str(x) for x in watchers] if isinstance(watchers, list) else [],
+                    "spool_backlog": badrows.figure(status.get("spool_backlog")),
+                    "spool_dropped": badrows.figure(status.get("spool_dropped")),
+                    "stats": {k: v for k, v in stats.items() if isinstance(v, dict)} if isinstance(stats, dict)
+                    else {}})
     return out
 
 

@@ -42,3 +42,45 @@ def number(value: Any) -> float | None:
         return None
     result = float(value)
     return result if math.isfinite(result) else None
+
+
+def evidence(text: Any, agent: Any = "") -> dict[str, Any]:
+    """An incident's stored evidence JSON as a dict of lists of dicts; anything else is skipped and counted."""
+    import json
+
+    try:
+        value = json.loads(text or "{}")
+    except (ValueError, TypeError):
+        value = None
+    if not isinstance(value, dict):
+        note(agent, "evidence", str(text)[:80])
+        return {}
+    out: dict[str, Any] = {}
+    for section, items in value.items():
+        if not isinstance(items, list):
+            note(agent, "evidence", section)
+            continue
+        good = [item for item in items if isinstance(item, dict)]
+        if len(good) != len(items):
+            note(agent, "evidence", section)
+        out[section] = good
+    return out
+
+
+def agent_status(row: Any) -> dict[str, Any]:
+    """The agent's last heartbeat data as a dict ({} and counted when the stored text is not one)."""
+    import json
+
+    try:
+        status = json.loads(row["status"] or "{}")
+    except (ValueError, TypeError):
+        status = None
+    if not isinstance(status, dict):
+        note(row["name"], "agent_status", str(row["status"])[:80])
+        return {}
+    return status
+
+
+def figure(value: Any) -> int | float | None:
+    """`value` unchanged when it is a finite int or float (for display), else None."""
+    return value if number(value) is not None else None

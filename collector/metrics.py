@@ -6,7 +6,6 @@ collector.yml simply stops being exported. Labels stay low-cardinality: no paths
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from govwatch import __version__
 from govwatch.collector import badrows
-from govwatch.collector.badrows import number
+from govwatch.collector.badrows import agent_status, number
 from govwatch.collector.store import Store
 from govwatch.event_kinds import REGISTRY, choices
 from govwatch.events import FIM_CHANGES
@@ -228,18 +227,6 @@ class StoreCollector:
             if row["agent"] in agents and number(row["skew"]) is not None:
                 family.add_metric([row["agent"]], float(row["skew"]))
         yield family
-
-
-def agent_status(row: Any) -> dict[str, Any]:
-    """The agent's last heartbeat data as a dict ({} and counted when the stored text is not one)."""
-    try:
-        status = json.loads(row["status"] or "{}")
-    except (ValueError, TypeError):
-        status = None
-    if not isinstance(status, dict):
-        badrows.note(row["name"], "agent_status", str(row["status"])[:80])
-        return {}
-    return status
 
 
 def _dict(value: Any) -> dict[str, Any]:

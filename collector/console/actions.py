@@ -6,11 +6,11 @@ rules. A refused action says why in an `ActionError` (HTTP status + message key 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from govwatch.collector import badrows
 from govwatch.collector.store import Store
 from govwatch.events import SEVERITY_RANK
 
@@ -44,7 +44,7 @@ def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
     if not rows:
         return None
     out = dict(rows[0])
-    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    out["evidence"] = badrows.evidence(out.get("evidence"), out.get("agent"))  # a bad row is skipped, not a 500
     return out
 
 
