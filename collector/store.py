@@ -25,9 +25,6 @@ from govwatch.errors import GovwatchError
 SCHEMA_VERSION = "1"
 
 
-WRITE_ERROR_MEMORY = 30.0  # seconds a failed write keeps /readyz "not ready" (until a write succeeds)
-
-
 class StoreUnavailable(GovwatchError):
     """The store cannot take writes now (disk full, I/O error): answer 503, report not ready."""
 
@@ -37,9 +34,9 @@ class StoreCorrupt(GovwatchError):
 
     def __init__(self, path: str, detail: str) -> None:
         super().__init__(
-            f"collector store {path} is damaged ({detail}); govwatch will not touch it. Stop the collector, "
-            f"copy the file (with its -wal and -shm files) aside for forensics, then either restore your last "
-            f"backup to {path} or try `sqlite3 {path} .recover | sqlite3 {path}.recovered` and move the "
+            f"collector store {path} is damaged ({detail}); the collector did not start and left the file as "
+            f"it is. Copy it (with any -wal and -shm files) aside for forensics, then restore your last backup "
+            f"to {path}, or salvage it with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and move the "
             f"recovered file into place; agents keep their events spooled meanwhile")
 
 
@@ -208,17 +205,14 @@ class Store:
         return [(json.loads(r["labels"]), r["value"]) for r in rows]
 
     def check_writable(self) -> None:
-        """Raise StoreUnavailable unless ingest can really write: enough free disk, no write failing lately,
-        and a probe write commits (a tiny probe alone can succeed in a full disk's free pages)."""
+        """Raise StoreUnavailable unless ingest can really write: enough free disk and a probe write commits
+        (a tiny probe alone can succeed in a full disk's free pages, hence the free-space floor)."""
         stat = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
         free = stat.f_bavail * stat.f_frsize
         if free < self.min_free:
             raise StoreUnavailable(f"only {free // 1024} KiB free on the store's file system "
                                    f"(limits.min_free_disk is {self.min_free // 1024} KiB)")
-        failed = self.write_error
-        if failed is not None and time.monotonic() - failed[0] < WRITE_ERROR_MEMORY:
-            raise StoreUnavailable(f"a write failed {time.monotonic() - failed[0]:.0f} s ago: {failed[1]}")
-        with self.transaction() as conn:
+        with self.transaction() as conn:  # after a failed ingest this is the retry that clears write_error
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ready_probe', ?)", (str(self.clock()),))
 
     def purge(self, events_before: float, probes_before: float) -> None:
