@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govwatch import __version__
-from govwatch.collector import badrows, clock
+from govwatch.collector import badrows, clock, openapi
 from govwatch.collector.httpd import Request, Response
 from govwatch.collector.store import Store, StoreUnavailable
 from govwatch.events import EventError, check_event
@@ -193,6 +193,7 @@ class App:
         self.route("GET", "/readyz", "public")(self._readyz)
         self.route("GET", "/metrics", "public")(
             lambda r: Response(200, self.metrics_body(), "text/plain; version=0.0.4; charset=utf-8"))
+        self.route("GET", "/api/v1/openapi.json", "public")(lambda r: Response.json(openapi.document()))
         self.route("POST", "/api/v1/enroll", "public")(self._enroll)
         self.route("POST", "/api/v1/events", "agent")(self._events)
         self.route("GET", "/api/v1/agents", "viewer")(self._agents)
