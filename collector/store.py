@@ -148,6 +148,16 @@ class Store:
         return self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
                                      (token_digest(token),)).fetchone()
 
+    def agent_for_token_fast(self, token: str) -> sqlite3.Row | None:
+        """For the HTTP I/O loop, which must never stall: a lock held longer than 0.2 s raises
+        sqlite3.OperationalError instead of waiting (the caller then lets the worker decide)."""
+        conn = getattr(self._local, "fast", None)
+        if conn is None:
+            conn = self._local.fast = connect(self.path)
+            conn.execute("PRAGMA busy_timeout=200")
+        return conn.execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+                            (token_digest(token),)).fetchone()
+
     def agent_known(self, name: str) -> sqlite3.Row | None:
         return self.reader().execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from govwatch import event_kinds
 from govwatch.agents.fim.state import state_from_stat
 from govwatch.agents.traffic.tracker import Anomaly
-from govwatch.event_kinds import F, EventError
+from govwatch.event_kinds import EventError, F
 from govwatch.events import check_event, new_id
 
 ROOT = Path(__file__).resolve().parents[2]
