@@ -7,6 +7,7 @@ collector.yml simply stops being exported. Labels stay low-cardinality: no paths
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,8 +21,8 @@ from govwatch.collector import badrows
 from govwatch.collector.badrows import agent_status, number
 from govwatch.collector.store import Store
 from govwatch.event_kinds import REGISTRY, choices
+from govwatch.event_specs import SITE
 from govwatch.events import FIM_CHANGES
-from govwatch.schema import check_name
 
 log = logging.getLogger("govwatch.collector.metrics")
 SITES_PER_AGENT = 20  # series budget: sites an agent reports that collector.yml does not name
@@ -171,7 +172,7 @@ class StoreCollector:
                 continue
             if source != "collector" and source not in agents:
                 continue
-            if not isinstance(site, str) or check_name(site) or number(row["defaced"]) is None:
+            if not isinstance(site, str) or not re.fullmatch(SITE, site) or number(row["defaced"]) is None:
                 badrows.note(source, "defacement_state", site)
                 continue
             if site not in configured:

@@ -108,9 +108,25 @@ def _check(spec: F, value: Any, where: str) -> Any:
     return _CHECKERS[spec.type](spec, value, where)
 
 
+def printable(value: str) -> str:
+    """`value` as valid UTF-8: a file name's undecodable byte (JSON `\\udcff`, Python's surrogateescape) is
+    shown escaped as `\\xff`, so it can be stored, diffed and displayed (an agent wanting the exact bytes
+    sends them in an extra field, e.g. base64)."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        pass
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _str(spec: F, value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise EventError(f"{where}: must be a string (got {_type(value)})")
+    value = printable(value)
     if len(value) > spec.max_len:
         raise EventError(f"{where}: longer than {spec.max_len} characters")
     if spec.pattern and not re.fullmatch(spec.pattern, value):
@@ -183,6 +199,16 @@ def _json(spec: F, value: Any, where: str) -> Any:
         raise EventError(f"{where}: must be plain JSON without NaN or infinity") from None
     if size > spec.max_bytes:
         raise EventError(f"{where}: larger than {spec.max_bytes} bytes")
+    return _printable_json(value)
+
+
+def _printable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_printable_json(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable_json(v) for k, v in value.items()}
     return value
 
 

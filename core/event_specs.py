@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from govwatch.event_kinds import F, declare
 
-NAME = r"[a-z0-9][a-z0-9_.-]{0,62}"   # site and agent names (they become metric labels)
+SITE = r"[A-Za-z0-9_.-]{1,64}"   # a site name as agent.yml allows it (it becomes a metric label)
 PROBLEM = r"[a-z][a-z0-9_]{0,63}"
 PATH = 4096
 COUNT = {"minimum": 0, "maximum": 2**53}
@@ -71,7 +71,7 @@ declare("fim_status", "Integrity watcher trouble: baseline tampered, inotify ove
 }, extra=True)
 
 declare("defacement", "A watched page changed state (defaced or clean again)", {
-    "site": F("str", "site name (as in agent.yml)", required=True, max_len=63, pattern=NAME),
+    "site": F("str", "site name (as in agent.yml)", required=True, max_len=64, pattern=SITE),
     "url": F("str", "the page", nullable=True, max_len=2000),
     "state": F("enum", "new state", required=True, choices=("defaced", "clean")),
     "view": F("str", "how the page was fetched (browser, crawler, render, ...)", max_len=32, pattern=PROBLEM),

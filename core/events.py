@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from govwatch import event_specs  # registers every declared kind
-from govwatch.event_kinds import REGISTRY, EventError, validate
+from govwatch.event_kinds import REGISTRY, EventError, printable, validate
 
 __all__ = ["EventError", "Event", "check_event", "new_id", "max_severity", "KINDS", "FIM_CHANGES", "SEVERITIES"]
 
@@ -81,7 +81,7 @@ def check_event(raw: Any, index: int) -> dict[str, Any]:
         raise EventError(f"{where}.agent: must be a string")
     data = validate(kind, raw.get("data", {}), f"{where}.data")
     return {"id": event_id, "kind": kind, "severity": severity, "ts": float(ts),
-            "summary": summary[:MAX_SUMMARY], "data": data, "agent": agent}
+            "summary": printable(summary[:MAX_SUMMARY]), "data": data, "agent": agent}
 
 
 def max_severity(*names: str) -> str:

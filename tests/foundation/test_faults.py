@@ -164,3 +164,18 @@ def test_a_damaged_store_stops_start_up_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert store.read_bytes() == damaged  # never deleted or rewritten
 
+
+
+def test_a_file_name_with_an_undecodable_byte_is_stored_escaped(collector, enroll):
+    token = enroll("web-01")
+    raw = json.dumps([Event("fim", {"path": "/var/www/html/bad-\udcff.php", "change": "created",
+                                    "root": "/var/www/html", "rules": ["x\udcfe"]}, "high",
+                            "created bad-\udcff.php").to_dict()])  # ASCII JSON with "\udcff" escapes
+    answer = post(collector, token, raw.encode())
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    stored = json.loads(collector.store.query("SELECT data FROM events")[0]["data"])
+    assert stored["path"] == "/var/www/html/bad-\\xff.php"
+    admin = {"Authorization": f"Bearer {collector.admin_token}"}
+    incident = requests.get(f"{collector.url}/api/v1/incidents", headers=admin, timeout=10).json()["incidents"][0]
+    assert requests.get(f"{collector.url}/api/v1/incidents/{incident['id']}", headers=admin,
+                        timeout=10).status_code == 200
