@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_QUERY_FIELDS = 200
 
 
 class Headers:
@@ -37,11 +38,15 @@ class Request:
     """What a route handler sees of one HTTP request."""
 
     def __init__(self, method: str, target: str, headers: Headers, body: bytes, client: str) -> None:
-        parts = urlsplit(target)
+        try:
+            path, query = urlsplit(target)[2:4]
+        except ValueError:  # e.g. an absolute-form target with a broken [IPv6] host: no route will match
+            path, query = target, ""
         self.method = method
         self.target = target
-        self.path = parts.path
-        self.query = {k: v[-1] for k, v in parse_qs(parts.query, max_num_fields=200).items()}
+        self.path = path
+        query = "&".join(query.split("&", MAX_QUERY_FIELDS)[:MAX_QUERY_FIELDS])
+        self.query = {k: v[-1] for k, v in parse_qs(query).items()}
         self.headers = headers
         self.body = body
         self.client = client

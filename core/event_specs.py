@@ -99,3 +99,12 @@ declare("agent", "Agent-level notices: spool overflow, watcher failures, capabil
     "watcher": F("str", "watcher concerned", nullable=True, max_len=40),
     "detail": F("str", "explanation", max_len=4000),
 }, extra=True)
+
+# Provisional, until the logs watcher's fields are declared here (see event_kinds' docstring for how): any
+# finding is accepted as bounded JSON, `kind` only from a bounded alphabet.
+declare("logs", "A finding in web-server access logs or sshd auth logs (provisional declaration)", {
+    "kind": F("str", "finding kind (brute_force, scan, ...)", max_len=64, pattern=PROBLEM),
+    "state": F("enum", "start or end", choices=("start", "end")),
+    "start": F("number", "first log line (unix s)", **TIME),
+    "end": F("number", "last log line so far (unix s)", **TIME),
+}, extra=True)

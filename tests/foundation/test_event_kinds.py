@@ -45,6 +45,8 @@ def real_events(tmp_path: Path) -> list[dict]:
                              "title": "Hacked"}),
         event("traffic", {"state": "start", **anomaly.record()}),
         event("agent", {"problem": "watcher_failed", "watcher": "traffic", "detail": "no permission"}),
+        event("logs", {"kind": "brute_force", "start": time.time() - 60, "end": time.time(), "src": "203.0.113.5",
+                       "evidence": {"attempts": 40, "service": "sshd"}}),  # the contract's `logs analyze` line
     ]
 
 
