@@ -70,6 +70,24 @@ def test_an_incident_with_evidence_of_the_wrong_shape_still_renders(collector, e
     incident = listing.json()["incidents"][0]["id"]
     page = requests.get(f"{collector.url}/api/v1/incidents/{incident}", headers=admin, timeout=10)
     assert page.status_code == 200, page.text[:300]
+    browser = console_admin(collector)
+    for path in (f"/incidents/{incident}", f"/incidents/{incident}?part=1", "/", "/agents", "/sites"):
+        answer = browser.get(f"{collector.url}{path}", timeout=10)
+        assert answer.status_code == 200 and "/login" not in answer.url, (path, answer.status_code)
+
+
+def console_admin(collector) -> requests.Session:
+    """A console session for the first administrator (created with the admin token, as /setup does)."""
+    import re
+
+    browser = requests.Session()
+    page = browser.get(f"{collector.url}/setup", timeout=10).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    answer = browser.post(f"{collector.url}/setup", timeout=10, data={
+        "csrf": csrf, "token": collector.admin_token, "username": "ana", "password": "correct horse 42",
+        "password2": "correct horse 42"})
+    assert answer.status_code == 200, answer.text[:300]
+    return browser
 
 
 def test_free_form_labels_cannot_add_series(collector, enroll):
