@@ -131,6 +131,10 @@ class Limits:
     per_ip: int = 48                   # concurrent connections from one address
     max_connections: int = 1000        # all addresses together; beyond, the stalest waiting one is cut
     handshake_timeout: float = 10.0
+    max_buffered: int = 0              # request bytes held across all connections (0: 32 x max_body, >= 64 MiB)
+
+    def buffered_cap(self) -> int:
+        return self.max_buffered or max(64 * 2**20, 32 * self.max_body)
 
 
 @dataclass(frozen=True)

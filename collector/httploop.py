@@ -59,6 +59,7 @@ class PooledServer:
         self._waker_r.setblocking(False)
         self._waker_w.setblocking(False)
         self._conns: dict[int, Conn] = {}
+        self._buffered, self._buffered_cap = 0, self.limits.buffered_cap()
         self._per_host: dict[str, int] = {}
         self._done: collections.deque[tuple[Conn, bytes, bool]] = collections.deque()
         self._jobs: queue.Queue[tuple[Conn, Request] | None] = queue.Queue(maxsize=max(8, threads * 4))
@@ -218,8 +219,14 @@ class PooledServer:
                     self._on_head(conn, event)
                 elif isinstance(event, h11.Data):
                     conn.body += event.data
+                    conn.held += len(event.data)
+                    self._buffered += len(event.data)
                     if len(conn.body) > conn.limit:
                         self._fail(conn, 413, f"body is over the limit of {conn.limit} bytes for this endpoint")
+                    elif self._buffered > self._buffered_cap:
+                        self.on_refused("overloaded")
+                        self._fail(conn, 503, "collector busy (request memory budget spent); retry shortly",
+                                   "Retry-After: 5\r\n")
                 elif isinstance(event, h11.EndOfMessage):
                     self._submit(conn)
                 elif isinstance(event, h11.ConnectionClosed):
@@ -260,7 +267,7 @@ class PooledServer:
 
     def _submit(self, conn: Conn) -> None:
         request = Request(conn.method, conn.target, conn.headers or Headers([]), bytes(conn.body), conn.host)
-        conn.body = bytearray()
+        conn.body = bytearray()  # conn.held stays counted until the answer comes back
         try:
             self._jobs.put_nowait((conn, request))
         except queue.Full:
@@ -270,8 +277,15 @@ class PooledServer:
         self._selector.unregister(conn.sock)
 
     # -- writing -------------------------------------------------------------------------------------
+    def _release(self, conn: Conn) -> None:
+        """Give back the memory budget a connection's body held (read, refused or answered)."""
+        self._buffered -= conn.held
+        conn.held = 0
+        conn.body = bytearray()
+
     def _fail(self, conn: Conn, status: int, reason: str, extra: str = "") -> None:
         """Answer a request that could not be read properly, then close the connection."""
+        self._release(conn)
         if status == 413:
             self.on_refused("too_large")
         elif status != 408:
@@ -365,6 +379,7 @@ class PooledServer:
             pass
         while self._done:
             conn, data, keep = self._done.popleft()
+            self._release(conn)
             if self._conns.get(conn.sock.fileno()) is not conn:
                 continue  # closed by a stop meanwhile
             try:
@@ -374,6 +389,8 @@ class PooledServer:
 
     # -- closing -------------------------------------------------------------------------------------
     def _close(self, conn: Conn) -> None:
+        if conn.state != "busy":  # a busy connection's body is the worker's until its answer comes back
+            self._release(conn)
         fd = conn.sock.fileno()
         if fd >= 0 and self._conns.get(fd) is conn:
             del self._conns[fd]

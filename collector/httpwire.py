@@ -72,4 +72,4 @@ class Conn:
         self.headers: Headers | None = None
         self.out = memoryview(b"")
         self.keep = False
-        self.events = 0
+        self.held = 0                 # body bytes counted in the server's memory budget

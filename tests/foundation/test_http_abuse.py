@@ -191,3 +191,35 @@ def test_keep_alive_serves_several_requests_on_one_connection(tmp_path):
                 assert session.get(f"{running.url}/readyz", timeout=10).status_code == 200
     finally:
         running.stop()
+
+
+def test_bodies_held_in_memory_are_bounded_across_connections():
+    from govwatch.collector.httpd import Response, make_handler
+    from govwatch.collector.httploop import PooledServer
+
+    handler = make_handler(lambda request: Response(200, "ok\n"), 2**20, 10.0, 5.0, max_buffered=2 * 2**20)
+    server = PooledServer(("127.0.0.1", 0), handler, threads=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    socks = []
+    try:
+        for _ in range(4):  # each holds 900 KiB of a 1 MiB body: the third passes the 2 MiB budget
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n" + b"a" * 900 * 1024)
+            socks.append(sock)
+        answers = []
+        for sock in socks:
+            sock.settimeout(3)
+            try:
+                answers.append(sock.recv(100)[:12])
+            except (TimeoutError, ConnectionResetError):
+                answers.append(b"")
+        assert b"HTTP/1.1 503" in answers, answers
+        assert exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in socks:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
