@@ -322,7 +322,7 @@ class PooledServer:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             return self._close(conn)
-        conn.state, conn.deadline = "linger", time.monotonic() + 2.0
+        conn.state, conn.deadline = "linger", time.monotonic() + max(2.0, self.limits.request_timeout)
         self._watch(conn, selectors.EVENT_READ)
 
     def _send_now(self, conn: Conn, data: bytes) -> None:
