@@ -25,6 +25,7 @@ TYPES = ("str", "int", "number", "bool", "enum", "list", "map", "json")
 MAX_EXTRA_KEYS = 32
 MAX_EXTRA_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 8
+CUT_MARK = "\n[... cut by the collector]"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _WORD = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -50,6 +51,7 @@ class F:
     fields: dict[str, F] = field(default_factory=dict)  # map
     extra: bool = False                # map: unknown keys allowed (bounded JSON)
     max_bytes: int = MAX_EXTRA_BYTES   # json / map extras: serialised size bound
+    truncate: bool = False             # str: cut at max_len (marked) instead of refusing - for evidence text
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -127,6 +129,8 @@ def _str(spec: F, value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise EventError(f"{where}: must be a string (got {_type(value)})")
     value = printable(value)
+    if len(value) > spec.max_len and spec.truncate:
+        return value[:spec.max_len] + CUT_MARK
     if len(value) > spec.max_len:
         raise EventError(f"{where}: longer than {spec.max_len} characters")
     if spec.pattern and not re.fullmatch(spec.pattern, value):
@@ -272,7 +276,8 @@ def _row(name: str, spec: F) -> str:
     kind = spec.type + (f" of {spec.items.type}" if spec.items else "") + (" or null" if spec.nullable else "")
     bounds = []
     if spec.type in ("str", "list"):
-        bounds.append(f"≤ {spec.max_len} {'chars' if spec.type == 'str' else 'items'}")
+        bounds.append(f"≤ {spec.max_len} {'chars' if spec.type == 'str' else 'items'}"
+                      + (" (longer is cut)" if spec.truncate else ""))
     if spec.minimum is not None:
         bounds.append(f"≥ {_num(spec.minimum)}")
     if spec.maximum is not None:

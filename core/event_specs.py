@@ -1,7 +1,8 @@
 """The declarations of every event kind the agents send (see `govwatch.event_kinds` for the mechanism).
 
-Bounds are generous for what the agents produce (e.g. a FIM diff is cut at 16 KiB by default, allowed to
-256 KiB here) and tight for what becomes a metric label (site names, change and anomaly kinds: closed sets).
+Bounds are generous for what the agents produce (e.g. a FIM diff is cut at 16 KiB by default; longer than
+64 Ki characters the collector cuts it rather than refuse the event: an incident's evidence is rewritten at each
+append) and tight for what becomes a metric label (site names, change and anomaly kinds: closed sets).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ declare("fim", "A file changed under a watched tree", {
     "before": FILE_STATE, "after": FILE_STATE,
     "old_path": F("str", "previous name (a rename)", nullable=True, max_len=PATH),
     "rules": F("list", "FIM rule ids that matched", max_len=100, items=F("str", "rule id", max_len=100)),
-    "diff": F("str", "bounded unified diff of a web file", nullable=True, max_len=256 * 1024),
+    "diff": F("str", "bounded unified diff of a web file", nullable=True, max_len=64 * 1024, truncate=True),
     "known_good": F("bool", "a known-good copy is kept (restore possible)"),
     "webshell_markers": F("list", "web-shell markers found in the content", max_len=100,
                           items=F("str", "marker", max_len=200)),
@@ -66,7 +67,7 @@ declare("fim", "A file changed under a watched tree", {
 declare("fim_status", "Integrity watcher trouble: baseline tampered, inotify overflow, unreadable files", {
     "problem": F("str", "what went wrong (overflow, watch_limit, rescan, unreadable, baseline_tampered, ...)",
                  required=True, max_len=64, pattern=PROBLEM),
-    "detail": F("str", "explanation", max_len=4000),
+    "detail": F("str", "explanation", max_len=4000, truncate=True),
     "path": F("str", "file or folder concerned", nullable=True, max_len=PATH),
 }, extra=True)
 
@@ -79,7 +80,7 @@ declare("defacement", "A watched page changed state (defaced or clean again)", {
     "reasons": F("list", "why", max_len=50, items=F("str", "reason", max_len=1000)),
     "new_domains": F("list", "domains the page newly loads from", max_len=200,
                      items=F("str", "domain", max_len=253)),
-    "diff": F("str", "bounded text diff", nullable=True, max_len=256 * 1024),
+    "diff": F("str", "bounded text diff", nullable=True, max_len=64 * 1024, truncate=True),
     "title": F("str", "page title", nullable=True, max_len=1000),
 }, extra=True)
 
@@ -97,7 +98,7 @@ declare("agent", "Agent-level notices: spool overflow, watcher failures, capabil
     "problem": F("str", "what (watcher_failed, capture_unavailable, spool_full, ...)", required=True, max_len=64,
                  pattern=PROBLEM),
     "watcher": F("str", "watcher concerned", nullable=True, max_len=40),
-    "detail": F("str", "explanation", max_len=4000),
+    "detail": F("str", "explanation", max_len=4000, truncate=True),
 }, extra=True)
 
 # Provisional, until the logs watcher's fields are declared here (see event_kinds' docstring for how): any

@@ -114,3 +114,9 @@ def test_any_json_is_either_accepted_or_refused_with_a_field(kind, data, ts):
         return
     again = check_event({**raw, "data": checked["data"], "ts": checked["ts"]}, 3)
     assert again["data"] == checked["data"]
+
+
+def test_evidence_text_over_its_bound_is_cut_not_refused():
+    raw = event("fim", {"path": "/x", "change": "modified", "diff": "+" + "a" * 200_000})
+    diff = check_event(raw, 0)["data"]["diff"]
+    assert len(diff) < 70_000 and diff.endswith(event_kinds.CUT_MARK)
