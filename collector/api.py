@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 import zlib
@@ -20,13 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from govwatch import __version__
+from govwatch.collector import badrows, clock, openapi
 from govwatch.collector.httpd import Request, Response
-from govwatch.collector.store import Store
+from govwatch.collector.store import Store, StoreUnavailable
 from govwatch.events import EventError, check_event
 from govwatch.secretfile import AGENT_PREFIX, new_secret
 
 log = logging.getLogger("govwatch.collector.api")
 ROLES = {"public": 0, "agent": 1, "viewer": 2, "admin": 3}
+ENROLL_MAX_BODY = 4096          # {name, enroll_key, ministry, hostname, version} fits many times over
+OTHER_MAX_BODY = 64 * 1024      # console forms and admin calls; only event batches may be large
 Handler = Callable[[Request], Response]
 
 
@@ -69,9 +73,13 @@ class RejectionCounter:
         self._last = 0.0
 
     def add(self, reason: str) -> None:
+        self.count(reason)
+        self.flush(force=False)
+
+    def count(self, reason: str) -> None:
+        """Count without ever touching the store (the HTTP loop calls this; housekeeping flushes)."""
         with self._lock:
             self._pending[reason] = self._pending.get(reason, 0) + 1
-        self.flush(force=False)
 
     def flush(self, force: bool = True) -> None:
         with self._lock:
@@ -96,6 +104,23 @@ class App:
         self.session_resolver: Callable[[Request], dict[str, Any] | Response | None] | None = None
         self.hooks: dict[str, Callable[..., Any]] = {}
         self._install_core_routes()
+
+    def admit(self, method: str, path: str, headers: Any) -> tuple[int, Response | None]:
+        """Decided from the request head, before any body is read: the body limit for this endpoint and,
+        for a liveness probe or an agent with wrong credentials, the answer itself."""
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return 0, Response(200, "ok\n")
+        if path == "/api/v1/enroll":
+            return ENROLL_MAX_BODY, None
+        if path == "/api/v1/events" and method == "POST":
+            auth = headers.get("Authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            try:
+                refusal = self._agent_refusal(token, self.store.agent_for_token_fast)
+            except sqlite3.Error:  # the store is busy: read the body and let the worker check the token
+                return self.max_body, None
+            return (0, refusal) if refusal is not None else (self.max_body, None)
+        return OTHER_MAX_BODY, None
 
     def route(self, method: str, pattern: str, auth: str) -> Callable[[Handler], Handler]:
         def wrap(handler: Handler) -> Handler:
@@ -145,14 +170,23 @@ class App:
             return Response.error(403, f"this needs the {level} role")
         return None
 
-    def _authenticate_agent(self, request: Request, token: str) -> Response | None:
+    def _agent_refusal(self, token: str, lookup: Callable[[str], Any] | None = None) -> Response | None:
+        """The 401 for a missing or unknown agent token (counted), None for a valid one."""
         if not token:
-            self.rejections.add("auth")
+            self.rejections.count("auth")
             return Response.error(401, "agent credentials required (Authorization: Bearer <token>)",
                                   {"WWW-Authenticate": "Bearer"})
+        if len(token) > 200 or (lookup or self.store.agent_for_token)(token) is None:
+            self.rejections.count("auth")
+            return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
+        return None
+
+    def _authenticate_agent(self, request: Request, token: str) -> Response | None:
+        refusal = self._agent_refusal(token)
+        if refusal is not None:
+            return refusal
         agent = self.store.agent_for_token(token)
-        if agent is None:
-            self.rejections.add("auth")
+        if agent is None:  # revoked between the head and now
             return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
         request.identity.update(agent=agent["name"], role="agent")
         return None
@@ -163,6 +197,7 @@ class App:
         self.route("GET", "/readyz", "public")(self._readyz)
         self.route("GET", "/metrics", "public")(
             lambda r: Response(200, self.metrics_body(), "text/plain; version=0.0.4; charset=utf-8"))
+        self.route("GET", "/api/v1/openapi.json", "public")(lambda r: Response.json(openapi.document()))
         self.route("POST", "/api/v1/enroll", "public")(self._enroll)
         self.route("POST", "/api/v1/events", "agent")(self._events)
         self.route("GET", "/api/v1/agent/whoami", "agent")(  # `agent check`: are these credentials accepted?
@@ -181,7 +216,7 @@ class App:
         return Response(200, "ready\n")
 
     def _enroll(self, request: Request) -> Response:
-        body, problem = _json_body(request, self.max_body)
+        body, problem = _json_body(request, ENROLL_MAX_BODY)
         if problem:
             self.rejections.add("malformed")
             return problem
@@ -190,12 +225,17 @@ class App:
         name, key = body.get("name"), body.get("enroll_key")
         if not isinstance(key, str) or not hmac.compare_digest(key.encode(), self.enroll_key().encode()):
             self.rejections.add("enroll_key")
-            log.warning("enrollment refused for %r from %s: wrong enrollment key", name, request.client)
+            log.warning("enrollment refused for %r from %s: wrong enrollment key", str(name)[:80], request.client)
             return Response.error(403, "wrong or revoked enrollment key")
         from govwatch.schema import check_name
 
-        if not isinstance(name, str) or check_name(name):
-            return Response.error(400, f"name: {check_name(str(name))}")
+        if not isinstance(name, str):
+            return Response.error(400, f"name: must be a string (got {type(name).__name__})")
+        if check_name(name):
+            return Response.error(400, f"name: {check_name(name)}")
+        for field in ("ministry", "hostname", "version"):
+            if body.get(field) is not None and not isinstance(body[field], str):
+                return Response.error(400, f"{field}: must be a string (got {type(body[field]).__name__})")
         token = new_secret(AGENT_PREFIX)
         ministry = str(body.get("ministry") or "")[:100]
         if not self.store.add_agent(name, ministry, token, str(body.get("hostname") or "")[:200],
@@ -232,7 +272,17 @@ class App:
         if wait:
             self.rejections.add("rate_limited")
             return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
-        accepted, duplicates = self.store.ingest(agent, events)
+        now = self.store.clock()
+        skew = clock.measure(events, clock.sent_at(body, request.header("X-Govwatch-Sent-At")), now,
+                             self.cfg["limits"]["clock_skew"])
+        if clock.correct(events, skew, now, self.cfg["limits"]["clock_skew"]):
+            log.warning("agent %s: clock off by %.0f s; its events are stored with the receive time", agent,
+                        skew or 0.0)
+        try:
+            accepted, duplicates = self.store.ingest(agent, events, skew, now)
+        except StoreUnavailable as exc:
+            self.rejections.count("store_unavailable")
+            return Response.error(503, f"{exc}; the agent keeps the batch and retries", {"Retry-After": "30"})
         answer: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
         commands = self.store.take_commands(agent)
         if commands:
@@ -273,7 +323,7 @@ class App:
 
 def incident_dict(row: Any) -> dict[str, Any]:
     out = dict(row)
-    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    out["evidence"] = badrows.evidence(out.get("evidence"), out.get("agent"))
     return out
 
 
@@ -282,12 +332,17 @@ def agent_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
     now = time.time()
     out = []
     for row in store.active_agents():
-        status = json.loads(row["status"] or "{}")
+        status = badrows.agent_status(row)
+        last_seen = badrows.figure(row["last_seen"])
+        watchers, stats = status.get("watchers", []), status.get("stats", {})
         out.append({"name": row["name"], "ministry": row["ministry"], "version": row["version"],
-                    "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": row["last_seen"],
-                    "silent": row["last_seen"] is None or now - row["last_seen"] > cfg["agent_silent_after"],
-                    "watchers": status.get("watchers", []), "spool_backlog": status.get("spool_backlog"),
-                    "spool_dropped": status.get("spool_dropped"), "stats": status.get("stats", {})})
+                    "hostname": row["hostname"], "enrolled": row["enrolled"], "last_seen": last_seen,
+                    "silent": last_seen is None or now - last_seen > cfg["agent_silent_after"],
+                    "watchers": [str(x) for x in watchers] if isinstance(watchers, list) else [],
+                    "spool_backlog": badrows.figure(status.get("spool_backlog")),
+                    "spool_dropped": badrows.figure(status.get("spool_dropped")),
+                    "stats": {k: v for k, v in stats.items() if isinstance(v, dict)} if isinstance(stats, dict)
+                    else {}})
     return out
 
 

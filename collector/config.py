@@ -86,6 +86,16 @@ SCHEMA = Field("map", fields={
                               doc="how long an idle keep-alive connection is kept"),
         "connections_per_ip": Field("int", default=48, minimum=1, maximum=100_000,
                                     doc="concurrent connections from one address"),
+        "max_connections": Field("int", default=1000, minimum=2, maximum=1_000_000,
+                                 doc="open connections from all addresses; beyond, the stalest one still sending "
+                                 "its request is cut"),
+        "min_rate": Field("size", default=8192, minimum=1, maximum=2**30,
+                          doc="bytes per second a request body must at least move"),
+        "clock_skew": Field("duration", default=300.0, minimum=1.0, maximum=365 * 86400.0,
+                            doc="an agent clock further off than this has its events stored with the receive time "
+                            "(and flagged)"),
+        "min_free_disk": Field("size", default=64 * 2**20, maximum=2**50,
+                               doc="/readyz says not ready below this much free space on the store's file system"),
     }),
     "retention": Field("map", default={}, fields={
         "events": Field("duration", default=180 * 86400.0, minimum=3600.0, maximum=20 * 365 * 86400.0,

@@ -6,7 +6,8 @@ collector.yml simply stops being exported. Labels stay low-cardinality: no paths
 
 from __future__ import annotations
 
-import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,8 +17,15 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from govwatch import __version__
+from govwatch.collector import badrows
+from govwatch.collector.badrows import agent_status, number
 from govwatch.collector.store import Store
+from govwatch.event_kinds import REGISTRY, choices
+from govwatch.event_specs import SITE
 from govwatch.events import FIM_CHANGES
+
+log = logging.getLogger("govwatch.collector.metrics")
+SITES_PER_AGENT = 20  # series budget: sites an agent reports that collector.yml does not name
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -42,12 +50,25 @@ class StoreCollector:
 
     def collect(self) -> Iterator[Metric]:
         agents = {row["name"]: row for row in self.store.active_agents()}
-        yield from self._agents(agents)
-        yield from self._counters(set(agents))
-        yield from self._sites()
-        yield from self._defacement(set(agents))
-        yield from self._traffic(agents)
-        yield from self._incidents()
+        for group in (lambda: self._agents(agents), lambda: self._counters(set(agents)), self._sites,
+                      lambda: self._defacement(set(agents)), lambda: self._traffic(agents), self._incidents,
+                      lambda: self._clock(set(agents))):
+            try:
+                yield from list(group())
+            except Exception as exc:  # one bad group must not cost the whole fleet its metrics
+                log.exception("a metrics group failed")
+                badrows.note("", "metrics", exc)
+        skipped = CounterMetricFamily("govwatch_bad_rows_skipped", "Stored rows /metrics or the console skipped "
+                                      "because they lack the expected shape or exceed the agent's series budget "
+                                      "(since collector start; agent empty when the row has none)",
+                                      labels=["agent"])
+        per_agent = {name: 0 for name in agents}
+        for (agent, _where), n in badrows.counts().items():
+            key = agent if agent in agents else ""
+            per_agent[key] = per_agent.get(key, 0) + n
+        for agent, n in sorted(per_agent.items()):
+            skipped.add_metric([agent], n)
+        yield skipped
         info = GaugeMetricFamily("govwatch_collector_info", "Collector build information", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
@@ -63,23 +84,34 @@ class StoreCollector:
         dropped = CounterMetricFamily("govwatch_agent_spool_dropped", "Events the agent dropped because its spool "
                                       "was full", labels=["agent"])
         for name, row in agents.items():
-            info.add_metric([name, row["ministry"], row["version"]], 1)
-            if row["last_seen"] is not None:
-                seen.add_metric([name], row["last_seen"])
-            status = json.loads(row["status"] or "{}")
-            stats = status.get("stats", {})
-            if "watched_files" in stats.get("fim", {}):
-                watched.add_metric([name], float(stats["fim"]["watched_files"]))
-            if "spool_backlog" in status:
-                backlog.add_metric([name], float(status["spool_backlog"]))
-                dropped.add_metric([name], float(status.get("spool_dropped", 0)))
+            info.add_metric([name, str(row["ministry"] or ""), str(row["version"] or "")], 1)
+            if number(row["last_seen"]) is not None:
+                seen.add_metric([name], float(row["last_seen"]))
+            status = agent_status(row)
+            fim = _dict(_dict(status.get("stats")).get("fim"))
+            _add(watched, name, fim, "watched_files")
+            if "spool_backlog" in status and _add(backlog, name, status, "spool_backlog"):
+                _add(dropped, name, {"spool_dropped": status.get("spool_dropped", 0)}, "spool_dropped")
         yield from (info, seen, watched, backlog, dropped)
 
     def _counters(self, agents: set[str]) -> Iterator[Metric]:
+        allowed = {"agent": agents, "change": set(FIM_CHANGES), "severity": set(SEVERITIES)}
+        kinds = {"govwatch_events_ingested_total": set(REGISTRY),
+                 "govwatch_traffic_anomalies_total": set(choices("traffic", "kind"))}
         for name, (help_text, labels) in COUNTERS.items():
             family = CounterMetricFamily(name[: -len("_total")], help_text, labels=list(labels))
-            values = {tuple(lv.get(k, "") for k in labels): value for lv, value in self.store.counters(name)
-                      if "agent" not in lv or lv["agent"] in agents}
+            bounded = {**allowed, "kind": kinds[name]} if name in kinds else allowed
+            values: dict[tuple[str, ...], float] = {}
+            for lv, value in self.store.counters(name):
+                if not isinstance(lv, dict) or number(value) is None:
+                    badrows.note("", "counter", name)
+                    continue
+                if "agent" in lv and lv["agent"] not in agents:
+                    continue  # a revoked agent simply stops being exported
+                if any(k in bounded and lv.get(k) not in bounded[k] for k in labels):
+                    badrows.note(lv.get("agent", ""), "counter", f"{name} {lv}")
+                    continue
+                values[tuple(str(lv.get(k, "")) for k in labels)] = float(value)
             if name == "govwatch_fim_changes_total":
                 # Every agent x change x severity exists from 0, so increase() sees the first web shell.
                 for agent in agents:
@@ -119,21 +151,37 @@ class StoreCollector:
             if row["site"] not in sites:
                 continue
             for column, family in fams.items():
-                if row[column] is not None:
-                    family.add_metric([row["site"]], float(row[column]))
+                if row[column] is None:
+                    continue
+                if number(row[column]) is None:
+                    badrows.note("", "site_state", f"{row['site']}.{column}")
+                    continue
+                family.add_metric([row["site"]], float(row[column]))
         yield from (info, maint, *fams.values())
 
     def _defacement(self, agents: set[str]) -> Iterator[Metric]:
+        """Configured sites always; sites only an agent reports, at most SITES_PER_AGENT per agent."""
         family = GaugeMetricFamily("govwatch_defacement_detected", "1 while the agent's or the collector's view of "
                                    "the site is defaced", labels=["site"])
         configured = {s["name"] for s in self.cfg["sites"]}
         state: dict[str, int] = {name: 0 for name in configured}
-        for row in self.store.query("SELECT site, source, defaced FROM defacement_state"):
-            if row["source"] == "collector" and row["site"] not in configured:
+        extra: dict[str, set[str]] = {}
+        for row in self.store.query("SELECT site, source, defaced FROM defacement_state ORDER BY site"):
+            site, source = row["site"], row["source"]
+            if source == "collector" and site not in configured:
                 continue
-            if row["source"] != "collector" and row["source"] not in agents:
+            if source != "collector" and source not in agents:
                 continue
-            state[row["site"]] = max(state.get(row["site"], 0), int(row["defaced"]))
+            if not isinstance(site, str) or not re.fullmatch(SITE, site) or number(row["defaced"]) is None:
+                badrows.note(source, "defacement_state", site)
+                continue
+            if site not in configured:
+                own = extra.setdefault(source, set())
+                if site not in own and len(own) >= SITES_PER_AGENT:
+                    badrows.note(source, "series_budget", site)
+                    continue
+                own.add(site)
+            state[site] = max(state.get(site, 0), 1 if row["defaced"] else 0)
         for site, value in sorted(state.items()):
             family.add_metric([site], value)
         yield family
@@ -144,15 +192,19 @@ class StoreCollector:
         drops = CounterMetricFamily("govwatch_traffic_kernel_drops", "Packets the kernel dropped before the watcher "
                                     "read them", labels=["agent"])
         for name, row in agents.items():
-            stats = json.loads(row["status"] or "{}").get("stats", {}).get("traffic")
-            if stats and "packets" in stats:
-                packets.add_metric([name], float(stats["packets"]))
-                drops.add_metric([name], float(stats.get("kernel_drops", 0)))
+            stats = _dict(_dict(agent_status(row).get("stats")).get("traffic"))
+            if "packets" in stats and _add(packets, name, stats, "packets"):
+                _add(drops, name, {"kernel_drops": stats.get("kernel_drops", 0)}, "kernel_drops")
         active = GaugeMetricFamily("govwatch_traffic_anomaly_active", "1 while an anomaly of this kind is ongoing",
                                    labels=["agent", "kind"])
-        for row in self.store.query("SELECT agent, kind FROM traffic_active"):
-            if row["agent"] in agents:
-                active.add_metric([row["agent"], row["kind"]], 1)
+        known = set(choices("traffic", "kind"))
+        for row in self.store.query("SELECT agent, kind FROM traffic_active ORDER BY agent, kind"):
+            if row["agent"] not in agents:
+                continue
+            if row["kind"] not in known:
+                badrows.note(row["agent"], "traffic_active", row["kind"])
+                continue
+            active.add_metric([row["agent"], row["kind"]], 1)
         yield from (packets, drops, active)
 
     def _incidents(self) -> Iterator[Metric]:
@@ -160,10 +212,38 @@ class StoreCollector:
         counts = {s: 0 for s in SEVERITIES}
         for row in self.store.query("SELECT severity, COUNT(*) AS n FROM incidents WHERE status!='resolved' "
                                     "GROUP BY severity"):
-            counts[row["severity"]] = row["n"]
+            if row["severity"] in counts:
+                counts[row["severity"]] = row["n"]
+            else:
+                badrows.note("", "incidents", row["severity"])
         for severity in SEVERITIES:
             family.add_metric([severity], counts[severity])
         yield family
+
+    def _clock(self, agents: set[str]) -> Iterator[Metric]:
+        family = GaugeMetricFamily("govwatch_agent_clock_skew_seconds", "Agent clock minus collector clock, "
+                                   "measured at the agent's last batch (positive: the agent is ahead)",
+                                   labels=["agent"])
+        for row in self.store.query("SELECT agent, skew FROM agent_clock ORDER BY agent"):
+            if row["agent"] in agents and number(row["skew"]) is not None:
+                family.add_metric([row["agent"]], float(row["skew"]))
+        yield family
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _add(family: Metric, agent: str, values: dict[str, Any], key: str) -> bool:
+    """Add values[key] for `agent` if it is a number; count the row as bad when it is present but is not."""
+    if key not in values:
+        return False
+    value = number(values[key])
+    if value is None:
+        badrows.note(agent, "heartbeat", f"{key}={values[key]!r}")
+        return False
+    family.add_metric([agent], value)
+    return True
 
 
 def metrics_renderer(collector: StoreCollector) -> Callable[[], bytes]:

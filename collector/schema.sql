@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS defacement_state (
   score REAL NOT NULL DEFAULT 0, reasons TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (site, source)
 );
 
+-- Each agent's clock as measured at its last batch (agent minus collector, seconds).
+CREATE TABLE IF NOT EXISTS agent_clock (agent TEXT PRIMARY KEY, skew REAL NOT NULL, measured REAL NOT NULL);
+
 -- Active traffic anomalies per agent and kind.
 CREATE TABLE IF NOT EXISTS traffic_active (
   agent TEXT NOT NULL, kind TEXT NOT NULL, since REAL NOT NULL, evidence TEXT NOT NULL DEFAULT '{}',

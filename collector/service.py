@@ -10,7 +10,8 @@ from typing import Any
 from govwatch import __version__
 from govwatch.collector.api import App
 from govwatch.collector.config import db_path, split_listen
-from govwatch.collector.httpd import PooledServer, make_handler, tls_context
+from govwatch.collector.httpd import make_handler, tls_context
+from govwatch.collector.httploop import PooledServer
 from govwatch.collector.incidents import Joining, resolve_quiet
 from govwatch.collector.init import read_secret
 from govwatch.collector.metrics import StoreCollector, metrics_renderer
@@ -26,7 +27,7 @@ class Collector:
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
-        self.store = Store(db_path(cfg), joining=Joining.from_config(cfg))
+        self.store = Store(db_path(cfg), joining=Joining.from_config(cfg), min_free=cfg["limits"]["min_free_disk"])
         self.admin_token = read_secret(cfg["admin_token_file"], "admin token")
         read_secret(cfg["enroll_key_file"], "enrollment key")
         self.outside = _outside_view(cfg, self.store)
@@ -40,10 +41,12 @@ class Collector:
         host, port = split_listen(cfg["listen"])
         tls = tls_context(cfg["tls"]["cert"], cfg["tls"]["key"]) if cfg["tls"] else None
         limits = cfg["limits"]
-        handler = make_handler(self.app, limits["max_body"], limits["request_timeout"], limits["idle_timeout"])
+        handler = make_handler(self.app, limits["max_body"], limits["request_timeout"], limits["idle_timeout"],
+                               self.app.admit, min_rate=max(1, limits["min_rate"]),
+                               max_connections=limits["max_connections"], per_ip=limits["connections_per_ip"])
         try:
             self.server = PooledServer((host, port), handler, limits["threads"], tls,
-                                       per_ip=limits["connections_per_ip"], on_refused=self.app.rejections.add)
+                                       on_refused=self.app.rejections.count)
         except OSError as exc:
             raise GovwatchError(f"cannot listen on {cfg['listen']}: {exc.strerror}") from None
         self._stop = threading.Event()

@@ -20,9 +20,33 @@ from typing import Any
 
 from govwatch.collector import incidents
 from govwatch.collector.counters import add_counters, bump
+from govwatch.errors import GovwatchError
 
 SCHEMA_VERSION = "1"
 
+
+class StoreUnavailable(GovwatchError):
+    """The store cannot take writes now (disk full, I/O error): answer 503, report not ready."""
+
+
+class StoreCorrupt(GovwatchError):
+    """The store file is damaged: start-up stops with one line naming the file and what to do."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(
+            f"collector store {path} is damaged ({detail}); the collector did not start and left the file as "
+            f"it is. Copy it (with any -wal and -shm files) aside for forensics, then restore your last backup "
+            f"to {path}, or salvage it with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and move the "
+            f"recovered file into place; agents keep their events spooled meanwhile")
+
+
+def check_intact(conn: sqlite3.Connection, path: str) -> None:
+    """PRAGMA quick_check (reads every page once; seconds for a large store): damage found at start-up,
+    not as 500s later."""
+    rows = conn.execute("PRAGMA quick_check(3)").fetchall()
+    problems = [r[0] for r in rows if r[0] != "ok"]
+    if problems:
+        raise StoreCorrupt(path, "; ".join(problems)[:300])
 
 
 def token_digest(token: str) -> str:
@@ -44,28 +68,50 @@ class Store:
     """All reads and writes of collector state go through here."""
 
     def __init__(self, path: str, clock: Callable[[], float] = time.time,
-                 joining: incidents.Joining | None = None) -> None:
+                 joining: incidents.Joining | None = None, min_free: int = 0) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path, self.clock, self.joining = path, clock, joining or incidents.Joining()
+        self.min_free = min_free
+        self.write_error: tuple[float, str] | None = None  # (monotonic time, why) of the last failed commit
         self._write_lock = threading.Lock()
-        self._writer = connect(path)
         self._local = threading.local()
-        schema = resources.files("govwatch.collector").joinpath("schema.sql").read_text()
-        self._writer.executescript(schema)
-        self._writer.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        try:
+            self._writer = connect(path)
+            check_intact(self._writer, path)
+            schema = resources.files("govwatch.collector").joinpath("schema.sql").read_text()
+            self._writer.executescript(schema)
+            self._writer.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                                 (SCHEMA_VERSION,))
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(path, str(exc)) from None
 
     # -- connections -------------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The single writer, inside BEGIN IMMEDIATE ... COMMIT (fsync'd by synchronous=FULL)."""
+        """The single writer, inside BEGIN IMMEDIATE ... COMMIT (fsync'd by synchronous=FULL).
+
+        A failed write (disk full, I/O error) is remembered for /readyz and raised as StoreUnavailable."""
         with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                except BaseException:
+                    if self._writer.in_transaction:
+                        self._writer.execute("ROLLBACK")
+                    raise
+                self._writer.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if self._writer.in_transaction:
+                    try:
+                        self._writer.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if not any(word in str(exc) for word in ("full", "disk I/O", "readonly", "unable to open")):
+                    raise
+                self.write_error = (time.monotonic(), str(exc))
+                raise StoreUnavailable(f"the store cannot write: {exc}") from None
+            self.write_error = None
 
     def reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -102,6 +148,16 @@ class Store:
         return self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
                                      (token_digest(token),)).fetchone()
 
+    def agent_for_token_fast(self, token: str) -> sqlite3.Row | None:
+        """For the HTTP I/O loop, which must never stall: a lock held longer than 0.2 s raises
+        sqlite3.OperationalError instead of waiting (the caller then lets the worker decide)."""
+        conn = getattr(self._local, "fast", None)
+        if conn is None:
+            conn = self._local.fast = connect(self.path)
+            conn.execute("PRAGMA busy_timeout=200")
+        return conn.execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+                            (token_digest(token),)).fetchone()
+
     def agent_known(self, name: str) -> sqlite3.Row | None:
         return self.reader().execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
 
@@ -109,12 +165,17 @@ class Store:
         return self.query("SELECT * FROM agents WHERE revoked IS NULL ORDER BY name")
 
     # -- ingest ------------------------------------------------------------------------------------
-    def ingest(self, agent: str, events: list[dict[str, Any]]) -> tuple[int, int]:
-        """Store a validated batch for `agent`; return (accepted, duplicates). All or nothing."""
-        now = self.clock()
+    def ingest(self, agent: str, events: list[dict[str, Any]], skew: float | None = None,
+               now: float | None = None) -> tuple[int, int]:
+        """Store a validated batch for `agent` (and its measured clock skew); return (accepted, duplicates).
+        All or nothing."""
+        now = self.clock() if now is None else now
         counts: dict[tuple[str, str], float] = {}
         accepted = 0
         with self.transaction() as conn:
+            if skew is not None:
+                conn.execute("INSERT OR REPLACE INTO agent_clock(agent, skew, measured) VALUES (?,?,?)",
+                             (agent, skew, now))
             for event in events:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO events(agent, id, kind, severity, ts, received, summary, data) "
@@ -154,8 +215,14 @@ class Store:
         return [(json.loads(r["labels"]), r["value"]) for r in rows]
 
     def check_writable(self) -> None:
-        """Raise if a write cannot be committed (for /readyz)."""
-        with self.transaction() as conn:
+        """Raise StoreUnavailable unless ingest can really write: enough free disk and a probe write commits
+        (a tiny probe alone can succeed in a full disk's free pages, hence the free-space floor)."""
+        stat = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        free = stat.f_bavail * stat.f_frsize
+        if free < self.min_free:
+            raise StoreUnavailable(f"only {free // 1024} KiB free on the store's file system "
+                                   f"(limits.min_free_disk is {self.min_free // 1024} KiB)")
+        with self.transaction() as conn:  # after a failed ingest this is the retry that clears write_error
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ready_probe', ?)", (str(self.clock()),))
 
     def purge(self, events_before: float, probes_before: float) -> None:

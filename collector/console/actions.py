@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from govwatch.collector import badrows
 from govwatch.collector.console.titles import TITLE_COLUMNS
 from govwatch.collector.store import Store
 from govwatch.events import SEVERITY_RANK
@@ -45,7 +46,7 @@ def incident(store: Store, incident_id: int) -> dict[str, Any] | None:
     if not rows:
         return None
     out = dict(rows[0])
-    out["evidence"] = json.loads(out.get("evidence") or "{}")
+    out["evidence"] = badrows.evidence(out.get("evidence"), out.get("agent"))  # a bad row is skipped, not a 500
     return out
 
 

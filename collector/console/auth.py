@@ -159,6 +159,8 @@ def cookie(name: str, value: str, secure: bool, max_age: int | None = None, http
 class LoginThrottle:
     """At most `limit` failed logins per client address in `window` seconds (in memory)."""
 
+    MAX_ADDRESSES = 10000
+
     def __init__(self, limit: int = 10, window: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window, self.clock = limit, window, clock
         self._failures: dict[str, list[float]] = {}
@@ -167,11 +169,28 @@ class LoginThrottle:
     def blocked(self, client: str) -> bool:
         with self._lock:
             recent = [t for t in self._failures.get(client, []) if self.clock() - t < self.window]
-            self._failures[client] = recent
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
             return len(recent) >= self.limit
 
     def failed(self, client: str) -> None:
         with self._lock:
-            if len(self._failures) > 10000:
-                self._failures.clear()
-            self._failures.setdefault(client, []).append(self.clock())
+            if len(self._failures) > self.MAX_ADDRESSES:
+                self._forget_least_suspicious()
+            failures = self._failures.setdefault(client, [])
+            failures.append(self.clock())
+            del failures[:-self.limit]  # only the most recent `limit` matter
+
+    def _forget_least_suspicious(self) -> None:
+        """Bound memory without amnesty: drop expired entries, then the addresses with the fewest failures
+        (a flood of one-off failures from other addresses never unblocks the address guessing passwords)."""
+        now = self.clock()
+        for client, times in list(self._failures.items()):
+            if not times or now - times[-1] >= self.window:
+                del self._failures[client]
+        if len(self._failures) > self.MAX_ADDRESSES // 2:
+            ranked = sorted(self._failures, key=lambda c: (len(self._failures[c]), self._failures[c][-1]))
+            for client in ranked[: len(ranked) - self.MAX_ADDRESSES // 2]:
+                del self._failures[client]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+from govwatch.collector import badrows
 from govwatch.collector.console.reasons import translate
 from govwatch.collector.console.render import Safe, clock_time, esc, html, join
 
@@ -217,15 +218,29 @@ def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str 
     """Every evidence section present, whatever the incident's kind (a defacement may carry FIM changes)."""
     from govwatch.collector.console.traffic import anomalies
 
-    parts = []
-    if evidence.get("views"):
-        parts.append(defacement_views(evidence["views"], w, tz))
-    if evidence.get("fim"):
-        parts.append(fim_changes(evidence["fim"], w, tz, agent, config))
-    if evidence.get("problems"):
-        parts.append(problems(evidence["problems"], w, tz))
-    if evidence.get("anomalies"):
-        parts.append(anomalies(evidence["anomalies"], w, tz))
-    if evidence.get("probes"):
-        parts.append(outage(evidence["probes"], w, tz))
+    sections = (("views", lambda items: defacement_views(items, w, tz)),
+                ("fim", lambda items: fim_changes(items, w, tz, agent, config)),
+                ("problems", lambda items: problems(items, w, tz)),
+                ("anomalies", lambda items: anomalies(items, w, tz)),
+                ("probes", lambda items: outage(items, w, tz)))
+    parts = [_guarded(render, evidence[key], agent, key) for key, render in sections if evidence.get(key)]
     return join(parts) if parts else esc("—")
+
+
+def _guarded(render: Any, items: list[dict[str, Any]], agent: str | None, section: str) -> Safe:
+    """Render a section; if a stored item has an unexpected shape, render the others and count it skipped."""
+    try:
+        return render(items)
+    except Exception:  # whatever is stored, the page renders
+        good = []
+        for item in items:
+            try:
+                render([item])
+                good.append(item)
+            except Exception as exc:
+                badrows.note(agent, f"evidence.{section}", exc)
+        try:
+            return render(good)
+        except Exception as exc:
+            badrows.note(agent, f"evidence.{section}", exc)
+            return Safe("")

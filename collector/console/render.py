@@ -56,7 +56,10 @@ def render(name: str, values: dict[str, Any]) -> Safe:
 def static_file(name: str) -> bytes | None:
     """The bytes of a file under static/, or None (names are checked by the route's pattern)."""
     path = resources.files("govwatch.collector.console").joinpath("static", name)
-    return path.read_bytes() if path.is_file() else None
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:  # e.g. a name longer than the file system allows: simply not one of ours
+        return None
 
 
 def zone(name: str) -> Any:

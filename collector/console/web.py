@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote
 from govwatch.collector.console import auth
 from govwatch.collector.console.i18n import pick_lang, words
 from govwatch.collector.console.render import Safe, html, render, zone
-from govwatch.collector.httpd import Request, Response
+from govwatch.collector.httpd import Request, Response, local_path
 
 ROLE_RANK = {"viewer": 1, "admin": 2}
 SECURITY_HEADERS = {
@@ -153,7 +153,7 @@ class Console:
         return Response(status, body, "text/html; charset=utf-8", dict(SECURITY_HEADERS), ctx.cookies)
 
     def redirect(self, ctx: Ctx, location: str) -> Response:
-        headers = {**SECURITY_HEADERS, "Location": location}
+        headers = {**SECURITY_HEADERS, "Location": local_path(location)}  # never off-site, never CR/LF
         return Response(303, "", "text/plain; charset=utf-8", headers, ctx.cookies)
 
     def error_page(self, ctx: Ctx, status: int, message: str) -> Response:

@@ -195,3 +195,39 @@ def test_session_cookie_is_secure_when_the_collector_serves_tls(tmp_path):
         assert "; Secure" in answer.headers["Set-Cookie"]
     finally:
         running.stop()
+
+
+def login_answer(collector, target: str) -> requests.Response:
+    """Log in as ana from `/login?next=target`, the form carrying the same `next` (as the login page does)."""
+    browser = requests.Session()
+    page = browser.get(f"{collector.url}/login", params={"next": target}, timeout=10).text
+    return browser.post(f"{collector.url}/login", params={"next": target}, allow_redirects=False, timeout=10,
+                        data={"csrf": csrf_in(page), "username": "ana", "password": ADMIN_PASSWORD, "next": target})
+
+
+def test_next_with_cr_lf_cannot_set_a_header(collector, admin):
+    answer = login_answer(collector, "/\r\nSet-Cookie: injected=1")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+    assert "injected" not in answer.headers.get("Set-Cookie", "")
+
+
+def test_khmer_next_is_followed_not_dropped(collector, admin):
+    answer = login_answer(collector, "/incidents?q=\u1780\u1781")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/incidents?q=%E1%9E%80%E1%9E%81"
+
+
+def test_a_long_static_file_name_is_not_found(collector):
+    answer = requests.get(f"{collector.url}/static/{'a' * 5000}.css", timeout=10)
+    assert answer.status_code == 404
+
+
+def test_throttle_does_not_forget_after_many_other_addresses():
+    from govwatch.collector.console.auth import LoginThrottle
+
+    throttle = LoginThrottle(limit=10)
+    for _ in range(10):
+        throttle.failed("203.0.113.9")
+    for n in range(10_001):
+        throttle.failed(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+    assert throttle.blocked("203.0.113.9")
