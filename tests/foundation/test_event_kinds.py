@@ -45,8 +45,12 @@ def real_events(tmp_path: Path) -> list[dict]:
                              "title": "Hacked"}),
         event("traffic", {"state": "start", **anomaly.record()}),
         event("agent", {"problem": "watcher_failed", "watcher": "traffic", "detail": "no permission"}),
-        event("logs", {"kind": "brute_force", "start": time.time() - 60, "end": time.time(), "src": "203.0.113.5",
-                       "evidence": {"attempts": 40, "service": "sshd"}}),  # the contract's `logs analyze` line
+        event("logs", {"kind": "ssh_brute_force", "state": "start", "start": time.time() - 60, "end": time.time(),
+                       "src": "203.0.113.5", "evidence": {"rule": "r", "title": "SSH password guessing", "hits": 40,
+                                                          "service": "ssh", "failures": 40, "users": ["root"],
+                                                          "sample": [{"ts": time.time(), "src": "203.0.113.5",
+                                                                      "outcome": "failed", "user": "root",
+                                                                      "method": "password"}]}}),
     ]
 
 
