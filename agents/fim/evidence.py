@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from govwatch.agents.fim.baseline import FileState, checkpoint_wal
@@ -94,15 +95,19 @@ class KnownGoodStore:
     def _blob(self, sha: str) -> str:
         return os.path.join(self.folder, "blobs", sha[:2], sha)
 
-    def remember(self, path: str, state: FileState, trusted: bool, content: bytes | None = None) -> bool:
-        """Keep a copy of `path` as `state` describes it; False if too big or no longer that content."""
+    def remember(self, path: str, state: FileState, trusted: bool, content: bytes | None = None,
+                 root: str | None = None) -> bool:
+        """Keep a copy of `path` as `state` describes it; False if too big or no longer that content.
+
+        When the content must be read here, it is read beneath `root` (beneath.py) and must still be the
+        scanned inode, so a file outside the watched tree never enters the store."""
         if state.type != "file" or state.sha256 is None or state.size > self.max_file:
             return False
         blob = self._blob(state.sha256)
         if not os.path.exists(blob):
             if content is None:
                 try:
-                    digest, content = hash_file(path, keep=self.max_file)
+                    digest, content = hash_file(path, keep=self.max_file, root=root, inode=state.inode)
                 except OSError:
                     return False
                 if digest != state.sha256 or content is None:
@@ -118,13 +123,14 @@ class KnownGoodStore:
                           self.clock(), int(trusted)))
         return True
 
-    def remember_many(self, items: list[tuple[str, FileState]]) -> int:
+    def remember_many(self, items: list[tuple[str, FileState]],
+                      root_of: Callable[[str], str | None] | None = None) -> int:
         """Keep trusted copies of many files in one transaction (after a fresh baseline); return how many."""
         kept = 0
         self._db.execute("BEGIN")
         try:
             for path, state in items:
-                kept += self.remember(path, state, trusted=True)
+                kept += self.remember(path, state, trusted=True, root=root_of(path) if root_of else None)
         finally:
             self._db.execute("COMMIT")
         return kept
