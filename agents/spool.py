@@ -22,17 +22,18 @@ import time
 from collections.abc import Iterable
 
 from govwatch.agents.paths import safe_json
+from govwatch.errors import GovwatchError
 from govwatch.events import Event
 
 log = logging.getLogger("govwatch.agent.spool")
 _CORRUPT = ("malformed", "not a database", "file is encrypted", "corrupt")
 
 
-class SpoolFull(OSError):
+class SpoolFull(GovwatchError, OSError):
     """The spool cannot be written now (disk full, I/O error, read-only): no event's fault."""
 
 
-class SpoolCorrupt(OSError):
+class SpoolCorrupt(GovwatchError, OSError):
     """SQLite cannot read the spool file."""
 
 
