@@ -4,11 +4,12 @@ Watchers emit into an in-memory queue that one writer thread commits to the spoo
 for many events, so a burst of file changes costs little); the sender is woken at each commit. A watcher
 that fails to start is reported and the others keep running.
 
-Watchers get an `Outbox` (durable emit): `emit(event, done)` calls `done(True)` once the event is on
-disk, or `done(False)` when the spool could not take it (a full disk), so a watcher advances its own
-state only with what is durable and finds the rest again when it rescans (`resync()` is called on every
-watcher once the spool takes writes again). While the spool cannot be written, heartbeats (saying why)
-and one "spool unwritable" notice travel from memory; other events wait in memory, bounded.
+Watchers get an `Outbox` (durable emit): `emit(event, receipt)` settles the receipt (base.Receipt, one
+call per sink and batch) with ok=True once the event is on disk, or ok=False when the spool could not
+take it (a full disk), so a watcher advances its own state only with what is durable and finds the rest
+again when it rescans (`resync()` is called on every watcher once the spool takes writes again). While
+the spool cannot be written, heartbeats (saying why) and one "spool unwritable" notice travel from
+memory; other events wait in memory, bounded.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from typing import Any
 
 from govwatch import __version__
-from govwatch.agents.base import Watcher, load_watchers
+from govwatch.agents.base import Receipt, Watcher, load_watchers
 from govwatch.agents.config import credentials_warning, read_credentials, watcher_sections
 from govwatch.agents.sender import Sender
 from govwatch.agents.spool import Spool, SpoolCorrupt, SpoolFull
@@ -31,7 +32,7 @@ from govwatch.lifecycle import run_until_signalled
 
 log = logging.getLogger("govwatch.agent")
 HELD_MAX = 10_000  # events without a done callback kept in memory while the spool cannot be written
-Done = Any  # Callable[[bool], None] | None
+Done = Any  # base.Receipt, a Callable[[bool], None], or None
 
 
 class Outbox:
@@ -158,8 +159,7 @@ class Agent:
             self._unwritable(items, str(exc))
             return
         self._held = []
-        for _, done in items:
-            _call(done, True)
+        _settle([done for _, done in items], True)
         self._wake.set()
         if self.spool_error is not None:
             self._recovered()
@@ -175,11 +175,8 @@ class Agent:
             self.sender.urgent("spool", Event("agent", {"problem": "spool_unwritable", "detail": self.spool_error},
                                               "high", f"{self.cfg['name']}: {self.spool_error}"[:500]))
         held = [e for e in self._held if e.kind != "heartbeat"]
-        for event, done in items:
-            if done is not None:
-                _call(done, False)
-            elif event.kind != "heartbeat":
-                held.append(event)
+        _settle([done for _, done in items], False)
+        held += [event for event, done in items if done is None and event.kind != "heartbeat"]
         if len(held) > HELD_MAX:
             self.unwritten += len(held) - HELD_MAX
             held = held[-HELD_MAX:]
@@ -233,13 +230,21 @@ class Agent:
         self.spool.close()
 
 
-def _call(done: Done, ok: bool) -> None:
-    if done is None:
-        return
-    try:
-        done(ok)
-    except Exception:  # a watcher's bookkeeping must never stop the writer
-        log.exception("event bookkeeping failed")
+def _settle(dones: list[Done], ok: bool) -> None:
+    """Tell watchers the fate of their events: one `settle` call per sink (one baseline transaction)."""
+    groups: dict[int, tuple[Any, list[Any]]] = {}
+    calls = []
+    for done in dones:
+        if isinstance(done, Receipt):
+            groups.setdefault(id(done.sink), (done.sink, []))[1].append(done.key)
+        elif done is not None:
+            calls.append(lambda d=done: d(ok))
+    calls += [lambda sink=sink, keys=keys: sink.settle(keys, ok) for sink, keys in groups.values()]
+    for call in calls:
+        try:
+            call()
+        except Exception:  # a watcher's bookkeeping must never stop the writer
+            log.exception("event bookkeeping failed")
 
 
 def run(cfg: dict[str, Any]) -> int:

@@ -6,7 +6,7 @@ updates the baseline. So a write seen three times (created, modified, closed) ma
 second and third look find nothing new. All of it runs under one lock.
 
 The baseline only ever holds what the collector will hear about. When `emit` is durable (the agent's
-outbox: `emit(event, done)`), a change waits in `pending` until its event is committed to the spool,
+outbox: `emit(event, receipt)`), a change waits in `pending` until its event is committed to the spool,
 and only then moves the baseline; if the spool cannot take it (disk full), the change is dropped from
 `pending` and the next rescan finds it again. Event ids are derived from the change itself (path,
 before, after), so an event made twice after a crash is stored once by the collector.
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from govwatch.agents.base import Receipt
 from govwatch.agents.fim.baseline import Baseline, FileState
 from govwatch.agents.fim.beneath import Roots
 from govwatch.agents.fim.evidence import KnownGoodStore, bounded_diff, webshell_markers, withheld
@@ -142,25 +143,32 @@ class Engine:
         with self._plock:
             token = next(self._tokens)
             self.pending[path] = (token, after)
-        self.emit(event, lambda ok: self._durable(path, token, after, ok))  # type: ignore[call-arg]
+        self.emit(event, Receipt(self, (path, token, after)))  # type: ignore[call-arg]
 
-    def _durable(self, path: str, token: int, after: FileState | None, ok: bool) -> None:
-        """Called by the spool writer: the event is on disk (ok) or could not be written (then forgotten,
-        so the baseline keeps the old state and a rescan reports the change again)."""
+    def settle(self, keys: list[tuple[str, int, FileState | None]], ok: bool) -> None:
+        """Called by the spool writer once per batch: the events are on disk (ok), so the baseline takes
+        their states in one transaction; or they could not be written, so they are forgotten (the
+        baseline keeps the old states and a rescan reports the changes again)."""
+        states: dict[str, FileState | None] = {}
         with self._plock:
-            current = self.pending.get(path)
-            mine = current is not None and current[0] == token
-            if mine:
-                del self.pending[path]
-            if not ok:
-                self.lost_dirs.add(os.path.dirname(path))
-                self.counts["unsent"] = self.counts.get("unsent", 0) + 1
+            for path, token, after in keys:
+                current = self.pending.get(path)
+                mine = current is not None and current[0] == token
+                if mine:
+                    del self.pending[path]
+                if ok:
+                    states[path] = current[1] if mine and current is not None else after
+                else:
+                    self.lost_dirs.add(os.path.dirname(path))
+                    self.counts["unsent"] = self.counts.get("unsent", 0) + 1
+            if not states:
                 return
             try:
-                self._apply(path, current[1] if mine and current is not None else after)
+                self.baseline.apply({p: s for p, s in states.items() if s is not None},
+                                    [p for p, s in states.items() if s is None])
             except Exception as exc:  # e.g. the baseline's disk is full too: the rescan re-emits (same id)
-                log.warning("fim: baseline not updated for %s: %s", display(path), exc)
-                self.lost_dirs.add(os.path.dirname(path))
+                log.warning("fim: baseline not updated for %d changes: %s", len(states), exc)
+                self.lost_dirs.update(os.path.dirname(p) for p in states)
 
     def unsettled(self) -> set[str]:
         """Paths and folders whose folder gate must not be recorded now (a change not durable yet)."""
@@ -219,7 +227,9 @@ class Engine:
                 self.store.remember(path, after, trusted=trusted, content=content, root=self.root_of(path))
             return self.store.has_copy(path)
         except Exception as exc:  # a full disk must not stop the event; the copy is made next time
-            log.warning("fim: no known-good copy of %s: %s", display(path), exc)
+            self.counts["copy_failures"] = failures = self.counts.get("copy_failures", 0) + 1
+            if failures == 1 or failures % 1000 == 0:
+                log.warning("fim: no known-good copy of %s: %s (%d so far)", display(path), exc, failures)
             return False
 
     def _unreadable(self, path: str, root: str, detail: str) -> None:
