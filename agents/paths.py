@@ -10,6 +10,7 @@ line of defence in the spool: any other string that cannot be encoded is replace
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 
@@ -62,9 +63,11 @@ def from_event(data: dict[str, Any], field: str) -> str | None:
 
 
 def safe_json(value: Any) -> Any:
-    """A copy of `value` where every str (key or value) is encodable UTF-8 (display form otherwise)."""
+    """A copy of `value` that strict UTF-8 JSON can hold: strings in display form, NaN/Infinity as None."""
     if isinstance(value, str):
         return display(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {display(str(k)) if isinstance(k, str) else k: safe_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -125,16 +125,18 @@ class Spool:
             return len(bad) + self._insert(rows)
 
     def _encode(self, event: Event) -> tuple[str, str, bytes | str]:
-        """(id, kind, JSON body), or (id, kind, reason) when the event cannot be serialised at all."""
+        """(id, kind, JSON body), or (id, kind, reason) when the event cannot be serialised at all.
+
+        Strict JSON: a non-UTF-8 string is escaped, NaN/Infinity become null (counted in `escaped`)."""
         try:
             raw = event.to_dict()
             try:
-                text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+                text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
                 return str(event.id), str(event.kind), text.encode()
-            except UnicodeEncodeError:
+            except (UnicodeEncodeError, ValueError):
                 self.escaped += 1
-                return str(event.id), str(event.kind), json.dumps(safe_json(raw), ensure_ascii=False,
-                                                                  separators=(",", ":")).encode()
+                text = json.dumps(safe_json(raw), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                return str(event.id), str(event.kind), text.encode()
         except (TypeError, ValueError, RecursionError) as exc:
             return str(event.id), str(event.kind), f"unwritable: {type(exc).__name__}: {exc}"[:500]
 
