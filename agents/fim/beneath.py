@@ -77,10 +77,15 @@ def open_root(root: str) -> int:
 def open_beneath(root: str, path: str, flags: int = os.O_RDONLY) -> int:
     """A descriptor for `path`, resolved from `root` with no symlink anywhere (the last one included)."""
     parts = parts_of(root, path)
+    if not parts:  # the watched path itself (a folder, or a single file such as /etc/passwd)
+        try:
+            return os.open(root, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OutsideTree(errno.ENOENT, "the watched path is a symlink") from None
+            raise
     root_fd = open_root(root)
     try:
-        if not parts:
-            return os.dup(root_fd)
         return _open_parts(root_fd, parts, flags)
     finally:
         os.close(root_fd)

@@ -196,3 +196,11 @@ def test_concurrent_swapping_never_leaks(tree: dict[str, Path], tmp_path: Path, 
         thread.join(10)
         watcher.stop()
     assert leaked(events, tmp_path / "data") == []
+
+
+def test_a_single_file_root_is_read(tmp_path: Path, resolver: str) -> None:
+    """`paths: [/etc/passwd]` is a root that is a file: it is read as itself."""
+    single = tmp_path / "passwd"
+    single.write_text("root:x:0:0::/root:/bin/sh\n")
+    assert hash_file(str(single), keep=100, root=str(single))[1] == single.read_bytes()
+    assert lstat_state(str(single), str(single)) is not None
