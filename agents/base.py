@@ -3,19 +3,30 @@
 A watcher module registers itself with `@register("fim", schema=FIELD)`: the name is its section in
 agent.yml (a section left out is a watcher switched off), the schema validates that section strictly.
 The runner calls `factory(section, agent_config)` and then `start(emit)`; `emit` puts an Event on the
-durable spool and never blocks for the network.
+durable spool and never blocks for the network. `emit(event, Receipt(sink, key))` also asks to hear the
+event's fate: the spool writer calls `sink.settle([key, ...], ok)` once per written batch, ok=True when
+the events are on disk, False when the spool could not take them (see runner.py). A watcher that keeps
+state (the FIM baseline) moves it only on ok=True; an optional `resync()` is called when the spool
+takes writes again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from govwatch.events import Event
+from govwatch.events import Event  # noqa: F401  (the type emit takes)
 from govwatch.schema import Field
 
-Emit = Callable[[Event], None]
+Emit = Callable[..., None]  # emit(event: Event) or emit(event: Event, receipt: Receipt)
+
+
+class Receipt(NamedTuple):
+    """Hand this with an event to hear whether it became durable: `sink.settle(keys, ok)`."""
+
+    sink: Any
+    key: Any
 
 
 class Watcher(Protocol):

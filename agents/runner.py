@@ -3,6 +3,13 @@
 Watchers emit into an in-memory queue that one writer thread commits to the spool in batches (one fsync
 for many events, so a burst of file changes costs little); the sender is woken at each commit. A watcher
 that fails to start is reported and the others keep running.
+
+Watchers get an `Outbox` (durable emit): `emit(event, receipt)` settles the receipt (base.Receipt, one
+call per sink and batch) with ok=True once the event is on disk, or ok=False when the spool could not
+take it (a full disk), so a watcher advances its own state only with what is durable and finds the rest
+again when it rescans (`resync()` is called on every watcher once the spool takes writes again). While
+the spool cannot be written, heartbeats (saying why) and one "spool unwritable" notice travel from
+memory; other events wait in memory, bounded.
 """
 
 from __future__ import annotations
@@ -16,14 +23,28 @@ import time
 from typing import Any
 
 from govwatch import __version__
-from govwatch.agents.base import Watcher, load_watchers
+from govwatch.agents.base import Receipt, Watcher, load_watchers
 from govwatch.agents.config import credentials_warning, read_credentials, watcher_sections
 from govwatch.agents.sender import Sender
-from govwatch.agents.spool import Spool
+from govwatch.agents.spool import Spool, SpoolCorrupt, SpoolFull
 from govwatch.events import Event
 from govwatch.lifecycle import run_until_signalled
 
 log = logging.getLogger("govwatch.agent")
+HELD_MAX = 10_000  # events without a done callback kept in memory while the spool cannot be written
+Done = Any  # base.Receipt, a Callable[[bool], None], or None
+
+
+class Outbox:
+    """The emit function watchers get: non-blocking, with an optional `done(ok)` once durable (or not)."""
+
+    durable = True
+
+    def __init__(self, put: Any) -> None:
+        self._put = put
+
+    def __call__(self, event: Event, done: Done = None) -> None:
+        self._put((event, done))
 
 
 class Agent:
@@ -38,7 +59,13 @@ class Agent:
             log.warning(warning)
         os.makedirs(cfg["data_dir"], mode=0o700, exist_ok=True)
         self.spool = Spool(cfg["spool"], cfg["spool_max"])
-        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Event, Done] | None] = queue.Queue()
+        self.outbox = Outbox(self._enqueue)
+        self._held: list[Event] = []  # waiting for the spool to take writes again
+        self.spool_error: str | None = None
+        self.unwritten = 0  # events lost because the spool could not be written and memory was full
+        self._write_failures = 0
+        self._last_urgent = float("-inf")
         self._wake = threading.Event()
         collector = cfg["collector"]
         verify: bool | str = collector["ca_file"] or True
@@ -53,9 +80,12 @@ class Agent:
 
     def emit(self, event: Event) -> None:
         """Thread-safe and non-blocking: the writer thread makes it durable within milliseconds."""
-        self._queue.put(event)
+        self._enqueue((event, None))
+
+    def _enqueue(self, item: tuple[Event, Done]) -> None:
+        self._queue.put(item)
         for observe in self._observers:
-            observe(event)
+            observe(item[0])
 
     def command(self, command: dict[str, Any]) -> None:
         """Run a collector command on every watcher that understands it (`watcher.command(kind, arg)`)."""
@@ -66,13 +96,16 @@ class Agent:
                 handler(str(command.get("kind")), str(command.get("arg")))
 
     def start(self) -> None:
+        if self.spool.recovered:
+            self.emit(Event("agent", {"problem": "spool_corrupt", "detail": self.spool.recovered[:500]}, "critical",
+                            f"{self.cfg['name']}: {self.spool.recovered}"[:500]))
         self._spawn("spool-writer", self._write_loop)
         self._spawn("sender", self.sender.run)
         registry = load_watchers()
         for name in watcher_sections(self.cfg):
             try:
                 watcher = registry[name].factory(self.cfg[name], self.cfg)
-                watcher.start(self.emit)
+                watcher.start(self.outbox)
             except Exception as exc:  # one broken watcher must not stop the others
                 log.error("watcher %s failed to start: %s", name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 self.emit(Event("agent", {"problem": "watcher_failed", "watcher": name, "detail": str(exc)[:500]},
@@ -91,30 +124,86 @@ class Agent:
 
     def _write_loop(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self._retry_in() if self.spool_error else None)
+            except queue.Empty:
+                first = (self.heartbeat(), None)  # a probe that is useful if it gets through
             batch = [first]
             while len(batch) < 2000:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            events = [e for e in batch if e is not None]
-            if events:
-                self._write(events)
+            items = [item for item in batch if item is not None]
+            if items or self._held:
+                self._write(items)
             if None in batch:
                 return
 
-    def _write(self, events: list[Event]) -> None:
-        for attempt in range(1, 1_000_000):
+    def _retry_in(self) -> float:
+        return min(5.0, 0.1 * 2 ** min(self._write_failures, 6))
+
+    def _write(self, items: list[tuple[Event, Done]], again: bool = True) -> None:
+        """Commit held and new events; report each one's fate to its watcher."""
+        events = self._held + [event for event, _ in items]
+        try:
+            self.spool.put(events)
+        except SpoolCorrupt as exc:
+            log.critical("the spool %s is corrupt (%s): moving it aside", self.spool.path, exc)
             try:
-                self.spool.put(events)
-                self._wake.set()
+                self.spool.recover(str(exc))
+            except Exception as again_exc:  # cannot even start a new one: treat as unwritable
+                self._unwritable(items, f"corrupt and not replaceable: {again_exc}")
                 return
-            except Exception as exc:  # disk full or locked: keep the events in memory and retry
-                if attempt in (1, 10) or attempt % 100 == 0:
-                    log.error("cannot write %d events to the spool %s: %s (retrying)", len(events), self.spool.path,
-                              exc)
-                time.sleep(min(5.0, 0.1 * attempt))
+            notice = Event("agent", {"problem": "spool_corrupt", "detail": (self.spool.recovered or "")[:500]},
+                           "critical", (self.spool.recovered or "spool replaced")[:500])
+            self._held.append(notice)
+            if again:
+                self._write(items, again=False)
+            else:
+                self._unwritable(items, str(exc))
+            return
+        except SpoolFull as exc:
+            self._unwritable(items, str(exc))
+            return
+        self._held = []
+        _settle([done for _, done in items], True)
+        self._wake.set()
+        if self.spool_error is not None:
+            self._recovered()
+
+    def _unwritable(self, items: list[tuple[Event, Done]], error: str) -> None:
+        """The spool cannot be written: watchers forget (and rescan later), others wait, heartbeats fly."""
+        self._write_failures += 1
+        first = self.spool_error is None
+        self.spool_error = f"cannot write the spool {self.spool.path}: {error}"[:500]
+        if first or self._write_failures % 100 == 0:
+            log.error("%s (attempt %d; retrying)", self.spool_error, self._write_failures)
+        if first:
+            self.sender.urgent("spool", Event("agent", {"problem": "spool_unwritable", "detail": self.spool_error},
+                                              "high", f"{self.cfg['name']}: {self.spool_error}"[:500]))
+        held = [e for e in self._held if e.kind != "heartbeat"]
+        _settle([done for _, done in items], False)
+        held += [event for event, done in items if done is None and event.kind != "heartbeat"]
+        if len(held) > HELD_MAX:
+            self.unwritten += len(held) - HELD_MAX
+            held = held[-HELD_MAX:]
+        self._held = held
+        if time.monotonic() - self._last_urgent >= min(self.cfg["heartbeat"], 30.0):
+            self._last_urgent = time.monotonic()
+            self.sender.urgent("heartbeat", self.heartbeat())
+
+    def _recovered(self) -> None:
+        log.warning("the spool %s takes writes again after %d failed attempts; rescanning", self.spool.path,
+                    self._write_failures)
+        self.spool_error, self._write_failures = None, 0
+        for name, watcher in list(self.watchers.items()):
+            resync = getattr(watcher, "resync", None)
+            if resync is not None:
+                try:
+                    resync()
+                except Exception as exc:
+                    log.error("watcher %s could not resync: %s", name, exc)
 
     def heartbeat(self) -> Event:
         stats = {}
@@ -127,7 +216,8 @@ class Agent:
                 "config_file": self.cfg.get("config_file"),
                 "watchers": sorted(self.watchers), "uptime": round(time.time() - self.started, 1),
                 "spool_backlog": self.spool.backlog(), "spool_dropped": self.spool.dropped(),
-                "spool_dead": self.spool.dead(), "sender_failures": self.sender.failures, "stats": stats}
+                "spool_dead": self.spool.dead(), "sender_failures": self.sender.failures, "stats": stats,
+                "spool_error": self.spool_error, "spool_unwritten": self.unwritten}
         return Event("heartbeat", data, "info", f"{self.cfg['name']} alive")
 
     def _heartbeat_loop(self) -> None:
@@ -147,6 +237,23 @@ class Agent:
         for thread in self._threads:
             thread.join(timeout=10)
         self.spool.close()
+
+
+def _settle(dones: list[Done], ok: bool) -> None:
+    """Tell watchers the fate of their events: one `settle` call per sink (one baseline transaction)."""
+    groups: dict[int, tuple[Any, list[Any]]] = {}
+    calls = []
+    for done in dones:
+        if isinstance(done, Receipt):
+            groups.setdefault(id(done.sink), (done.sink, []))[1].append(done.key)
+        elif done is not None:
+            calls.append(lambda d=done: d(ok))
+    calls += [lambda sink=sink, keys=keys: sink.settle(keys, ok) for sink, keys in groups.values()]
+    for call in calls:
+        try:
+            call()
+        except Exception:  # a watcher's bookkeeping must never stop the writer
+            log.exception("event bookkeeping failed")
 
 
 def run(cfg: dict[str, Any]) -> int:

@@ -1,26 +1,38 @@
 """Ships spooled events to the collector: gzip batches, retries with capped exponential backoff and full
 jitter, and deletes only what the collector acknowledged. A batch the collector refuses as malformed is
 split until the bad event is isolated, which is then kept in a dead-letter table (never retried forever,
-never silently deleted)."""
+never silently deleted). Any answer that judges the content (400, 409, 413, 415, 422: e.g. an event
+whose clock is far off, if a collector refuses it) takes that path too; every other answer ("not now":
+408, 429, 5xx; or a setup problem the operator must fix: 401, 403, 404) is retried and the events kept.
+
+Some events must travel even when the spool cannot be written (a full disk): the runner hands those
+(the latest heartbeat, the "spool unwritable" notice) to `urgent`, and they are posted from memory first.
+Every request carries an HTTP `Date`, and the collector's `Date` tells the agent when its clock is off."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 import requests
 
 from govwatch import __version__
+from govwatch.agents.paths import safe_json
 from govwatch.agents.spool import Spool
 from govwatch.errors import network_reason
+from govwatch.events import Event
 
 log = logging.getLogger("govwatch.agent.sender")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+CONTENT = {400, 409, 413, 415, 422}  # the collector judged the events themselves: isolate, dead-letter
+SKEW_WARNING = 300.0  # seconds between the agent's clock and the collector's before it is logged
 
 
 class Sender:
@@ -44,16 +56,80 @@ class Sender:
         self.last_error = ""
         self._limit = batch_size
         self.on_command = on_command
+        self.clock_skew: float | None = None  # collector time minus agent time, from its Date header
+        self._urgent: dict[str, bytes] = {}
+        self._urgent_lock = threading.Lock()
+
+    def urgent(self, key: str, event: Event) -> None:
+        """Post this event from memory, before the spool, replacing an unsent one under the same key."""
+        body = json.dumps(safe_json(event.to_dict()), ensure_ascii=False, separators=(",", ":")).encode()
+        with self._urgent_lock:
+            self._urgent[key] = body
+        self.wake.set()
 
     def run(self) -> None:
         while not self._stop.is_set():
-            rows = self.spool.peek(self._limit)
-            if not rows:
+            try:
+                moved = self._step()
+            except Exception as exc:  # the spool unreadable for a moment (disk, corruption): keep going
+                moved = self._failed(f"spool: {exc}")
+            if moved is None:
                 self.wake.wait(1.0)
                 self.wake.clear()
-                continue
-            if not self.send(rows):
+            elif not moved:
                 self._backoff()
+
+    def _step(self) -> bool | None:
+        """One batch: urgent events first, then the spool; None when there was nothing to send."""
+        with self._urgent_lock:
+            urgent = dict(self._urgent)
+        if urgent:
+            ok = self._post(list(urgent.values())) == 200
+            if ok:
+                with self._urgent_lock:
+                    for key, body in urgent.items():
+                        if self._urgent.get(key) is body:
+                            del self._urgent[key]
+            if not ok:
+                return False
+        rows = self.spool.peek(self._limit)
+        if not rows:
+            return True if urgent else None
+        return self.send(rows)
+
+    def _post(self, bodies: list[bytes]) -> int:
+        """POST urgent bodies; the HTTP status (0 if unreachable). A refused urgent event is dropped."""
+        body = gzip.compress(b'{"events":[' + b",".join(bodies) + b"]}", compresslevel=5)
+        try:
+            response = self._request(body)
+        except requests.RequestException as exc:
+            self._failed(f"collector unreachable: {network_reason(exc)}")
+            return 0
+        if response.status_code == 200 or response.status_code in CONTENT:
+            if response.status_code != 200:
+                log.error("collector refused urgent events (%d %s)", response.status_code, _reason(response))
+            return 200
+        self._failed(f"collector answered {response.status_code}: {_reason(response)}")
+        return response.status_code
+
+    def _request(self, body: bytes) -> Any:
+        self.session.headers["Date"] = formatdate(usegmt=True)
+        response = self.session.post(self.url, data=body, timeout=self.timeout, verify=self.verify)
+        self._skew(response)
+        return response
+
+    def _skew(self, response: Any) -> None:
+        """Note how far the collector's clock is from ours; log it (once per episode) when large."""
+        header = (getattr(response, "headers", None) or {}).get("Date")
+        if not header:
+            return
+        try:
+            skew = parsedate_to_datetime(header).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return
+        if abs(skew) >= SKEW_WARNING and (self.clock_skew is None or abs(self.clock_skew) < SKEW_WARNING):
+            log.warning("this host's clock is %+.0f s off the collector's: fix NTP (events carry both times)", skew)
+        self.clock_skew = skew
 
     def stop(self) -> None:
         self._stop.set()
@@ -63,7 +139,7 @@ class Sender:
         """POST one batch; True if the spool moved forward (acknowledged or isolated a bad event)."""
         body = gzip.compress(b'{"events":[' + b",".join(body for _, body in rows) + b"]}", compresslevel=5)
         try:
-            response = self.session.post(self.url, data=body, timeout=self.timeout, verify=self.verify)
+            response = self._request(body)
         except requests.RequestException as exc:
             return self._failed(f"collector unreachable: {network_reason(exc)}")
         if response.status_code == 200:
@@ -74,7 +150,7 @@ class Sender:
             self._commands(response)
             return True
         reason = _reason(response)
-        if response.status_code in (400, 413):
+        if response.status_code in CONTENT:
             return self._refused(rows, response.status_code, reason)
         if response.status_code == 429:
             retry_after = response.headers.get("Retry-After", "1")

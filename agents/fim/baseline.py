@@ -83,6 +83,7 @@ class Baseline:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._keyed: tuple[bytes, Any] | None = None
+        self._applies = 0
         self.files = FileTable(self)
 
     # --- verifying -----------------------------------------------------------------------------
@@ -256,6 +257,7 @@ class Baseline:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-1024")  # 1 MiB: lookups are by key, the OS caches the file
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoint() does it, off the event path
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # a checkpointed WAL shrinks back
             _create_tables(self._db)
         return self._db
 
@@ -280,9 +282,15 @@ class Baseline:
                 self._apply(db, upserts, deletes)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back already (SQLITE_FULL): the sum must still be restored
                 self._trust_meta_from(db)
                 raise
+            self._applies += 1
+            if self._applies % 64 == 0:
+                checkpoint_if_big(self.db_path)
 
     def _apply(self, db: sqlite3.Connection, upserts: dict[str, FileState], deletes: Iterable[str]) -> None:
         one, digest = f"SELECT {_COLUMNS} FROM files WHERE path = ?", self._row_digest
@@ -373,6 +381,20 @@ class BaselineBuilder:
             if os.path.exists(base.db_path + suffix):
                 os.unlink(base.db_path + suffix)
         base.write_file_seal()
+
+
+WAL_LIMIT = 4 * 2**20
+
+
+def checkpoint_if_big(db_path: str, limit: int = WAL_LIMIT) -> None:
+    """Bound the WAL during long bursts (the scan loop's checkpoint waits for the end of a pass): on a
+    nearly full disk an unbounded WAL would take the space the spool needs."""
+    try:
+        big = os.stat(db_path + "-wal").st_size > limit
+    except OSError:
+        return
+    if big:
+        checkpoint_wal(db_path)
 
 
 def checkpoint_wal(db_path: str) -> None:

@@ -14,9 +14,10 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
-from govwatch.agents.fim.baseline import FileState, checkpoint_wal
+from govwatch.agents.fim.baseline import WAL_LIMIT, FileState, checkpoint_if_big, checkpoint_wal
 from govwatch.agents.fim.scan import hash_file
 from govwatch.errors import GovwatchError
 
@@ -86,6 +87,8 @@ class KnownGoodStore:
         self._db.execute("PRAGMA synchronous=NORMAL")  # a lost last copy is re-made; no fsync per event
         self._db.execute("PRAGMA cache_size=-512")  # an index read by key: keep the agent small
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # the watcher's scan loop calls checkpoint()
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
+        self._writes = 0
         self._db.execute("CREATE TABLE IF NOT EXISTS versions (path BLOB, sha256 TEXT, size INTEGER, mode INTEGER,"
                          " uid INTEGER, gid INTEGER, seen_at REAL, trusted INTEGER, PRIMARY KEY (path, sha256))")
         self.skipped = 0
@@ -94,20 +97,27 @@ class KnownGoodStore:
     def _blob(self, sha: str) -> str:
         return os.path.join(self.folder, "blobs", sha[:2], sha)
 
-    def remember(self, path: str, state: FileState, trusted: bool, content: bytes | None = None) -> bool:
-        """Keep a copy of `path` as `state` describes it; False if too big or no longer that content."""
+    def remember(self, path: str, state: FileState, trusted: bool, content: bytes | None = None,
+                 root: str | None = None) -> bool:
+        """Keep a copy of `path` as `state` describes it; False if too big or no longer that content.
+
+        When the content must be read here, it is read beneath `root` (beneath.py) and must still be the
+        scanned inode, so a file outside the watched tree never enters the store."""
         if state.type != "file" or state.sha256 is None or state.size > self.max_file:
             return False
         blob = self._blob(state.sha256)
         if not os.path.exists(blob):
             if content is None:
                 try:
-                    digest, content = hash_file(path, keep=self.max_file)
+                    digest, content = hash_file(path, keep=self.max_file, root=root, inode=state.inode)
                 except OSError:
                     return False
                 if digest != state.sha256 or content is None:
                     return False  # it changed again meanwhile; the next event will carry it
             if self.total_bytes + len(content) > self.max_total and not self._evict(len(content)):
+                self.skipped += 1
+                return False
+            if not _room_for(self.folder, len(content)):
                 self.skipped += 1
                 return False
             _write_atomic(blob, content, 0o600)
@@ -116,15 +126,19 @@ class KnownGoodStore:
                          " seen_at = excluded.seen_at, trusted = max(trusted, excluded.trusted)",
                          (os.fsencode(path), state.sha256, state.size, state.mode, state.uid, state.gid,
                           self.clock(), int(trusted)))
+        self._writes += 1
+        if self._writes % 64 == 0 and not self._db.in_transaction:
+            checkpoint_if_big(os.path.join(self.folder, "index.db"))
         return True
 
-    def remember_many(self, items: list[tuple[str, FileState]]) -> int:
+    def remember_many(self, items: list[tuple[str, FileState]],
+                      root_of: Callable[[str], str | None] | None = None) -> int:
         """Keep trusted copies of many files in one transaction (after a fresh baseline); return how many."""
         kept = 0
         self._db.execute("BEGIN")
         try:
             for path, state in items:
-                kept += self.remember(path, state, trusted=True)
+                kept += self.remember(path, state, trusted=True, root=root_of(path) if root_of else None)
         finally:
             self._db.execute("COMMIT")
         return kept
@@ -176,6 +190,20 @@ class KnownGoodStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+RESERVE_MAX, RESERVE_SHARE = 64 * 2**20, 0.2
+
+
+def _room_for(folder: str, size: int) -> bool:
+    """Copies never take the last free space of the agent's disk: the spool (the events) needs it first.
+    The reserve is 20% of the file system, at most 64 MiB."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return True
+    reserve = min(RESERVE_MAX, fs.f_blocks * fs.f_frsize * RESERVE_SHARE)
+    return fs.f_bavail * fs.f_frsize - size - 8192 >= reserve
 
 
 def _write_atomic(path: str, content: bytes, mode: int) -> None:

@@ -37,7 +37,7 @@ def run_scan(args: argparse.Namespace, out: IO[str]) -> int:
     """`fim scan`: --init writes the baseline; otherwise print one JSON line per change (exit 1 if any)."""
     roots = _roots(args.paths)
     key_path = args.key or args.db + ".key"
-    hasher = Hasher(args.workers or None, _size(args.max_hash_size, "--max-hash-size"))
+    hasher = Hasher(args.workers or None, _size(args.max_hash_size, "--max-hash-size"), roots=roots)
     problems: list[Problem] = []
     started = time.monotonic()
     if args.init:
@@ -94,13 +94,14 @@ def _init(args: argparse.Namespace, roots: list[str], key_path: str, hasher: Has
     key = load_or_create_key(key_path, create=True)
     Baseline(args.db, key).write_all(files, roots, gates)
     if args.store:
+        from govwatch.agents.fim.beneath import Roots
         from govwatch.agents.fim.evidence import KnownGoodStore
 
-        store, kept = KnownGoodStore(args.store), [0]
+        store, tree, kept = KnownGoodStore(args.store), Roots(roots), [0]
         with Progress("fim: keeping known-good copies", count=lambda: kept[0], total=len(regular), unit="files"):
             for path in regular:
                 if path in files:
-                    store.remember(path, files[path], trusted=True)
+                    store.remember(path, files[path], trusted=True, root=tree.root_of(path))
                 kept[0] += 1
         store.close()
     _report(problems)
@@ -115,16 +116,19 @@ def _judge(args: argparse.Namespace, changes: list[Change], roots: list[str]) ->
     folder = args.rules or default_rules_dir()
     if folder is None:
         return {}
+    from govwatch.agents.fim.beneath import Roots
     from govwatch.agents.fim.evidence import webshell_markers
     from govwatch.agents.fim.scan import hash_file
 
-    rules = FimRules.load(folder)
+    rules, tree = FimRules.load(folder), Roots(roots)
     verdicts = {}
     for change in changes:
         markers: list[str] = []
         if change.change in ("created", "modified") and change.after and change.after.type == "file":
             try:
-                markers = webshell_markers(hash_file(change.path, keep=MARKER_SCAN_BYTES)[1])
+                content = hash_file(change.path, keep=MARKER_SCAN_BYTES, root=tree.root_of(change.path),
+                                    inode=change.after.inode)[1]
+                markers = webshell_markers(content)
             except OSError:
                 pass
         verdicts[change.path] = rules.judge_change(change, roots, web_roots=roots, markers=markers)

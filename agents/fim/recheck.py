@@ -12,11 +12,12 @@ gates cannot have been edited.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 
 from govwatch.agents.fim.baseline import _TYPES as _TYPE_BITS
 from govwatch.agents.fim.baseline import Baseline, FileState
-from govwatch.agents.fim.scan import Problem, folder_gate, lstat_state
+from govwatch.agents.fim.scan import Problem, folder_gate, lstat_state, open_folder
 
 
 class GatedWalk:
@@ -38,32 +39,19 @@ class GatedWalk:
             self.current[root] = state
             self.entries += 1
             if state.type == "dir":
-                self._walk(root, excluded, problems)
+                self._walk(root, state.inode, excluded, problems)
 
-    def _walk(self, top: str, excluded: Callable[[str], bool], problems: list[Problem]) -> None:
+    def _walk(self, top: str, inode: int, excluded: Callable[[str], bool], problems: list[Problem]) -> None:
+        """Folders are listed through descriptors opened beneath `top` (see scan._walk_dir)."""
         gates, visited, no_excludes = self.gates, self.visited, not getattr(excluded, "patterns", 1)
-        stack = [top]
+        stack: list[tuple[str, int | None]] = [(top, inode)]
         while stack:
-            folder = stack.pop()
+            folder, expected = stack.pop()
             visited.add(folder)
-            listed: list[tuple[os.DirEntry, os.stat_result]] = []
+            listed: list[tuple[str, os.stat_result, str | None]] = []
             records: list[tuple] = []
             try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if not no_excludes and excluded(entry.path):
-                            continue
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        listed.append((entry, st))
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                            records.append((entry.name, st.st_mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
-                        else:
-                            records.append((entry.name, st.st_mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
-                                            st.st_mtime_ns, st.st_ctime_ns))
+                fd = open_folder(top, folder, expected)
             except FileNotFoundError:
                 self.moved.append(folder)
                 continue
@@ -71,6 +59,18 @@ class GatedWalk:
                 problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
                 self.moved.append(folder)
                 continue
+            try:
+                self._list(fd, folder.rstrip("/") + "/", excluded if not no_excludes else None, listed, records,
+                           stack)
+            except FileNotFoundError:
+                self.moved.append(folder)
+                continue
+            except OSError as exc:
+                problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
+                self.moved.append(folder)
+                continue
+            finally:
+                os.close(fd)
             self.entries += len(listed)
             gate = folder_gate(records)
             if gates.get(folder) != gate:
@@ -78,16 +78,33 @@ class GatedWalk:
                 self.fresh_gates[folder] = gate
                 self._states(listed)
 
-    def _states(self, listed: list[tuple[os.DirEntry, os.stat_result]]) -> None:
+    @staticmethod
+    def _list(fd: int, prefix: str, excluded: Callable[[str], bool] | None,
+              listed: list[tuple[str, os.stat_result, str | None]], records: list[tuple], stack: list) -> None:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                path = prefix + entry.name
+                if excluded is not None and excluded(path):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    target = os.readlink(entry.name, dir_fd=fd) if stat.S_ISLNK(st.st_mode) else None
+                except FileNotFoundError:
+                    continue
+                listed.append((path, st, target))
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append((path, st.st_ino))
+                    records.append((entry.name, st.st_mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
+                else:
+                    records.append((entry.name, st.st_mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
+                                    st.st_mtime_ns, st.st_ctime_ns))
+
+    def _states(self, listed: list[tuple[str, os.stat_result, str | None]]) -> None:
         new, types, current = tuple.__new__, _TYPE_BITS.get, self.current
-        for entry, st in listed:
+        for path, st, target in listed:
             kind = types(st.st_mode & 0o170000, "other")
-            try:
-                target = os.readlink(entry.path) if kind == "symlink" else None
-            except FileNotFoundError:
-                continue
-            current[entry.path] = new(FileState, (kind, st.st_size, st.st_mode & 0o7777, st.st_uid, st.st_gid,
-                                                  st.st_ino, st.st_mtime_ns, st.st_ctime_ns, None, target, 0))
+            current[path] = new(FileState, (kind, st.st_size, st.st_mode & 0o7777, st.st_uid, st.st_gid,
+                                            st.st_ino, st.st_mtime_ns, st.st_ctime_ns, None, target, 0))
 
     def baseline_rows(self, baseline: Baseline, roots: list[str]) -> dict[str, FileState]:
         """The baseline rows the moved folders need: their children, and whole subtrees no longer walked."""

@@ -22,11 +22,10 @@ from typing import NamedTuple
 
 from govwatch.agents.fim.baseline import _TYPES as _TYPE_BITS
 from govwatch.agents.fim.baseline import FileState, state_from_stat
+from govwatch.agents.fim.beneath import Roots, lstat_beneath, open_beneath, open_root
+from govwatch.agents.fim.hashing import hash_file
 
-READ_CHUNK = 1 << 20
 EARLY_SIZE = 1 << 20  # files at least this large are hashed during the walk (mostly without the GIL)
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK
-_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 class Change(NamedTuple):
@@ -59,8 +58,14 @@ class Excluder:
         return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in self.patterns)
 
 
-def lstat_state(path: str) -> FileState | None:
-    """The current metadata of `path` without following a symlink, or None if it is gone."""
+def lstat_state(path: str, root: str | None = None) -> FileState | None:
+    """The current metadata of `path` without following a symlink, or None if it is gone.
+
+    With `root`, `path` is looked up as an entry of that tree (no symlink on the way, see beneath.py):
+    a path whose folder was swapped for a symlink is not in the tree, so None."""
+    if root is not None:
+        found = lstat_beneath(root, path)
+        return None if found is None else state_from_stat(*found)
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -120,17 +125,30 @@ def folder_gate(records: list[tuple]) -> bytes:
 
 def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], bool],
               problems: list[Problem] | None, gates: dict[str, bytes] | None = None,
-              early: Callable[[str, int], None] | None = None) -> Iterator[str]:
+              early: Callable[[str, int, int], None] | None = None) -> Iterator[str]:
     # The hot loop of every scan: FileStates are built with tuple.__new__ (C speed), not field by field.
+    # Each folder is listed through a descriptor opened beneath `top` and checked to be the inode its
+    # parent listed, and entries are stat'ed relative to it: a folder swapped for a symlink mid-walk is
+    # never entered (its names, sizes and content stay unread).
     new, types, readlink, no_excludes = tuple.__new__, _TYPE_BITS.get, os.readlink, not getattr(excluded, "patterns", 1)
-    stack = [top]
+    stack: list[tuple[str, int | None]] = [(top, found[top].inode if top in found else None)]
     while stack:
-        folder = stack.pop()
+        folder, inode = stack.pop()
         records: list[tuple] = []
+        prefix = folder.rstrip("/") + "/"
         try:
-            with os.scandir(folder) as entries:
+            fd = open_folder(top, folder, inode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if problems is not None:
+                problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
+            continue
+        try:
+            with os.scandir(fd) as entries:
                 for entry in entries:
-                    path = entry.path
+                    name = entry.name
+                    path = prefix + name
                     if not no_excludes and excluded(path):
                         continue
                     try:
@@ -139,16 +157,16 @@ def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], b
                         kind = types(mode & 0o170000, "other")
                         found[path] = new(FileState, (kind, st.st_size, mode & 0o7777, st.st_uid, st.st_gid, st.st_ino,
                                                       st.st_mtime_ns, st.st_ctime_ns, None,
-                                                      readlink(path) if kind == "symlink" else None, 0))
+                                                      readlink(name, dir_fd=fd) if kind == "symlink" else None, 0))
                     except FileNotFoundError:
                         continue
                     if kind == "dir":
-                        stack.append(path)
-                        records.append((entry.name, mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
+                        stack.append((path, st.st_ino))
+                        records.append((name, mode, 0, st.st_uid, st.st_gid, st.st_ino, 0, 0))
                     else:
                         if early is not None and st.st_size >= EARLY_SIZE and kind == "file":
-                            early(path, st.st_size)
-                        records.append((entry.name, mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
+                            early(path, st.st_size, st.st_ino)
+                        records.append((name, mode, st.st_size, st.st_uid, st.st_gid, st.st_ino,
                                         st.st_mtime_ns, st.st_ctime_ns))
         except FileNotFoundError:
             continue
@@ -156,50 +174,20 @@ def _walk_dir(top: str, found: dict[str, FileState], excluded: Callable[[str], b
             if problems is not None:
                 problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
             continue
+        finally:
+            os.close(fd)
         if gates is not None:
             gates[folder] = folder_gate(records)
         yield folder
 
 
-def hash_file(path: str, max_hash_size: int | None = None, keep: int = 0) -> tuple[str | None, bytes | None]:
-    """SHA-256 of a regular file read in streaming, and its content when it is at most `keep` bytes.
-
-    Files above `max_hash_size` are tracked by metadata only (sha256 None). Never follows a symlink and
-    never blocks on a FIFO swapped in. Raises OSError if unreadable.
-    """
-    try:
-        fd = os.open(path, _OPEN_FLAGS | _NOATIME)
-    except PermissionError:
-        fd = os.open(path, _OPEN_FLAGS)
-    try:
-        if max_hash_size is not None and os.fstat(fd).st_size > max_hash_size:
-            return None, None
-        digest = hashlib.sha256()
-        buffer = _buffer()
-        view, size = memoryview(buffer), len(buffer)
-        kept: list[bytes] | None = [] if keep else None
-        total = 0
-        while count := os.readv(fd, [buffer]):
-            digest.update(view[:count])
-            total += count
-            if kept is not None:
-                kept = None if total > keep else kept + [bytes(view[:count])]
-            if count < size:  # a short read of a regular file is its end
-                break
-        return digest.hexdigest(), (b"".join(kept) if kept is not None else None)
-    finally:
+def open_folder(top: str, folder: str, inode: int | None) -> int:
+    """A descriptor of `folder` opened beneath `top`, checked to be the inode seen when it was listed."""
+    fd = open_root(top) if folder == top else open_beneath(top, folder, os.O_RDONLY | os.O_DIRECTORY)
+    if inode is not None and os.fstat(fd).st_ino != inode:
         os.close(fd)
-
-
-_local = threading.local()
-
-
-def _buffer() -> bytearray:
-    """One reusable read buffer per thread: no 1 MiB allocation (and page faults) per file."""
-    buffer = getattr(_local, "buffer", None)
-    if buffer is None:
-        buffer = _local.buffer = bytearray(READ_CHUNK)
-    return buffer
+        raise FileNotFoundError(folder)  # replaced since it was listed: the next look sees the new one
+    return fd
 
 
 class Hasher:
@@ -211,8 +199,10 @@ class Hasher:
     """
 
     def __init__(self, workers: int | None = None, max_hash_size: int | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, roots: Iterable[str] | None = None) -> None:
         self.workers = workers or max(2, os.cpu_count() or 2)
+        self.roots = Roots(list(roots)) if roots is not None else None  # reads stay beneath these
+        self._inodes: dict[str, int] = {}
         self.max_hash_size = max_hash_size
         self.clock = clock
         self.files_hashed = 0
@@ -222,9 +212,11 @@ class Hasher:
         self._early_results: list[tuple[str, str | None, str | None]] = []
         self._early_thread: threading.Thread | None = None
 
-    def early(self, path: str, size: int) -> None:
+    def early(self, path: str, size: int, inode: int | None = None) -> None:
         """Hash this large file now, on a helper thread, while the caller keeps walking."""
         self._sizes[path] = size
+        if inode is not None:
+            self._inodes[path] = inode
         self._early.put(path)
         if self._early_thread is None:
             self._early_thread = threading.Thread(target=self._early_loop, daemon=True, name="fim-hash-early")
@@ -257,6 +249,7 @@ class Hasher:
                        key=lambda p: states[p].size, reverse=True)
         now = int(self.clock())
         self._sizes = {p: states[p].size for p in paths}  # known from the walk: no fstat per file
+        self._inodes = {p: states[p].inode for p in paths}
         pending = deque(paths)
         helpers = [threading.Thread(target=self._drain, args=(pending, pending.popleft, results), daemon=True,
                                     name="fim-hash") for _ in range(min(self.workers - 1, len(paths) // 32))]
@@ -293,7 +286,9 @@ class Hasher:
             append((path, None, None))  # metadata only; no need to open it
             return
         try:
-            append((path, hash_file(path, limit if path not in sizes else None)[0], None))
+            root = self.roots.root_of(path) if self.roots is not None else None
+            digest = hash_file(path, limit if path not in sizes else None, root=root, inode=self._inodes.get(path))[0]
+            append((path, digest, None))
         except FileNotFoundError:
             append((path, None, "gone"))
         except OSError as exc:

@@ -7,6 +7,8 @@ import stat
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NamedTuple
 
+from govwatch.agents.paths import with_raw
+
 _TYPES = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo",
           stat.S_IFSOCK: "socket", stat.S_IFCHR: "char", stat.S_IFBLK: "block"}
 
@@ -33,10 +35,12 @@ class FileState(NamedTuple):
         return (self.type, self.size, self.mode, self.uid, self.gid, self.inode, self.mtime_ns, self.ctime_ns)
 
     def to_json(self) -> dict[str, Any]:
-        """The event/CLI form: {sha256,size,mode,uid,gid,inode,mtime,ctime,type,target}."""
-        return {"sha256": self.sha256, "size": self.size, "mode": f"{self.mode:04o}", "uid": self.uid,
-                "gid": self.gid, "inode": self.inode, "mtime": self.mtime_ns / 1e9, "ctime": self.ctime_ns / 1e9,
-                "type": self.type, "target": self.target}
+        """The event/CLI form: {sha256,size,mode,uid,gid,inode,mtime,ctime,type,target[,target_b64]}."""
+        out = {"sha256": self.sha256, "size": self.size, "mode": f"{self.mode:04o}", "uid": self.uid,
+               "gid": self.gid, "inode": self.inode, "mtime": self.mtime_ns / 1e9, "ctime": self.ctime_ns / 1e9,
+               "type": self.type}
+        with_raw(out, "target", self.target)  # a symlink target is bytes too
+        return out
 
 
 def state_from_stat(st: os.stat_result, target: str | None = None) -> FileState:

@@ -207,7 +207,7 @@ class FimWatcher:
         started = time.monotonic()
         problems: list[Problem] = []
         gates: dict[str, bytes] = {}
-        hasher = Hasher(max_hash_size=self.cfg["max_hash_size"], clock=self.clock)
+        hasher = Hasher(max_hash_size=self.cfg["max_hash_size"], clock=self.clock, roots=self.cfg["paths"])
         build = engine.baseline.builder(self.cfg["paths"])
         with Progress("fim: first baseline", count=lambda: hasher.done, unit="files hashed"):  # log lines
             for batch in walk_batches(self.cfg["paths"], Excluder(self.cfg["exclude"]), problems, gates):
@@ -276,7 +276,7 @@ class FimWatcher:
             engine.reconcile(path)
         with engine.lock:  # a gate older than a change can only mismatch later (ctime moves on), never hide it
             unreadable = [p.path for p in problems] + list(engine.unreadable)
-            troubled = {os.path.dirname(p) for p in unreadable} | set(unreadable)
+            troubled = {os.path.dirname(p) for p in unreadable} | set(unreadable) | engine.unsettled()
             engine.baseline.set_gates({f: g for f, g in gated.fresh_gates.items() if f not in troubled})
         self.numbers["scan_seconds"] = time.monotonic() - started
         self.numbers["rescans"] += 1
@@ -291,6 +291,11 @@ class FimWatcher:
     def request_rescan(self, root: str) -> None:
         with self.wake:
             self.rescan_roots.add(root)
+
+    def resync(self) -> None:
+        """The spool could not take some events (disk full): rescan every root now that it can."""
+        for root in self.cfg["paths"]:
+            self.request_rescan(root)
 
     # --- realtime settling ---------------------------------------------------------------------
     def later(self, path: str, delay: float, hint: str) -> None:
