@@ -42,7 +42,8 @@ SCHEMA = Field("list", item=RESPONSE, default=[], doc="automatic response per we
 
 def action_event(cfg: dict[str, Any], action: str, path: str, detail: dict[str, Any], undo_cmd: str,
                  by: str) -> Event:
-    data = {"problem": "response", "notice": "response", "action": action, "path": path, "by": by, "undo": undo_cmd, **detail}
+    data = {"problem": "response", "notice": "response", "action": action, "path": path, "by": by,
+            "undo": undo_cmd, **detail}
     return Event("agent", data, "high" if by == "auto" else "medium",
                  f"{cfg['name']}: {action} {path} ({by}); undo: {undo_cmd}")
 
@@ -153,8 +154,9 @@ class AutoResponder:
             if len(done) >= rule["max_actions"]:
                 if now >= self.paused_until.get(rule["root"], 0.0):
                     self.paused_until[rule["root"]] = done[0] + rule["window"]
-                    self.emit(Event("agent", {"problem": "response_paused", "notice": "response_paused", "root": rule["root"],
-                                              "limit": rule["max_actions"], "window": rule["window"]}, "high",
+                    self.emit(Event("agent", {"problem": "response_paused", "notice": "response_paused",
+                                              "root": rule["root"], "limit": rule["max_actions"],
+                                              "window": rule["window"]}, "high",
                                     f"{self.cfg['name']}: automatic response in {rule['root']} paused after "
                                     f"{rule['max_actions']} actions in {rule['window']:g}s; act by hand"))
                 return
