@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from govwatch.agents.defacement.html import Page, parse
 from govwatch.errors import GovwatchError
 
-VERSION = 1
+VERSION = 2   # 2: features read from the HTML5 tree (selectolax); version-1 profiles are learned again
 MAX_SNAPSHOTS = 20
 STABLE = 0.8
 MAX_REFERENCE = 400
