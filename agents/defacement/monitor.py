@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from govwatch.agents.defacement.detector import Verdict, default_rules, judge
-from govwatch.agents.defacement.html import parse
-from govwatch.agents.defacement.profile import Profile, learn
+from govwatch.agents.defacement.bounded import Inline
+from govwatch.agents.defacement.detector import Verdict, default_rules
+from govwatch.agents.defacement.profile import Profile
 
 SURE = 0.9          # a verdict this sure raises at once, whatever defaced_after says
 REFINE_BELOW = 0.3  # only clearly clean pages teach the profile what varies
@@ -58,11 +58,12 @@ class SiteMonitor:
 
     def __init__(self, name: str, url: str, learn_samples: int = 3, rules: list | None = None,
                  view: str = "browser", defaced_after: int = 2, clean_after: int = 2,
-                 profile: Profile | None = None, learns: bool = True) -> None:
+                 profile: Profile | None = None, learns: bool = True, engine: Any = None) -> None:
         self.name, self.url, self.view = name, url, view
         self.learn_samples = max(1, learn_samples)
         self.defaced_after, self.clean_after = max(1, defaced_after), max(1, clean_after)
         self.rules = rules if rules is not None else default_rules()
+        self.engine = engine if engine is not None else Inline(rules=self.rules)   # or a bounded.Pool
         self.profile = profile
         self.learns = learns          # False: judge only (a crawler view sharing the browser's profile)
         self.samples: list[str] = []
@@ -78,7 +79,7 @@ class SiteMonitor:
         return self.current == "defaced"
 
     def observe(self, html: str, status: int = 200, now: float | None = None,
-                final_url: str | None = None) -> Change | None:
+                final_url: str | None = None, stylesheets: list[str] | None = None) -> Change | None:
         """Judge one fetch; return a Change only when the state flips (non-2xx answers are not judged)."""
         if not 200 <= status < 300:
             return None
@@ -86,26 +87,35 @@ class SiteMonitor:
         self.last_html, self.last_seen = html, now
         if self.accept_next:
             self.accept_next = False
-            self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"
-            self.last_verdict = judge(self.profile, html, self.url, rules=self.rules)
+            self._relearn(html)
             return None
-        page = parse(html)
         if self.profile is None or not self.profile.learned:
-            verdict = judge(None, html, self.url, rules=self.rules, page=page)
+            verdict, _ = self.engine.judge(None, html, self.url, stylesheets)
             if not verdict.defaced and self.learns:
                 self._add_sample(html)
         else:
-            verdict = judge(self.profile, html, final_url or self.url, rules=self.rules, page=page)
-            if self.learns and not verdict.defaced and verdict.score < REFINE_BELOW and not self.defaced:
+            verdict, page = self.engine.judge(self.profile, html, final_url or self.url, stylesheets)
+            if (self.learns and page is not None and not verdict.defaced and verdict.score < REFINE_BELOW
+                    and not self.defaced):
                 self.profile.add(page, verdict.rule_ids)
         self.last_verdict = verdict
         return self._step(verdict, now)
 
+    def _relearn(self, html: str) -> None:
+        """Take `html` as the one known-good snapshot (rebaseline); learning stopped at the deadline
+        leaves the monitor learning from the next fetches instead."""
+        profile = self.engine.learn([html], self.url)
+        self.profile, self.samples, self.current = profile, [], "clean" if profile is not None else "learning"
+        self.last_verdict = self.engine.judge(profile, html, self.url)[0] if profile is not None else None
+
     def _add_sample(self, html: str) -> None:
         self.samples.append(html[:MAX_SAMPLE_BYTES])
         if len(self.samples) >= self.learn_samples:
-            self.profile = learn(self.samples, self.url, rules=self.rules)
+            profile = self.engine.learn(self.samples, self.url)
             self.samples = []
+            if profile is None:
+                return
+            self.profile = profile
             if self.current == "learning":
                 self.current = "clean"
 
@@ -132,9 +142,9 @@ class SiteMonitor:
         elif html is None:
             self.profile, self.samples, self.current = None, [], "learning"
         else:
-            self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"
+            self._relearn(html)
         if was_defaced:
-            verdict = judge(self.profile, html, self.url, rules=self.rules) if html else self.last_verdict
+            verdict = self.last_verdict
             return Change(self.name, self.url, "clean", self.view, verdict or _empty(), time.time() if now is None
                           else now)
         return None

@@ -73,6 +73,7 @@ class Candidate:
     hits: list[Hit]
     new_scripts: list[str] = field(default_factory=list)
     record: dict[str, str] = field(default_factory=dict)
+    rules: list | None = None
 
     def is_new_domain(self, domain: str | None) -> bool:
         return domain is not None and domain != self.profile.host
@@ -296,6 +297,8 @@ def title(c: Candidate) -> list[Finding]:
     new_words, old_words = set(c.feats.title.split()), set(old.split())
     overlap = len(new_words & old_words) / max(1, len(new_words | old_words))
     weight = 0.15 if overlap >= 0.5 or not old.strip() else 0.35
+    if not overlap and old.strip() and c.profile.titles[old] >= 0.8 * c.profile.n and len(c.profile.titles) == 1:
+        weight = 0.5   # a full swap of a title the page always had: a defacer's title on a government page
     return [Finding("title", weight, "low" if overlap >= 0.5 else "medium",
                     f"title changed from '{old[:80]}' to '{c.page.title[:80]}'")]
 
