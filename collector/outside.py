@@ -34,6 +34,7 @@ class OutsideView:
         self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
         self.monitors: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._pool: Any = None   # defacement judges in worker processes with a hard deadline (bounded.py)
 
     def start(self) -> None:
         if self.cfg["sites"]:
@@ -43,22 +44,27 @@ class OutsideView:
     def stop(self) -> None:
         self.prober.stop()
         self.tracker.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def maintenance_active(self, site: dict[str, Any], now: float) -> bool:
         return maintenance_active(self.cfg, site, now)
 
     # -- defacement ---------------------------------------------------------------------------------
     def _monitor(self, site: dict[str, Any]) -> Any:
+        from govwatch.agents.defacement.bounded import Pool
         from govwatch.agents.defacement.monitor import SiteMonitor
 
         with self._lock:
+            if self._pool is None:   # one worker per probe thread at most: a stalled page holds only its own
+                self._pool = Pool(size=min(4, max(1, len(self.cfg["sites"]))))
             monitor = self.monitors.get(site["name"])
             if monitor is None:
-                monitor = SiteMonitor(site["name"], site["url"])
+                monitor = SiteMonitor(site["name"], site["url"], engine=self._pool)
                 saved = self._load_profile(site["name"])
                 if saved is not None:
                     try:
-                        monitor = SiteMonitor.from_dict(saved)
+                        monitor = SiteMonitor.from_dict(saved, engine=self._pool)
                     except (KeyError, ValueError, TypeError) as exc:
                         log.warning("saved profile of %s unusable (%s); learning again", site["name"], exc)
                 self.monitors[site["name"]] = monitor

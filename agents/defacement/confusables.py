@@ -38,7 +38,13 @@ _TO = (
     "vopoupabezhlkmnoptyxayivopoupabezhlkmnoptyxayivopoupabezhlkmnoptyxayivopoupfol23456789ol23456789ol23"
     "456789ol23456789ol23456789kmthbektwi"
 )
-TABLE = str.maketrans(_FROM, _TO)
+_PAIRS = dict(zip(_FROM, _TO, strict=True))
+# Page text is lower-cased before signatures run, so a capital look-alike (Greek Η for H) arrives as its
+# lower-case form (η): that form folds like the capital it came from. Greek lower case looks unlike Latin
+# (defacers borrow its capitals), so there the capital's reading wins; elsewhere the letter's own does.
+_PAIRS |= {k.lower(): v for k, v in list(_PAIRS.items())
+           if len(k.lower()) == 1 and k.lower() != k and (k.lower() not in _PAIRS or "\u0370" <= k <= "\u03ff")}
+TABLE = str.maketrans(_PAIRS)
 
 
 def skeleton(text: str) -> str:

@@ -91,12 +91,12 @@ class SiteMonitor:
             return None
         if self.profile is None or not self.profile.learned:
             verdict, _ = self.engine.judge(None, html, self.url, stylesheets)
-            if not verdict.defaced and self.learns:
+            if not verdict.defaced and not verdict.maintenance and self.learns:
                 self._add_sample(html)
         else:
             verdict, page = self.engine.judge(self.profile, html, final_url or self.url, stylesheets)
             if (self.learns and page is not None and not verdict.defaced and verdict.score < REFINE_BELOW
-                    and not self.defaced):
+                    and not self.defaced and not verdict.maintenance):
                 self.profile.add(page, verdict.rule_ids)
         self.last_verdict = verdict
         return self._step(verdict, now)
@@ -156,6 +156,7 @@ class SiteMonitor:
                 "learned_snapshots": round(self.profile.n, 1) if self.profile else 0,
                 "learning_samples": len(self.samples), "last_seen": self.last_seen,
                 "score": v.score if v else None, "severity": v.severity if v else None,
+                "maintenance": bool(v and v.maintenance),
                 "reasons": v.reasons[:10] if v else []}
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from govwatch.agents.base import Emit, register
+from govwatch.agents.defacement.bounded import Pool
 from govwatch.agents.defacement.detector import default_rules
 from govwatch.agents.defacement.monitor import Change, SiteMonitor
 from govwatch.durations import format_duration
@@ -115,10 +116,11 @@ class Fetcher:
 class SiteLoop:
     """One site's poll loop: browser view every interval, crawler view every Nth poll."""
 
-    def __init__(self, site: dict[str, Any], section: dict[str, Any], rules: list, state_dir: str | None) -> None:
+    def __init__(self, site: dict[str, Any], section: dict[str, Any], rules: list, state_dir: str | None,
+                 engine: Any = None) -> None:
         self.site, self.section, self.state_dir = site, section, state_dir
         options = {"learn_samples": site["learn_samples"], "defaced_after": site["defaced_after"],
-                   "clean_after": site["clean_after"]}
+                   "clean_after": site["clean_after"], "engine": engine}
         saved = self._load(rules, options)
         self.browser = saved[0] if saved else SiteMonitor(site["name"], site["url"], rules=rules, **options)
         self.crawler = SiteMonitor(site["name"], site["url"], rules=rules, view="crawler", learns=False,
@@ -215,7 +217,9 @@ class DefacementWatcher:
         rules = default_rules(section.get("rules"))
         data_dir = agent_cfg.get("data_dir")
         state_dir = os.path.join(data_dir, "defacement") if data_dir else None
-        self.loops = [SiteLoop(site, section, rules, state_dir) for site in section["sites"]]
+        # Judging runs in worker processes with a hard deadline: a hostile page stalls one site, never the watcher.
+        self.pool = Pool(size=min(4, max(1, len(section["sites"]))), rules_dir=section.get("rules"))
+        self.loops = [SiteLoop(site, section, rules, state_dir, self.pool) for site in section["sites"]]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._emit: Emit | None = None
@@ -245,6 +249,7 @@ class DefacementWatcher:
         for loop in self.loops:
             loop.save()
             loop.fetcher.close()
+        self.pool.close()
 
     def command(self, kind: str, arg: str) -> None:
         """Collector commands: `rebaseline <site>` accepts the site's current page as its new baseline."""
@@ -259,7 +264,7 @@ class DefacementWatcher:
     def stats(self) -> dict[str, Any]:
         return {"sites": len(self.loops),
                 "defaced": sum(1 for loop in self.loops if loop.browser.defaced or loop.crawler.defaced),
-                "fetch_errors": sum(loop.errors for loop in self.loops)}
+                "fetch_errors": sum(loop.errors for loop in self.loops), "judgments_stopped": self.pool.stopped}
 
 
 @register("defacement", schema=SCHEMA, describe=describe)
