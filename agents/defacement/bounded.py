@@ -51,10 +51,11 @@ class Inline:
         """Nothing to stop."""
 
 
-def over_budget(budget: float, what: str = "judging") -> Verdict:
-    """The verdict for a page whose judgment was stopped: suspicious, with the reason."""
-    reason = (f"{what} this page did not finish within the {budget:g} s budget and was stopped: a page built "
-              f"to stall the detector, or a runaway rule; look at it")
+def over_budget(budget: float, error: str | None = None) -> Verdict:
+    """The verdict for a page whose judgment was stopped (or failed): suspicious, with the reason."""
+    reason = (f"judging this page did not finish within the {budget:g} s budget and was stopped: a page built "
+              f"to stall the detector, or a runaway rule; look at it") if error is None else (
+              f"this page could not be judged ({error}); look at it")
     return Verdict(defaced=True, score=0.5, severity="medium", reasons=[reason], new_domains=[], text_diff="",
                    title="", findings=[{"sensor": "budget", "weight": 0.5, "severity": "medium", "reason": reason,
                                         "domains": ()}], rule_ids=[])
@@ -63,7 +64,7 @@ def over_budget(budget: float, what: str = "judging") -> Verdict:
 def _serve(conn: Connection, rules_dir: str | None) -> None:
     """Worker process main loop: judge or learn what the parent sends, until the pipe closes."""
     engine = Inline(rules_dir)
-    default_rules(rules_dir)
+    engine.judge(None, "<title>warm</title><p>up</p>")   # imports and rules loaded before the first deadline
     conn.send(("ready", None))
     while True:
         try:
@@ -106,8 +107,9 @@ class _Worker:
 class Pool:
     """Up to `size` worker processes shared by threads; each call has a hard deadline of `budget` s."""
 
-    def __init__(self, size: int = 2, budget: float = BUDGET, rules_dir: str | None = None) -> None:
-        self.size, self.budget, self.rules_dir = max(1, size), budget, rules_dir
+    def __init__(self, size: int = 2, budget: float | None = None, rules_dir: str | None = None) -> None:
+        self.size, self.rules_dir = max(1, size), rules_dir
+        self.budget = BUDGET if budget is None else budget
         self._idle: list[_Worker] = []
         self._count = 0
         self._ready = threading.Condition()
@@ -156,7 +158,7 @@ class Pool:
             return result
         log.warning("defacement judgment of %s stopped after %.1f s (%s)", url, time.monotonic() - started,
                     result or "over budget")
-        return over_budget(self.budget), None
+        return over_budget(self.budget, result if status == "error" else None), None
 
     def learn(self, snapshots: list[str], url: str | None = None) -> Profile | None:
         """A profile learned in a worker; None when learning did not finish in time (try again later)."""

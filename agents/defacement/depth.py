@@ -25,17 +25,32 @@ _FLAT = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
          "image"}
 
 
-def _too_deep(tags: list[tuple[str, str]]) -> bool:
-    level = 0
-    for slash, name in tags:
-        if name.lower() in _FLAT:
-            continue
+class _Depth:
+    """Open elements counted per name: an end tag closes only a name that is open (a stray `</x>` does
+    nothing, as in the parser, so `<span></x>` repeated still deepens)."""
+
+    def __init__(self) -> None:
+        self.level = 0
+        self.open: dict[str, int] = {}
+
+    def step(self, slash: str, name: str) -> bool:
+        """Count one tag; True when it is a start tag (False for an end tag that closes something)."""
         if slash:
-            level = level - 1 if level else 0
-        else:
-            level += 1
-            if level > LIMIT:
-                return True
+            if self.open.get(name, 0) > 0:
+                self.open[name] -= 1
+                self.level -= 1
+            return False
+        self.open[name] = self.open.get(name, 0) + 1
+        self.level += 1
+        return True
+
+
+def _too_deep(tags: list[tuple[str, str]]) -> bool:
+    depth = _Depth()
+    for slash, name in tags:
+        low = name.lower()
+        if low not in _FLAT and depth.step(slash, low) and depth.level > LIMIT:
+            return True
     return False
 
 
@@ -43,17 +58,19 @@ def flatten(document: str) -> str:
     """The document with nesting beyond LIMIT levels flattened (unchanged when it never goes that deep)."""
     if document.count("<") < SCAN_FROM or not _too_deep(_TAG.findall(document)):
         return document
-    level = 0
+    depth = _Depth()
 
     def rename(match: re.Match[str]) -> str:
-        nonlocal level
         slash, name = match.group(1, 2)
-        if name.lower() in _FLAT:
+        low = name.lower()
+        if low in _FLAT:
             return match.group(0)
-        if slash:
-            level = level - 1 if level else 0
-            return "</wbr" if level >= LIMIT else match.group(0)
-        level += 1
-        return "<wbr" if level > LIMIT else match.group(0)
+        if slash:   # an end tag beyond the limit closes a renamed element: drop it; a stray one too
+            deep = depth.level > LIMIT
+            if not depth.step(slash, low) and not deep:
+                return match.group(0)
+            return "</wbr"
+        depth.step(slash, low)
+        return "<wbr" if depth.level > LIMIT else match.group(0)
 
     return _TAG.sub(rename, document)

@@ -20,7 +20,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from govwatch.agents.defacement import css, depth, structure
 
-MAX_CHARS = 8_000_000
+MAX_CHARS = 16_000_000   # above the watcher's 5 MB and the prober's 2 MB fetch limits
 MAX_COMMENTS = 200
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "blink", "cite", "code", "data", "del", "dfn", "em", "font",
            "i", "ins", "kbd", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
