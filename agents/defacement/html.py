@@ -141,6 +141,7 @@ class _Reader:
         self.lines: tuple[list[str], list[str]] = ([], [])
         self.buffers: tuple[list[str], list[str]] = ([], [])
         self.shape: list[str] = []
+        self.after: list[tuple[int, str]] = []   # ::after text, read at the end of the page
 
     def flush(self) -> None:
         for buffer, lines in zip(self.buffers, self.lines, strict=True):
@@ -162,30 +163,40 @@ class _Reader:
             self.flush()
 
     def walk(self) -> Page:
+        """One pre-order pass (Lexbor's own traversal, no per-node child lists): each node takes its
+        parent's mode (visible, hidden, unseen) and block; text joins the current line until it comes
+        from another block, as a browser breaks lines between blocks."""
         root = self.tree.root
         if root is None:
             return self.page
-        stack: list[tuple[LexborNode, int, bool]] = [(root, _VISIBLE, False)]
-        while stack:
-            node, mode, closing = stack.pop()
-            if closing:
-                self.close(node, mode)
-                continue
+        state: dict[int, tuple[int, int]] = {}
+        block = -1
+        for node in root.traverse(include_text=True):
             tag = node.tag
+            parent = node.parent
+            mode, parent_block = state.get(parent.mem_id, (_VISIBLE, 0)) if parent is not None else (_VISIBLE, 0)
             if tag == "-text":
-                self.add_text(mode, node.text_content or "")
+                if mode != _UNSEEN:
+                    if parent_block != block:
+                        self.flush()
+                        block = parent_block
+                    self.buffers[mode].append(node.text_content or "")
                 continue
             if tag == "-comment":
                 self.comment(node)
                 continue
-            if tag is None or tag.startswith("-"):   # doctype and the like
+            if tag is None or tag.startswith("-"):
                 continue
+            ident = node.mem_id
             mode = self.element(node, tag, mode)
-            if mode < 0:
-                continue
-            children = list(node.iter(include_text=True))
-            stack.append((node, mode, True))
-            stack.extend((child, mode, False) for child in reversed(children))
+            if tag in _INLINE:
+                state[ident] = (mode, parent_block)
+            else:
+                state[ident] = (mode, ident)
+                block = ident
+        self.flush()
+        for mode, text in self.after:
+            self.line(mode, text)
         self.flush()
         return self.finish()
 
@@ -213,7 +224,7 @@ class _Reader:
             self.link(node, tag, attrs, mode)
         if tag in _SKIP:
             self.skipped(node, tag, attrs)
-            return -1
+            return _UNSEEN
         if node.mem_id in self.overlay_ids or ("style" in attrs and css.overlay_style(attrs.get("style") or "")):
             if mode == _VISIBLE:
                 page.overlays.append(_describe(tag, attrs))
@@ -232,14 +243,9 @@ class _Reader:
         for where, text in self.generated.get(node.mem_id, ()):
             if where == "before":
                 self.line(mode, text)
+            else:
+                self.after.append((mode, text))
         return mode
-
-    def close(self, node: LexborNode, mode: int) -> None:
-        for where, text in self.generated.get(node.mem_id, ()):
-            if where == "after":
-                self.line(mode, text)
-        if node.tag not in _INLINE:
-            self.flush()
 
     def hides(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> bool:
         if "hidden" in attrs or node.mem_id in self.hidden_ids:
@@ -265,14 +271,6 @@ class _Reader:
             parent = node.parent
             if parent is None or parent.tag not in ("svg", "symbol", "g"):
                 self.page.title = normalise(node.text(deep=True))
-        elif tag == "head":
-            for child in node.iter():
-                if child.tag in _SKIP and child.tag != "head":
-                    if child.tag in _URL_ATTRS or child.tag == "meta":
-                        self.link(child, child.tag, child.attributes, _UNSEEN)
-                    self.skipped(child, child.tag, child.attributes)
-                    self.page.tags += 1
-                    self.shape.append(child.tag)
 
     def link(self, node: LexborNode, tag: str, attrs: dict[str, str | None], mode: int) -> None:
         page = self.page

@@ -22,7 +22,8 @@ from govwatch.agents.defacement import bounded
 from govwatch.agents.defacement.watcher import SCHEMA, factory
 from govwatch.schema import validate
 
-HEALTHY = "<html><head><title>Ministry {n}</title></head><body><h1>Ministry {n}</h1><p>News of the week</p></body></html>"
+HEALTHY = ("<html><head><title>Ministry {n}</title></head><body><h1>Ministry {n}</h1><p>News of the week</p>"
+           "</body></html>")
 HOSTILE = "<html><body><p>" + "a" * 40 + "!</p></body></html>"
 RUNAWAY = """rules:
   - id: 5b1f7c0e-2a57-4a8e-8d0c-3f43d3b0a1aa
