@@ -44,8 +44,9 @@ class Inline:
         page = parse(html, stylesheets)
         return judge(profile, html, url, rules=self._rules(), page=page), page
 
-    def learn(self, snapshots: list[str], url: str | None = None) -> Profile | None:
-        return learn(snapshots, url, rules=self._rules())
+    def learn(self, snapshots: list[str], url: str | None = None,
+              stylesheets: list[str] | None = None) -> Profile | None:
+        return learn(snapshots, url, rules=self._rules(), stylesheets=stylesheets)
 
     def close(self) -> None:
         """Nothing to stop."""
@@ -160,9 +161,10 @@ class Pool:
                     result or "over budget")
         return over_budget(self.budget, result if status == "error" else None), None
 
-    def learn(self, snapshots: list[str], url: str | None = None) -> Profile | None:
+    def learn(self, snapshots: list[str], url: str | None = None,
+              stylesheets: list[str] | None = None) -> Profile | None:
         """A profile learned in a worker; None when learning did not finish in time (try again later)."""
-        status, result = self._call("learn", (snapshots, url))
+        status, result = self._call("learn", (snapshots, url, stylesheets))
         return result if status == "ok" else None
 
     def close(self) -> None:

@@ -32,9 +32,15 @@ _VALUE_INPUTS = {"", "text", "submit", "button", "reset", "search", "email", "ur
 _URL_ATTRS = {"script": "src", "iframe": "src", "frame": "src", "img": "src", "link": "href", "a": "href",
               "area": "href", "form": "action", "embed": "src", "object": "data", "audio": "src",
               "video": "src", "source": "src", "base": "href", "input": "src"}
+_MARK = "data-govwatch-hidden"
+_SEP = "\x1f"   # between text nodes of different blocks; a newline inside text is only a space, as in browsers
+_STRIP = ["script", "style", "template", "title", "noscript", "desc", "metadata", "defs", "clippath", "mask",
+          "symbol", "pattern", "lineargradient", "radialgradient", "filter", "marker", "head"]
+_UNWRAP = sorted(_INLINE - {"-text", "-comment", "img", "wbr"})
+_SPECIAL = {*_SKIP, *_UNPAINTED, *_URL_ATTRS, "meta", "title", "input", "textarea", "img", "h1", "h2", "h3",
+            "dialog"}
 _ABSOLUTE = ("http", "//")
 _NOT_NAVIGATION = ("http:", "https:", "//", "#", "javascript:", "mailto:", "tel:")
-_VISIBLE, _HIDDEN, _UNSEEN = 0, 1, 2
 
 
 @dataclass(slots=True)
@@ -124,7 +130,13 @@ def _open(document: str) -> LexborHTMLParser:
 
 
 class _Reader:
-    """One walk over the parsed tree, collecting what the Page holds."""
+    """Read the parsed tree: one Python pass over the elements, then Lexbor (C) for the text.
+
+    Visiting every text node from Python cost more than parsing; instead hidden subtrees are marked
+    and cut out, what is never painted (scripts, styles, <noscript>, <template>, SVG titles) is stripped,
+    inline elements are unwrapped and adjacent text merged, so Lexbor's own text serialisation yields
+    one line per block, as a browser lays it out.
+    """
 
     def __init__(self, tree: LexborHTMLParser, extra_css: list[str]) -> None:
         self.page = Page()
@@ -132,72 +144,32 @@ class _Reader:
         sheets = [css.read(node.text(deep=True)) for node in tree.css("style")]
         sheets += [css.read(text) for text in extra_css]
         sheet = css.merge(sheets)
-        self.hidden_ids = {node.mem_id for node in _select(tree, sheet.hiding)}
+        roots = _select(tree, sheet.hiding) + tree.css("[hidden], dialog:not([open])")
+        roots += [node for node in tree.css("[style]") if css.hiding_style(node.attributes.get("style") or "")]
+        for node in roots:
+            node.attrs[_MARK] = "1"
+        self.roots = roots
+        self.hidden = {node.mem_id for node in _select(tree, (f"[{_MARK}]", f"[{_MARK}] *"))}
         self.overlay_ids = {node.mem_id for node in _select(tree, sheet.overlays)}
         self.generated: dict[int, list[tuple[str, str]]] = {}
         for selector, where, text in sheet.content:
             for node in _select(tree, (selector,))[:200]:
                 self.generated.setdefault(node.mem_id, []).append((where, text))
-        self.lines: tuple[list[str], list[str]] = ([], [])
-        self.buffers: tuple[list[str], list[str]] = ([], [])
+        self.marked = bool(self.generated or self.overlay_ids)
+        self.extra: tuple[list[str], list[str]] = ([], [])   # painted text that is not a text node
         self.shape: list[str] = []
-        self.after: list[tuple[int, str]] = []   # ::after text, read at the end of the page
 
-    def flush(self) -> None:
-        for buffer, lines in zip(self.buffers, self.lines, strict=True):
-            if buffer:
-                line = normalise("".join(buffer))
-                if line:
-                    lines.append(line)
-                buffer.clear()
-
-    def add_text(self, mode: int, text: str) -> None:
-        if mode != _UNSEEN and text:
-            self.buffers[mode].append(text)
-
-    def line(self, mode: int, text: str) -> None:
-        """Text a browser paints as its own box (a form control's value, generated content)."""
-        if mode != _UNSEEN and text.strip():
-            self.flush()
-            self.buffers[mode].append(text)
-            self.flush()
-
-    def walk(self) -> Page:
-        """One pre-order pass (Lexbor's own traversal, no per-node child lists): each node takes its
-        parent's mode (visible, hidden, unseen) and block; text joins the current line until it comes
-        from another block, as a browser breaks lines between blocks."""
+    def read(self) -> Page:
         root = self.tree.root
         if root is None:
             return self.page
-        state: dict[int, tuple[int, int]] = {}
-        block = -1
-        for node in root.traverse(include_text=True):
+        for node in root.traverse(include_text=False):
             tag = node.tag
-            parent = node.parent
-            mode, parent_block = state.get(parent.mem_id, (_VISIBLE, 0)) if parent is not None else (_VISIBLE, 0)
-            if tag == "-text":
-                if mode != _UNSEEN:
-                    if parent_block != block:
-                        self.flush()
-                        block = parent_block
-                    self.buffers[mode].append(node.text_content or "")
-                continue
             if tag == "-comment":
                 self.comment(node)
-                continue
-            if tag is None or tag.startswith("-"):
-                continue
-            ident = node.mem_id
-            mode = self.element(node, tag, mode)
-            if tag in _INLINE:
-                state[ident] = (mode, parent_block)
-            else:
-                state[ident] = (mode, ident)
-                block = ident
-        self.flush()
-        for mode, text in self.after:
-            self.line(mode, text)
-        self.flush()
+            elif tag and not tag.startswith("-"):
+                self.element(node, tag)
+        self.text()
         return self.finish()
 
     def comment(self, node: LexborNode) -> None:
@@ -206,56 +178,59 @@ class _Reader:
             if text:
                 self.page.comments.append(text[:2000])
 
-    def element(self, node: LexborNode, tag: str, mode: int) -> int:
-        """Read one element; return the mode for its children, or -1 not to descend."""
+    def element(self, node: LexborNode, tag: str) -> None:
+        """Read one element: its shape, id, links, and what it paints besides its text nodes."""
         attrs = node.attributes
         page = self.page
         page.tags += 1
-        cls = (attrs.get("class") or "").split()
+        cls = (attrs.get("class") or "").split() if attrs else ()
         self.shape.append(tag + "." + cls[0].lower() if cls else tag)
         ident = attrs.get("id")
-        if ident and len(ident) < 60 and not any(c.isspace() for c in ident):
+        if ident and len(ident) < 60 and len(ident.split()) == 1:
             page.landmarks.add("id:" + ident.lower())
-        if mode == _VISIBLE and self.hides(node, tag, attrs):
-            mode = _HIDDEN
-        if tag not in _INLINE:
-            self.flush()
+        if tag not in _SPECIAL and "style" not in attrs and not self.marked:
+            return   # most elements: nothing else to read (and their identity is not asked: it costs)
+        mem = node.mem_id
+        hidden = mem in self.hidden
         if tag in _URL_ATTRS or tag == "meta":
-            self.link(node, tag, attrs, mode)
+            self.link(node, tag, attrs, hidden)
         if tag in _SKIP:
             self.skipped(node, tag, attrs)
-            return _UNSEEN
-        if node.mem_id in self.overlay_ids or ("style" in attrs and css.overlay_style(attrs.get("style") or "")):
-            if mode == _VISIBLE:
-                page.overlays.append(_describe(tag, attrs))
-        if tag in _UNPAINTED or (tag == "title" and mode != _UNSEEN):
-            return _UNSEEN
-        if tag in ("h1", "h2", "h3") and mode == _VISIBLE:
+            return
+        if not hidden and (mem in self.overlay_ids or ("style" in attrs and css.overlay_style(attrs["style"] or ""))):
+            page.overlays.append(_describe(tag, attrs))
+        if tag in ("h1", "h2", "h3") and not hidden:
             heading = normalise(node.text(deep=True))
             if heading:
                 page.landmarks.add("h:" + heading[:100])
+        lines = self.extra[1 if hidden else 0]
         if tag == "input" and (attrs.get("type") or "").lower() in _VALUE_INPUTS:
-            self.line(mode, attrs.get("value") or attrs.get("placeholder") or "")
+            lines.append(attrs.get("value") or attrs.get("placeholder") or "")
         elif tag == "textarea" and attrs.get("placeholder") and not node.text(deep=True).strip():
-            self.line(mode, attrs.get("placeholder") or "")
+            lines.append(attrs.get("placeholder") or "")
         elif tag == "img" and not (attrs.get("src") or "").strip():
-            self.line(mode, attrs.get("alt") or "")   # a browser paints alt text when there is no image
-        for where, text in self.generated.get(node.mem_id, ()):
-            if where == "before":
-                self.line(mode, text)
-            else:
-                self.after.append((mode, text))
-        return mode
+            lines.append(attrs.get("alt") or "")   # a browser paints alt text when there is no image
+        lines += [text for _, text in self.generated.get(mem, ())]
 
-    def hides(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> bool:
-        if "hidden" in attrs or node.mem_id in self.hidden_ids:
-            return True
-        if tag == "input" and (attrs.get("type") or "").lower() == "hidden":
-            return True
-        if tag == "dialog" and "open" not in attrs:
-            return True
-        style = attrs.get("style")
-        return bool(style) and css.hiding_style(style)
+    def text(self) -> None:
+        """Visible and hidden text, one line per block (the tree is changed: read everything else first)."""
+        tree = self.tree
+        tree.strip_tags(_STRIP, recursive=True)
+        nested = {node.mem_id for node in tree.css(f"[{_MARK}] [{_MARK}]")}
+        hidden: list[str] = []
+        for node in self.roots:
+            if node.mem_id not in nested and node.mem_id in self.hidden and node.parent is not None:
+                hidden += node.text(separator=_SEP).split(_SEP)
+                node.decompose()
+                nested.add(node.mem_id)
+        tree.unwrap_tags(_UNWRAP)
+        tree.merge_text_nodes()
+        root = tree.root
+        visible = root.text(separator=_SEP).split(_SEP) if root is not None else []
+        for lines, found in zip(self.extra, (visible, hidden), strict=True):
+            found += lines
+        self.page.text = _lines(visible)
+        self.page.hidden_text = _lines(hidden)
 
     def skipped(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> None:
         """Elements whose content is not text: scripts, styles, the title (first one only)."""
@@ -272,14 +247,13 @@ class _Reader:
             if parent is None or parent.tag not in ("svg", "symbol", "g"):
                 self.page.title = normalise(node.text(deep=True))
 
-    def link(self, node: LexborNode, tag: str, attrs: dict[str, str | None], mode: int) -> None:
+    def link(self, node: LexborNode, tag: str, attrs: dict[str, str | None], hidden: bool) -> None:
         page = self.page
         if tag == "meta":
             if (attrs.get("http-equiv") or "").lower() == "refresh":
                 page.refresh.append(attrs.get("content") or "")
             return
         url = (attrs.get(_URL_ATTRS[tag]) or "").strip()
-        hidden = mode == _HIDDEN
         if tag in ("iframe", "frame"):
             page.frames.append(Frame(url, hidden, _tiny(attrs)))
         if not url or tag == "script":
@@ -296,9 +270,16 @@ class _Reader:
 
     def finish(self) -> Page:
         page = self.page
-        page.text, page.hidden_text = self.lines
         page.shingles = {a + ">" + b for a, b in zip(self.shape, self.shape[1:], strict=False)}
         return page
+
+
+def _lines(pieces: list[str]) -> list[str]:
+    """`normalise` over many lines at once (one NFKC and one lower-casing for the whole text)."""
+    text = _SEP.join(pieces)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return [" ".join(line.split()) for line in text.lower().split(_SEP) if line and not line.isspace()]
 
 
 def _describe(tag: str, attrs: dict[str, str | None]) -> str:
@@ -311,7 +292,7 @@ def _describe(tag: str, attrs: dict[str, str | None]) -> str:
 def parse(document: str, stylesheets: list[str] | None = None) -> Page:
     """Read a document (and the text of its linked stylesheets, when fetched) into a Page."""
     tree = _open(document)
-    page = _Reader(tree, stylesheets or []).walk()
+    page = _Reader(tree, stylesheets or []).read()
     low = document.lower() if len(document) <= structure.MAX_BYTES else document   # large: not examined
     internal = sum(1 for link in page.links if link.tag == "a" and not link.url.startswith(_NOT_NAVIGATION))
     page.signals = structure.signals(document, low, page.text, page.tags, internal,

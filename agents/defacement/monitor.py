@@ -73,6 +73,7 @@ class SiteMonitor:
         self.last_html: str | None = None
         self.last_seen = 0.0
         self.accept_next = False      # rebaseline asked before any fetch (e.g. just restarted)
+        self.sheets: list[str] | None = None   # the linked stylesheets fetched with the last page
 
     @property
     def defaced(self) -> bool:
@@ -84,7 +85,7 @@ class SiteMonitor:
         if not 200 <= status < 300:
             return None
         now = time.time() if now is None else now
-        self.last_html, self.last_seen = html, now
+        self.last_html, self.last_seen, self.sheets = html, now, stylesheets
         if self.accept_next:
             self.accept_next = False
             self._relearn(html)
@@ -104,14 +105,14 @@ class SiteMonitor:
     def _relearn(self, html: str) -> None:
         """Take `html` as the one known-good snapshot (rebaseline); learning stopped at the deadline
         leaves the monitor learning from the next fetches instead."""
-        profile = self.engine.learn([html], self.url)
+        profile = self.engine.learn([html], self.url, self.sheets)
         self.profile, self.samples, self.current = profile, [], "clean" if profile is not None else "learning"
-        self.last_verdict = self.engine.judge(profile, html, self.url)[0] if profile is not None else None
+        self.last_verdict = self.engine.judge(profile, html, self.url, self.sheets)[0] if profile is not None else None
 
     def _add_sample(self, html: str) -> None:
         self.samples.append(html[:MAX_SAMPLE_BYTES])
         if len(self.samples) >= self.learn_samples:
-            profile = self.engine.learn(self.samples, self.url)
+            profile = self.engine.learn(self.samples, self.url, self.sheets)
             self.samples = []
             if profile is None:
                 return

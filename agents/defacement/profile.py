@@ -242,7 +242,8 @@ class Profile:
             raise ProfileError(f"page profile is malformed: {exc}") from None
 
 
-def learn(snapshots: list[str], url: str | None = None, rules: list | None = None) -> Profile:
+def learn(snapshots: list[str], url: str | None = None, rules: list | None = None,
+          stylesheets: list[str] | None = None) -> Profile:
     """Learn a profile from known-good HTML snapshots of one page (one works; 3+ teach what varies)."""
     from govwatch.agents.defacement import signatures
 
@@ -252,7 +253,7 @@ def learn(snapshots: list[str], url: str | None = None, rules: list | None = Non
     profile = Profile(url=url, host=registrable(host) if host else None)
     rules = signatures.load() if rules is None else rules
     for html in snapshots:
-        page = parse(html)
+        page = parse(html, stylesheets)
         if profile.host is None:
             profile.host = _guess_host(page)
         from govwatch.agents.defacement.evidence import comment_rule_ids

@@ -24,6 +24,7 @@ from govwatch.agents.base import Emit, register
 from govwatch.agents.defacement.bounded import Pool
 from govwatch.agents.defacement.detector import default_rules
 from govwatch.agents.defacement.monitor import Change, SiteMonitor
+from govwatch.agents.defacement.stylesheets import MAX_SHEET_BYTES, SheetCache
 from govwatch.durations import format_duration
 from govwatch.events import Event
 from govwatch.schema import Field
@@ -109,6 +110,19 @@ class Fetcher:
                     break
             return response.status_code, decode(body, response.headers.get("Content-Type")), response.url
 
+    def get_sheet(self, url: str, etag: str | None) -> tuple[int, str, str | None]:
+        """A stylesheet, revalidated by ETag (304 = unchanged), read up to MAX_SHEET_BYTES."""
+        headers = {"User-Agent": BROWSER_UA, "Accept": "text/css,*/*;q=0.1"} | ({"If-None-Match": etag} if etag else {})
+        with self.session.get(url, headers=headers, timeout=self.timeout, verify=self.verify, stream=True,
+                              allow_redirects=True) as response:
+            body = b""
+            for chunk in response.iter_content(65536):
+                body += chunk
+                if len(body) >= MAX_SHEET_BYTES:
+                    break
+            return response.status_code, decode(body, response.headers.get("Content-Type")), response.headers.get(
+                "ETag")
+
     def close(self) -> None:
         self.session.close()
 
@@ -129,6 +143,7 @@ class SiteLoop:
             self.crawler.current = str(saved[1].get("state", self.crawler.current))
             self.crawler.bad, self.crawler.good = int(saved[1].get("bad", 0)), int(saved[1].get("good", 0))
         self.fetcher = Fetcher(site["timeout"], site["verify_tls"], section["max_bytes"])
+        self.sheets = SheetCache(self.fetcher.get_sheet)
         self.polls = self.errors = 0
         self.lock = threading.Lock()
 
@@ -191,8 +206,9 @@ class SiteLoop:
             self.errors += 1
             log.debug("%s: fetch failed: %s", self.site["name"], exc)
             return None
+        sheets = self.sheets.sheets(text, final_url) if 200 <= status < 300 else []
         with self.lock:
-            return monitor.observe(text, status, time.time(), final_url)
+            return monitor.observe(text, status, time.time(), final_url, stylesheets=sheets)
 
     def rebaseline(self) -> Change | None:
         with self.lock:

@@ -26,7 +26,7 @@ SHAPES = {
     "nested_divs": lambda n: "<div>" * n + "x" + "</div>" * n,
     "stray_end_tags": lambda n: "<span></x>" * n,
     "unbalanced_quotes": lambda n: '<a href="x' + ' b="' * n + ">hacked by x",
-    "huge_attribute": lambda n: '<div data-x="' + "a" * (n * 100) + '">hacked by x</div>',
+    "huge_attribute": lambda n: "<div data-x=\"" + "a" * (n * 10) + "\">hacked by x</div>",   # 10 MB: below
     "unclosed_comments": lambda n: "<!--" * n + "<p>x</p>",
     "binary_junk": lambda n: bytes(range(256)).decode("latin-1") * (n // 50),
     "deep_tables": lambda n: "<table><tr><td>" * (n // 3),
@@ -51,9 +51,9 @@ def test_stray_quote_page_is_judged_and_caught() -> None:
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_time_grows_linearly(shape: str) -> None:
-    small, large = SHAPES[shape](20_000), SHAPES[shape](80_000)
-    ratio = _seconds(large) / max(_seconds(small), 1e-4)
-    assert ratio < 4 * 4, f"{shape}: 4x the input took {ratio:.1f}x the time"   # quadratic would be ~16x+
+    small, large = SHAPES[shape](10_000), SHAPES[shape](80_000)
+    ratio = _seconds(large) / max(_seconds(small), 1e-3)
+    assert ratio < 8 * 3, f"{shape}: 8x the input took {ratio:.1f}x the time"   # quadratic would be ~64x
 
 
 def test_hundred_thousand_nested_tags_and_ten_megabyte_attribute() -> None:
