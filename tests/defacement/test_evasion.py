@@ -17,29 +17,10 @@ from deface_testlib import corpus_root, read
 from govwatch.agents.defacement.detector import judge
 from govwatch.agents.defacement.html import parse
 from govwatch.agents.defacement.profile import learn
-from govwatch.agents.defacement.synth import render
+from govwatch.agents.defacement.synth import EVASION_BANNER, EVASIONS, inject_evasion, render
 
 PAGES = sorted(glob.glob(os.path.join(corpus_root(), "legit", "*.html")))[:6]
-BANNER = "HACKED BY Ph4nt0m Squad"
-EVASIONS = {
-    "comment_bang_end": "<!-- old --!><h1>{b}</h1><!-- -->",
-    "text_moved_out_of_head": "<head><h1>{b}</h1></head>",
-    "svg_text": '<svg width="600" height="80"><text x="10" y="50" font-size="40">{b}</text></svg>',
-    "option": "<select><option>{b}</option></select>",
-    "textarea": "<textarea rows=3 cols=60>{b}</textarea>",
-    "input_value": '<input type="text" size="60" value="{b}">',
-    "button": "<button>{b}</button>",
-    "markup_in_attribute": '<div title="<b>x</b>" data-x="a>b"><h2>{b}</h2></div>',
-    "table_foster_parent": "<table><tr><td>x</td></tr>{b}</table>",
-    "css_before": '<style>.gw-x::before{{content:"{b}";font-size:40px}}</style><div class="gw-x"></div>',
-    "css_after_attr_selector": '<style>[data-k="1"]:after{{content:"{b}"}}</style><p data-k="1"></p>',
-    "noscript_is_not_what_shows": '<noscript>ok</noscript><h1>{b}</h1>',
-    "cyrillic_lookalikes": "<h1>{cb}</h1>",
-    "greek_capitals": "<h1>ΗΑCΚΕD ΒΥ ghost crew</h1>",
-    "fullwidth": "<h1>ＨＡＣＫＥＤ ＢＹ ghost crew</h1>",
-    "spaced_leet": "<h1>H 4 C K 3 D  B Y ghost crew</h1>",
-    "khmer_infiltrated": "<h1>គេហទំព័រនេះត្រូវបានជ្រៀតចូលដោយក្រុម Ph4nt0m</h1>",
-}
+BANNER = EVASION_BANNER
 
 
 def _inject(html: str, snippet: str) -> str:
@@ -59,10 +40,7 @@ def _profile(path: str, seed: int):
 @pytest.mark.parametrize("path", PAGES, ids=os.path.basename)
 def test_banner_a_browser_paints_is_caught(kind: str, path: str) -> None:
     profile, candidate = _profile(path, 1)
-    snippet = EVASIONS[kind].format(b=BANNER, cb="Н\u0430\u0441\u043a\u0435d b\u0443 Ph4nt0m Squad")
-    if kind == "text_moved_out_of_head":   # a second <head> in the body: its content is body content
-        snippet = "<head><h1>" + BANNER + "</h1></head>"
-    verdict = judge(profile, _inject(candidate, snippet))
+    verdict = judge(profile, inject_evasion(candidate, kind))
     assert verdict.defaced, (kind, verdict.reasons)
 
 
