@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from govwatch.agents.defacement import context
 from govwatch.agents.defacement import signatures as signatures_mod
 from govwatch.agents.defacement.html import Page
 from govwatch.agents.defacement.sensors import Candidate, Finding
@@ -131,6 +132,11 @@ def unrelated_text(c: Candidate) -> list[Finding]:
     share = sum(len(line) for line in lines) / max(1, sum(len(line) for line in c.page.text))
     if unknown < 0.8 or share < 0.3:
         return []
-    weight = 0.5 if share >= 0.5 else 0.3   # a news story added to a full page is rarely half of its text
+    prose = [line for line in lines if context.is_prose(line)]
+    reporting = sum(len(line) for line in prose if context.REPORTING.search(line))
+    if prose and reporting >= 0.5 * sum(len(line) for line in prose):
+        weight = 0.25   # prose that reads as reporting (said, ministry, last year...): a news story was published
+    else:
+        weight = 0.5 if share >= 0.5 else 0.3   # a news story added to a full page is rarely half of its text
     return [Finding("new_text", weight, "medium", f"large new block of text ({len(words)} words, "
                                                f"{int(unknown * 100)}% never used by the page)")]
