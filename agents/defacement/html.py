@@ -36,7 +36,7 @@ _MARK = "data-govwatch-hidden"
 _SEP = "\x1f"   # between text nodes of different blocks; a newline inside text is only a space, as in browsers
 _STRIP = ["script", "style", "template", "title", "noscript", "desc", "metadata", "defs", "clippath", "mask",
           "symbol", "pattern", "lineargradient", "radialgradient", "filter", "marker", "head"]
-_UNWRAP = sorted(_INLINE - {"-text", "-comment", "img", "wbr"})
+_UNWRAP_SELECTOR = ", ".join(sorted(_INLINE - {"-text", "-comment", "img", "wbr"}))
 _SPECIAL = {*_SKIP, *_UNPAINTED, *_URL_ATTRS, "meta", "title", "input", "textarea", "img", "h1", "h2", "h3",
             "dialog"}
 _ABSOLUTE = ("http", "//")
@@ -223,7 +223,8 @@ class _Reader:
                 hidden += node.text(separator=_SEP).split(_SEP)
                 node.decompose()
                 nested.add(node.mem_id)
-        tree.unwrap_tags(_UNWRAP)
+        for node in tree.css(_UNWRAP_SELECTOR):   # one query for all inline tags (unwrap_tags makes one each)
+            node.unwrap()
         tree.merge_text_nodes()
         root = tree.root
         visible = root.text(separator=_SEP).split(_SEP) if root is not None else []
