@@ -84,3 +84,11 @@ def test_deface_check_without_profile_judges_at_first_sight(tmp_path) -> None:
     line = json.loads(done.stdout)
     assert done.returncode == 1 and line["defaced"] and line["file"] == str(page)
     assert {"file", "defaced", "score", "reasons"} <= set(line)
+
+
+def test_package_entry_point_judges_with_linked_stylesheets() -> None:
+    from govwatch.agents.defacement import judge as entry
+
+    html = '<body><p>Ministry of Commerce</p><div class="x"></div></body>'
+    assert not entry(html).defaced
+    assert entry(html, "https://moc.gov.kh/", None, stylesheets=['.x::after{content:"hacked by ghost crew"}']).defaced
