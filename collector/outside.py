@@ -94,7 +94,8 @@ class OutsideView:
             return
         monitor = self._monitor(site)
         html = result.body.decode("utf-8", errors="replace")
-        change = monitor.observe(html, result.status or 0, result.ts, final_url=result.final_url)
+        change = monitor.observe(html, result.status or 0, result.ts, final_url=result.final_url,
+                                 maintenance_window=self.maintenance_active(site, result.ts))
         self._save_profile(site["name"], monitor)
         if change is not None:
             self.record(site, change.to_event_data(site["name"], result.final_url or site["url"]), change.severity)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -153,4 +153,17 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
                    + evidence.comment_rule_ids(page, rules), maintenance=resting)
 
 
-__all__ = ["Verdict", "judge", "combine", "default_rules", "THRESHOLD"]
+_ATTACK_SENSORS = _ACTIVE | {"signature", "domains", "structure"}
+
+
+def in_maintenance_window(verdict: Verdict) -> Verdict:
+    """A verdict taken inside a declared maintenance window: a page that merely changed (replaced by a
+    notice, a new layout, lost content) is `maintenance`; signs of an attack (claims, spam, redirects,
+    hidden links, injected scripts or domains) still say defaced."""
+    if not verdict.defaced or any(f["sensor"] in _ATTACK_SENSORS and f["weight"] >= 0.2 for f in verdict.findings):
+        return verdict
+    reason = "inside a declared maintenance window: " + "; ".join(verdict.reasons[:3])
+    return replace(verdict, defaced=False, severity="info", maintenance=True, reasons=[reason])
+
+
+__all__ = ["in_maintenance_window", "Verdict", "judge", "combine", "default_rules", "THRESHOLD"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govwatch.agents.defacement.bounded import Inline
-from govwatch.agents.defacement.detector import Verdict, default_rules
+from govwatch.agents.defacement.detector import Verdict, default_rules, in_maintenance_window
 from govwatch.agents.defacement.profile import Profile
 
 SURE = 0.9          # a verdict this sure raises at once, whatever defaced_after says
@@ -80,8 +80,10 @@ class SiteMonitor:
         return self.current == "defaced"
 
     def observe(self, html: str, status: int = 200, now: float | None = None,
-                final_url: str | None = None, stylesheets: list[str] | None = None) -> Change | None:
-        """Judge one fetch; return a Change only when the state flips (non-2xx answers are not judged)."""
+                final_url: str | None = None, stylesheets: list[str] | None = None,
+                maintenance_window: bool = False) -> Change | None:
+        """Judge one fetch; return a Change only when the state flips (non-2xx answers are not judged).
+        Inside a declared maintenance window a changed page is `maintenance` unless it shows an attack."""
         if not 200 <= status < 300:
             return None
         now = time.time() if now is None else now
@@ -99,6 +101,8 @@ class SiteMonitor:
             if (self.learns and page is not None and not verdict.defaced and verdict.score < REFINE_BELOW
                     and not self.defaced and not verdict.maintenance):
                 self.profile.add(page, verdict.rule_ids)
+        if maintenance_window:
+            verdict = in_maintenance_window(verdict)
         self.last_verdict = verdict
         return self._step(verdict, now)
 

@@ -92,3 +92,15 @@ def test_package_entry_point_judges_with_linked_stylesheets() -> None:
     html = '<body><p>Ministry of Commerce</p><div class="x"></div></body>'
     assert not entry(html).defaced
     assert entry(html, "https://moc.gov.kh/", None, stylesheets=['.x::after{content:"hacked by ghost crew"}']).defaced
+
+
+def test_inside_a_maintenance_window_a_replaced_page_is_maintenance_but_an_attack_is_not() -> None:
+    legit = read(sorted(glob.glob(os.path.join(corpus_root(), "legit", "*.html")))[3])
+    monitor = SiteMonitor("moc", "https://moc.gov.kh/", learn_samples=1, defaced_after=1)
+    monitor.observe(legit)
+    notice = "<html><head><title>Upgrade</title></head><body><h1>New portal coming</h1><p>Back at 18:00</p></body>"
+    assert monitor.observe(notice, maintenance_window=True) is None
+    assert monitor.last_verdict.maintenance and not monitor.defaced
+    change = monitor.observe(notice.replace("</body>", "<h2>Hacked by Ph4nt0m Squad</h2></body>"),
+                             maintenance_window=True)
+    assert change is not None and change.state == "defaced"
