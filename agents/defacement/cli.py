@@ -55,19 +55,24 @@ def _load_profile(path: str) -> Any:
         raise GovwatchError(f"{path}: {exc}") from None
 
 
-def _fetch(url: str, timeout: float, crawler: bool) -> tuple[str, str]:
+def _fetch(url: str, timeout: float, crawler: bool) -> tuple[str, str, list[str]]:
+    """The page, its final URL, and the same-site stylesheets it links (fetched with it, as the agent does)."""
     import requests
 
+    from govwatch.agents.defacement.stylesheets import SheetCache
     from govwatch.agents.defacement.watcher import BROWSER_UA, CRAWLER_UA, SEARCH_REFERER, Fetcher
 
     headers = {"User-Agent": CRAWLER_UA, "Referer": SEARCH_REFERER} if crawler else {"User-Agent": BROWSER_UA}
+    fetcher = Fetcher(timeout, True, 5 * 2**20)
     try:
-        status, text, final_url = Fetcher(timeout, True, 5 * 2**20).get(url, headers)
+        status, text, final_url = fetcher.get(url, headers)
+        if not 200 <= status < 300:
+            raise GovwatchError(f"{url}: HTTP {status}")
+        return text, final_url, SheetCache(fetcher.get_sheet).sheets(text, final_url)
     except requests.RequestException as exc:
         raise GovwatchError(f"{url}: fetch failed: {exc.__class__.__name__}: {str(exc)[:200]}") from None
-    if not 200 <= status < 300:
-        raise GovwatchError(f"{url}: HTTP {status}")
-    return text, final_url
+    finally:
+        fetcher.close()
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -92,10 +97,10 @@ def _check_all(args: argparse.Namespace, profile: Any, pool: Any) -> int:
     cases = [("url", args.url)] if args.url else [("file", path) for path in args.candidates]
     for key, where in cases:
         if key == "url":
-            html, final_url = _fetch(where, args.timeout, args.crawler)
+            html, final_url, sheets = _fetch(where, args.timeout, args.crawler)
         else:
-            html, final_url = _read(where), None
-        verdict, _ = pool.judge(profile, html, final_url)
+            html, final_url, sheets = _read(where), None, None
+        verdict, _ = pool.judge(profile, html, final_url, sheets)
         any_defaced |= verdict.defaced
         line = {key: where, "defaced": verdict.defaced, "score": verdict.score, "severity": verdict.severity,
                 "reasons": verdict.reasons, "new_domains": verdict.new_domains, "title": verdict.title,

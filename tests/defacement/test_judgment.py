@@ -104,3 +104,40 @@ def test_inside_a_maintenance_window_a_replaced_page_is_maintenance_but_an_attac
     change = monitor.observe(notice.replace("</body>", "<h2>Hacked by Ph4nt0m Squad</h2></body>"),
                              maintenance_window=True)
     assert change is not None and change.state == "defaced"
+
+
+def test_deface_check_url_reads_the_linked_stylesheet(tmp_path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = {"/": ('<html><head><title>Ministry</title><link rel="stylesheet" href="/theme.css"></head>'
+                   '<body><h1>Ministry of Commerce</h1><div class="notice"></div></body></html>', "text/html"),
+             "/theme.css": ('.notice::before{content:"Hacked by Ph4nt0m Squad"}', "text/css")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            body, kind = files.get(self.path, ("", "text/plain"))
+            data = body.encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="test-css-site", daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        done = subprocess.run([sys.executable, "-m", "govwatch.cli", "deface", "check", "--url", url],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    line = json.loads(done.stdout)
+    assert done.returncode == 1 and line["defaced"], (done.stdout, done.stderr)
