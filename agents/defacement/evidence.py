@@ -138,5 +138,7 @@ def unrelated_text(c: Candidate) -> list[Finding]:
         weight = 0.25   # prose that reads as reporting (said, ministry, last year...): a news story was published
     else:
         weight = 0.5 if share >= 0.5 else 0.3   # a news story added to a full page is rarely half of its text
+    if weight > 0.3 and len(c.profile.stable("text")) < 0.7 * len(c.profile.text):
+        weight = 0.3   # much of this page changes between loads anyway (a daily notice, a live feed)
     return [Finding("new_text", weight, "medium", f"large new block of text ({len(words)} words, "
                                                f"{int(unknown * 100)}% never used by the page)")]
