@@ -110,3 +110,16 @@ def test_runaway_rule_is_stopped_at_the_deadline_and_reported_suspicious(tmp_pat
         assert not verdict.defaced and page is not None and pool.stopped == 1
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("html", [
+    '<script style="display:none">var a=1</script><p>x</p>',                 # a hidden element that is stripped
+    '<noscript><div hidden><a href="https://x.example/">spam</a></div></noscript><p>x</p>',
+    '<style>.a{display:none}</style><div class="a" hidden style="display:none">twice</div><p>x</p>',
+    '<html style="display:none"><body hidden><p>all hidden</p></body></html>',
+    '<div hidden><div hidden><p hidden>nested</p></div></div><p>x</p>',
+    '<svg><desc><g style="display:none">d</g></desc><text>t</text></svg>',
+])
+def test_hidden_roots_that_overlap_or_get_stripped_are_safe(html: str) -> None:
+    page = parse(html)
+    assert isinstance(page.text, list) and "var a=1" not in " ".join(page.text + page.hidden_text)
