@@ -13,6 +13,14 @@ Classes (built from the corpus by govwatch.agents.defacement.synth):
                 its words): the compound-selector reading (`#footer .links`, `[class*=x]`) at work
   news_about_hacking  a re-render that adds a news story on a cyber attack ("... was hacked by ..."):
                 benign, should pass or be low
+  evasion:<kind>  a banner placed where a regex reader and a browser disagree (synth.EVASIONS: comment
+                endings, SVG text, form controls, CSS generated content, look-alike letters, an image
+                overlay...), injected into a re-render (>= 95% each)
+
+Speed is pages per second in one process (one core) on a dense ~100 KB page, with the anchor measured in
+the same run: the standard library's html.parser merely tokenizing that page (the machine is shared and
+noisy, so compare ratios). Latency: p50/p99/max over every judgment of the detection classes, and the
+slowest case.
 """
 
 from __future__ import annotations
@@ -26,14 +34,18 @@ import re
 import sys
 import time
 from collections import defaultdict
+from html.parser import HTMLParser
 
-from govwatch.agents.defacement.detector import default_rules, judge
+from govwatch.agents.defacement.detector import default_rules
+from govwatch.agents.defacement.detector import judge as _judge
 from govwatch.agents.defacement.profile import learn
 from govwatch.agents.defacement.synth import (
     ATTACKS,
+    EVASIONS,
     add_analytics,
     add_hacking_news,
     inject,
+    inject_evasion,
     render,
     standalone_defacement,
 )
@@ -69,6 +81,16 @@ def next_versions(legit: dict[str, str]) -> list[tuple[str, str]]:
     return pairs
 
 
+TIMES: list[tuple[float, str]] = []
+
+
+def judge(profile, html, *args, **kwargs):   # noqa: ANN001, ANN201 (the detector's judge, timed)
+    start = time.perf_counter()
+    verdict = _judge(profile, html, *args, **kwargs)
+    TIMES.append((time.perf_counter() - start, f"{len(html) // 1000} KB, title {verdict.title[:50]!r}"))
+    return verdict
+
+
 def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str]]], list[tuple[str, str]]]:
     """Judge every class; returns class -> [(defaced, severity, case)] and the misses worth reading."""
     legit, defaced = corpus(root)
@@ -92,6 +114,9 @@ def evaluate(root: str, seeds: int) -> tuple[dict[str, list[tuple[bool, str, str
                 if kind == "hidden_spam_css":   # caught is not enough: was the block seen as hidden?
                     seen = any(f["sensor"] == "hidden_links" for f in verdict.findings)
                     results["css_hidden_seen"].append((seen, verdict.severity, f"{name} seed {seed}"))
+            for kind in EVASIONS:
+                verdict = judge(profile, inject_evasion(render(html, rng), kind), rules=rules)
+                results["evasion:" + kind].append((verdict.defaced, verdict.severity, f"{name} seed {seed}"))
         profile = learn([render(html, random.Random(f"{name}:fp:{k}")) for k in range(LEARN)], rules=rules)
         for dname, dhtml in defaced.items():
             verdict = judge(profile, dhtml, rules=rules)
@@ -125,20 +150,37 @@ def speed(root: str, target_kb: int = 100, seconds: float = 3.0, largest: bool =
     rng = random.Random(1)
     profile = learn([render(page, rng) for _ in range(LEARN)])
     candidate = render(page, rng)
-    judge(profile, candidate)
+    _judge(profile, candidate)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        judge(profile, candidate)
+        _judge(profile, candidate)
         count += 1
     elapsed = time.perf_counter() - start
+    anchor_count, anchor_start = 0, time.perf_counter()
+    while time.perf_counter() - anchor_start < seconds / 2:
+        HTMLParser().feed(candidate)
+        anchor_count += 1
+    anchor_ms = 1000 * (time.perf_counter() - anchor_start) / anchor_count
     return {"page_bytes": len(candidate), "pages_per_second": round(count / elapsed, 1),
-            "ms_per_page": round(1000 * elapsed / count, 2)}
+            "ms_per_page": round(1000 * elapsed / count, 2), "anchor_html_parser_ms": round(anchor_ms, 2),
+            "ratio_to_anchor": round(1000 * elapsed / count / anchor_ms, 2)}
+
+
+def latency() -> dict[str, object]:
+    """p50/p99/max judgment time over the detection classes, and the slowest case."""
+    times = sorted(TIMES)
+    if not times:
+        return {}
+    def pick(q: float) -> float:
+        return round(1000 * times[min(len(times) - 1, int(q * len(times)))][0], 2)
+    return {"judgments": len(times), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
+            "max_ms": round(1000 * times[-1][0], 2), "slowest_page": times[-1][1]}
 
 
 def table(results: dict[str, list[tuple[bool, str, str]]]) -> list[dict[str, object]]:
     rows = []
     for cls in ["rerender", "next_version", "analytics_added", "news_about_hacking", "first_sight_legit",
-                "full_page", "first_sight", *ATTACKS, "css_hidden_seen"]:
+                "full_page", "first_sight", *ATTACKS, "css_hidden_seen", *("evasion:" + k for k in EVASIONS)]:
         cases = results.get(cls, [])
         if not cases:
             continue
@@ -160,19 +202,23 @@ def main() -> int:
     parser.add_argument("--misses", action="store_true", help="list every wrong case")
     args = parser.parse_args()
     results, _ = evaluate(args.corpus, args.seeds)
+    lat = latency()
     rows, perf, real = table(results), speed(args.corpus), speed(args.corpus, largest=True)
     if args.json:
-        print(json.dumps({"speed": perf, "speed_largest_real_page": real, "classes": rows}))
+        print(json.dumps({"speed": perf, "speed_largest_real_page": real, "latency": lat, "classes": rows}))
         return 0
     print(f"speed: {perf['pages_per_second']} pages/s per core ({perf['ms_per_page']} ms) "
-          f"on a dense {perf['page_bytes'] // 1000} KB page; {real['pages_per_second']} pages/s on the largest "
-          f"real corpus page ({real['page_bytes'] // 1000} KB)")
-    print(f"{'class':<18}{'cases':>7}{'detected %':>12}{'false alarm %':>15}{'pass/low %':>12}")
+          f"on a dense {perf['page_bytes'] // 1000} KB page = {perf['ratio_to_anchor']}x the anchor "
+          f"(html.parser tokenizing it: {perf['anchor_html_parser_ms']} ms); {real['pages_per_second']} pages/s "
+          f"on the largest real corpus page ({real['page_bytes'] // 1000} KB)")
+    print(f"latency over {lat['judgments']} judgments: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
+          f"max {lat['max_ms']} ms (slowest page: {lat['slowest_page']})")
+    print(f"{'class':<34}{'cases':>7}{'detected %':>12}{'false alarm %':>15}{'pass/low %':>12}")
     for row in rows:
         det = "" if row["detected_pct"] is None else row["detected_pct"]
         fa = "" if row["false_alarm_pct"] is None else row["false_alarm_pct"]
         low = "" if row["pass_or_low_pct"] is None else row["pass_or_low_pct"]
-        print(f"{row['class']:<18}{row['cases']:>7}{det:>12}{fa:>15}{low:>12}")
+        print(f"{row['class']:<34}{row['cases']:>7}{det:>12}{fa:>15}{low:>12}")
     if args.misses:
         for cls, cases in results.items():
             benign = cls in BENIGN

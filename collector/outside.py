@@ -48,6 +48,7 @@ class OutsideView:
         self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
         self.monitors: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._pool: Any = None   # defacement judges in worker processes with a hard deadline (bounded.py)
 
     def start(self) -> None:
         if self.cfg["sites"]:
@@ -57,6 +58,8 @@ class OutsideView:
     def stop(self) -> None:
         self.prober.stop()
         self.tracker.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def maintenance_active(self, site: dict[str, Any], now: float) -> bool:
         return maintenance_active(self.cfg, site, now)
@@ -74,16 +77,19 @@ class OutsideView:
 
     # -- defacement ---------------------------------------------------------------------------------
     def _monitor(self, site: dict[str, Any]) -> Any:
+        from govwatch.agents.defacement.bounded import Pool
         from govwatch.agents.defacement.monitor import SiteMonitor
 
         with self._lock:
+            if self._pool is None:   # one worker per probe thread at most: a stalled page holds only its own
+                self._pool = Pool(size=min(4, max(1, len(self.cfg["sites"]))))
             monitor = self.monitors.get(site["name"])
             if monitor is None:
-                monitor = SiteMonitor(site["name"], site["url"])
+                monitor = SiteMonitor(site["name"], site["url"], engine=self._pool)
                 saved = self._load_profile(site["name"])
                 if saved is not None:
                     try:
-                        monitor = SiteMonitor.from_dict(saved)
+                        monitor = SiteMonitor.from_dict(saved, engine=self._pool)
                     except (KeyError, ValueError, TypeError) as exc:
                         log.warning("saved profile of %s unusable (%s); learning again", site["name"], exc)
                 self.monitors[site["name"]] = monitor
@@ -113,7 +119,8 @@ class OutsideView:
             return
         monitor = self._monitor(site)
         html = result.body.decode("utf-8", errors="replace")
-        change = monitor.observe(html, result.status or 0, result.ts, final_url=result.final_url)
+        change = monitor.observe(html, result.status or 0, result.ts, final_url=result.final_url,
+                                 maintenance_window=self.maintenance_active(site, result.ts))
         self._save_profile(site["name"], monitor)
         if change is not None:
             self.record(site, change.to_event_data(site["name"], result.final_url or site["url"]), change.severity)

@@ -55,38 +55,56 @@ def _load_profile(path: str) -> Any:
         raise GovwatchError(f"{path}: {exc}") from None
 
 
-def _fetch(url: str, timeout: float, crawler: bool) -> tuple[str, str]:
+def _fetch(url: str, timeout: float, crawler: bool) -> tuple[str, str, list[str]]:
+    """The page, its final URL, and the same-site stylesheets it links (fetched with it, as the agent does)."""
     import requests
 
+    from govwatch.agents.defacement.stylesheets import SheetCache
     from govwatch.agents.defacement.watcher import BROWSER_UA, CRAWLER_UA, SEARCH_REFERER, Fetcher
 
     headers = {"User-Agent": CRAWLER_UA, "Referer": SEARCH_REFERER} if crawler else {"User-Agent": BROWSER_UA}
+    fetcher = Fetcher(timeout, True, 5 * 2**20)
     try:
-        status, text, final_url = Fetcher(timeout, True, 5 * 2**20).get(url, headers)
+        status, text, final_url = fetcher.get(url, headers)
+        if not 200 <= status < 300:
+            raise GovwatchError(f"{url}: HTTP {status}")
+        return text, final_url, SheetCache(fetcher.get_sheet).sheets(text, final_url)
     except requests.RequestException as exc:
         raise GovwatchError(f"{url}: fetch failed: {exc.__class__.__name__}: {str(exc)[:200]}") from None
-    if not 200 <= status < 300:
-        raise GovwatchError(f"{url}: HTTP {status}")
-    return text, final_url
+    finally:
+        fetcher.close()
 
 
 def _check(args: argparse.Namespace) -> int:
-    from govwatch.agents.defacement.detector import default_rules, judge
+    from govwatch.agents.defacement.bounded import Pool
+    from govwatch.agents.defacement.detector import default_rules
 
     if bool(args.candidates) == bool(args.url):
         raise GovwatchError("deface check: give candidate files or --url, not both and not neither")
-    profile, rules = _load_profile(args.profile), default_rules(args.rules)
+    if args.budget <= 0:
+        raise GovwatchError(f"deface check: --budget must be a positive number of seconds (got {args.budget:g})")
+    profile = _load_profile(args.profile) if args.profile else None   # none: judged at first sight
+    default_rules(args.rules)   # refuse malformed rules here, with file:line, before any worker starts
+    pool = Pool(size=1, budget=args.budget, rules_dir=args.rules)
+    try:
+        return _check_all(args, profile, pool)
+    finally:
+        pool.close()
+
+
+def _check_all(args: argparse.Namespace, profile: Any, pool: Any) -> int:
     any_defaced = False
     cases = [("url", args.url)] if args.url else [("file", path) for path in args.candidates]
     for key, where in cases:
         if key == "url":
-            html, final_url = _fetch(where, args.timeout, args.crawler)
+            html, final_url, sheets = _fetch(where, args.timeout, args.crawler)
         else:
-            html, final_url = _read(where), None
-        verdict = judge(profile, html, final_url, rules=rules)
+            html, final_url, sheets = _read(where), None, None
+        verdict, _ = pool.judge(profile, html, final_url, sheets)
         any_defaced |= verdict.defaced
         line = {key: where, "defaced": verdict.defaced, "score": verdict.score, "severity": verdict.severity,
-                "reasons": verdict.reasons, "new_domains": verdict.new_domains, "title": verdict.title}
+                "reasons": verdict.reasons, "new_domains": verdict.new_domains, "title": verdict.title,
+                "maintenance": verdict.maintenance}
         if args.diff:
             line["diff"] = verdict.text_diff
         print(json.dumps(line, ensure_ascii=False), flush=True)
@@ -115,11 +133,17 @@ def register(groups: argparse._SubParsersAction) -> None:
     learn.add_argument("--url", help="the page's URL (tells its own domain from outside ones)")
     learn.add_argument("--rules", metavar="DIR", help="defacement rules folder (default: installed rules)")
     learn.set_defaults(func=_learn)
-    check = sub.add_parser("check", help="judge candidate pages against a profile",
-                           description="Judge candidate pages against a learned profile; one JSON line per "
-                                       "candidate. Exit 0 all clean, 1 any defaced, 2 error.")
+    check = sub.add_parser("check", help="judge candidate pages against a profile (or at first sight)",
+                           description="Judge candidate pages against a learned profile, or without --profile "
+                                       "at first sight (signatures, the page's build, default server pages); one "
+                                       "JSON line per candidate. Each page is judged in a worker process with a "
+                                       "hard deadline (--budget): a page over it is reported suspicious. "
+                                       "Exit 0 all clean, 1 any defaced, 2 error.")
     check.add_argument("candidates", nargs="*", metavar="CANDIDATE.html", help="pages to judge")
-    check.add_argument("--profile", required=True, metavar="PROFILE.json", help="profile from `deface learn`")
+    check.add_argument("--profile", metavar="PROFILE.json",
+                       help="profile from `deface learn` (default: judge at first sight)")
+    check.add_argument("--budget", type=float, default=10.0,
+                       help="seconds one page may take to judge before it is stopped (default 10)")
     check.add_argument("--url", help="fetch and judge this URL instead of files")
     check.add_argument("--crawler", action="store_true", help="fetch --url as Googlebot (cloaking check)")
     check.add_argument("--timeout", type=float, default=10.0, help="fetch timeout in seconds (default 10)")

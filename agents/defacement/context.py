@@ -77,3 +77,6 @@ def _reported_at(folded: str, raw_lines: list[str], pos: int, excerpt: str) -> b
     after = raw_line[at + len(excerpt):at + len(excerpt) + 40] if len(raw_line) == len(line) else \
         line[at + len(excerpt):at + len(excerpt) + 40]
     return not _CREW_AFTER.search(after) and not _DEFACER_VOICE.search(raw_line)
+
+
+REPORTING = _REPORTING   # the reporting-tone words, for other sensors (evidence.unrelated_text)

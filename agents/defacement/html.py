@@ -1,50 +1,45 @@
-"""One-pass HTML reading into what the defacement sensors need: visible and hidden text, links, scripts.
+"""Read a page the way a browser builds it: visible and hidden text, links, scripts, comments, overlays.
 
-Why not `html.parser`: measured on a 97 KB ministry page it spends 7.9 ms just tokenizing, while this
-regex tokenizer needs 1.5 ms, and the detector must judge 200 pages/s per core. Browsers are forgiving
-and so is this reader: unclosed tags are closed by the next matching end tag, stray end tags ignored.
+The document goes through Lexbor (via selectolax), a spec-compliant HTML5 parser in C: the tree it
+builds is the browser's, so text the parser moves out of `<head>` or a table, SVG `<text>`, form
+controls and comment endings browsers accept (`--!>`) are where a browser puts them. A regex reader
+disagreed with browsers exactly where defacers hide banners, and backtracked for minutes on a stray
+quote. Cost, measured on a dense 100 KB page: 0.85 ms to parse, ~4 ms with the reading below.
+
+HTML5 tree building is quadratic in nesting depth (every block start tag and stray end tag searches the
+open-element stack), so a page nested thousands deep is flattened first the way Chromium does it
+(`depth.flatten`): beyond 512 levels new elements become siblings.
 """
 
 from __future__ import annotations
 
-import bisect
-import html as htmllib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from govwatch.agents.defacement import css as css_selectors
-from govwatch.agents.defacement import structure
-from govwatch.agents.defacement.css import Selector
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-_TOKEN = re.compile(r"""<!--.*?(?:-->|$)|<(/?)([a-zA-Z][^\s/>]*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<[!?][^>]*>""", re.S)
-_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
-_FAR = 1 << 62
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-         "track", "wbr", "keygen", "frame", "basefont", "bgsound"}
-_INVISIBLE = {"script", "style", "noscript", "template", "head", "svg", "math", "select", "option"}
-_BLOCK = {"p", "div", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article",
-          "header", "footer", "nav", "table", "ul", "ol", "dt", "dd", "pre", "center", "form", "main", "aside",
-          "blockquote", "hr", "marquee", "h", "label", "button", "figcaption", "address"}
-_HIDING = re.compile(
-    r"display:none|visibility:(?:hidden|collapse)|font-size:0(?![.\d]*[1-9])|opacity:0(?![.\d]*[1-9])"
-    r"|font-size:(?:0?\.\d+|1)(?:px|pt)(?:;|!|$)"
-    r"|(?:^|;)(?:left|top|right|bottom|text-indent|margin-left|margin-top):-[1-9]\d{2,}"
-    r"|translate(?:x|y|3d)?\(-[1-9]\d{3,}|clip:rect\(0|clip-path:(?:inset\((?:50|100)%|circle\(0)"
-    r"|transform:scale\(0\)|(?:^|;)(?:max-)?(?:height|width):[01](?:px)?(?:;|$).*overflow:hidden"
-    r"|overflow:hidden.*(?:^|;)(?:max-)?(?:height|width):[01](?:px)?(?:;|$)")
-_CSS_TRIGGER = re.compile(r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*[0.1]"
-                          r"|opacity\s*:\s*0|:\s*-\s*[1-9]\d{2}|clip(?:-path)?\s*:\s*(?:rect|inset|circle)"
-                          r"|scale\s*\(\s*0|(?:height|width)\s*:\s*[01]|translate\w*\s*\(\s*-"
-                          r"|(?<=[\s;{])color\s*:[^;}]*;[^}]*background|background[^}]*[\s;]color\s*:")
-_CACHE_CSS_FROM = 8192
-_CSS_CACHE_SIZE = 64
-_CSS_CACHE: dict[tuple[int, int], tuple[frozenset[str], tuple[Selector, ...]]] = {}
-_SIMPLE_SELECTOR = re.compile(r"^\s*([.#])([\w-]+)\s*$")
-_WS = re.compile(r"\s+")
-_URL_ATTRS = {"script": ("src",), "iframe": ("src",), "frame": ("src",), "img": ("src",), "link": ("href",),
-              "a": ("href",), "area": ("href",), "form": ("action",), "embed": ("src",), "object": ("data",),
-              "audio": ("src",), "video": ("src",), "source": ("src",), "base": ("href",), "input": ("src",)}
+from govwatch.agents.defacement import css, depth, structure
+
+MAX_CHARS = 16_000_000   # above the watcher's 5 MB and the prober's 2 MB fetch limits
+MAX_COMMENTS = 200
+_INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "blink", "cite", "code", "data", "del", "dfn", "em", "font",
+           "i", "ins", "kbd", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
+           "sup", "time", "tt", "u", "var", "wbr", "-text", "-comment", "img", "label", "output"}
+_SKIP = {"script", "style", "template", "title", "head", "meta", "link", "base"}
+_UNPAINTED = {"noscript", "desc", "metadata", "defs", "clippath", "mask", "symbol", "pattern", "lineargradient",
+              "radialgradient", "filter", "marker"}   # <noscript>: a browser with scripts on shows none of it
+_VALUE_INPUTS = {"", "text", "submit", "button", "reset", "search", "email", "url", "tel", "number"}
+_URL_ATTRS = {"script": "src", "iframe": "src", "frame": "src", "img": "src", "link": "href", "a": "href",
+              "area": "href", "form": "action", "embed": "src", "object": "data", "audio": "src",
+              "video": "src", "source": "src", "base": "href", "input": "src"}
+_MARK = "data-govwatch-hidden"
+_SEP = "\x1f"   # between text nodes of different blocks; a newline inside text is only a space, as in browsers
+_STRIP = ["script", "style", "template", "title", "head", *sorted(_UNPAINTED)]   # never painted
+_UNWRAP_SELECTOR = ", ".join(sorted(_INLINE - {"-text", "-comment", "img", "wbr"}))
+_SPECIAL = {*_SKIP, *_UNPAINTED, *_URL_ATTRS, "meta", "title", "input", "textarea", "img", "h1", "h2", "h3",
+            "dialog"}
+_ABSOLUTE = ("http", "//")
+_NOT_NAVIGATION = ("http:", "https:", "//", "#", "javascript:", "mailto:", "tel:")
 
 
 @dataclass(slots=True)
@@ -82,318 +77,230 @@ class Page:
     landmarks: set[str] = field(default_factory=set)
     tags: int = 0
     signals: set[str] = field(default_factory=set)
+    comments: list[str] = field(default_factory=list)
+    overlays: list[str] = field(default_factory=list)
+    stylesheets: list[str] = field(default_factory=list)   # same-document <link rel=stylesheet> hrefs
 
 
 def normalise(text: str) -> str:
-    """Fold text to how signatures and profiles compare it: entities decoded, NFKC, lower case, one space."""
-    if "&" in text:
-        text = htmllib.unescape(text)
+    """Fold text to how signatures and profiles compare it: NFKC, lower case, one space."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    return _WS.sub(" ", text).strip().lower()
-
-
-def attributes(raw: str) -> dict[str, str]:
-    """Attributes of a (lower-cased) start tag; the first occurrence of a name wins, as in browsers."""
-    out: dict[str, str] = {}
-    if not raw or raw.isspace():
-        return out
-    for name, double, single, bare in _ATTR.findall(raw):
-        if name not in out:
-            value = double or single or bare
-            out[name] = htmllib.unescape(value) if "&" in value else value
-    return out
+    return " ".join(text.split()).lower()
 
 
 def hiding_style(style: str) -> bool:
-    """True if a style (inline or a rule body) keeps the element from a visitor's eyes."""
-    compact = style.replace(" ", "").replace("\n", "").replace("\t", "").lower()
-    return bool(_HIDING.search(compact)) or ("background" in compact and css_selectors.same_colour(compact))
+    """True if a style keeps the element from a visitor's eyes (see css.hiding_style)."""
+    return css.hiding_style(style)
 
 
-def _hidden_selectors(css: str) -> tuple[frozenset[str], tuple[Selector, ...]]:
-    """Selectors that a page's own <style> hides (spam blocks often hide this way): lone `.cls` / `#id`,
-    and compound ones (`div.x`, `#footer .links`, `[class*=x]`) read by css.py.
-
-    Only rule bodies around a hiding declaration are looked at, so a 200 KB framework stylesheet costs
-    one regex pass instead of one check per rule; and a large stylesheet, the same on every fetch of a
-    page, is read once (remembered by length and the per-process randomised string hash).
-    """
-    if len(css) < _CACHE_CSS_FROM:
-        return _scan_css(css)
-    key = (len(css), hash(css))
-    found = _CSS_CACHE.get(key)
-    if found is None:
-        if len(_CSS_CACHE) >= _CSS_CACHE_SIZE:
-            _CSS_CACHE.pop(next(iter(_CSS_CACHE)))
-        found = _CSS_CACHE[key] = _scan_css(css)
-    return found
-
-
-def _scan_css(css: str) -> tuple[frozenset[str], tuple[Selector, ...]]:
-    simple: set[str] = set()
-    compound: list[Selector] = []
-    done = -1
-    conditional: list[tuple[int, int]] | None = None
-    for trigger in _CSS_TRIGGER.finditer(css):
-        if trigger.start() < done:
-            continue
-        open_ = css.rfind("{", 0, trigger.start())
-        if open_ < 0 or css.rfind("}", open_, trigger.start()) >= 0:
-            continue
-        close = css.find("}", trigger.end())
-        done = close = len(css) if close < 0 else close
-        if not hiding_style(css[open_ + 1:close]):
-            continue
-        start = max(css.rfind("}", 0, open_), css.rfind("{", 0, open_)) + 1
-        for sel in css[start:open_].split(","):
-            match = _SIMPLE_SELECTOR.match(sel)
-            if match:
-                simple.add(match.group(1) + match.group(2).lower())
-                continue
-            parsed = css_selectors.selector(sel.lower())
-            if parsed is None:
-                continue
-            if conditional is None:
-                conditional = css_selectors.conditional_spans(css) if "@media" in css else []
-            if not css_selectors.inside_any(conditional, start):
-                compound.append(parsed)
-    return frozenset(simple), tuple(dict.fromkeys(compound))
-
-
-def _tiny(attrs: dict[str, str]) -> bool:
+def _tiny(attrs: dict[str, str | None]) -> bool:
     for key in ("width", "height"):
-        value = attrs.get(key, "").strip().lower().removesuffix("px")
+        value = (attrs.get(key) or "").strip().lower().removesuffix("px")
         if value.replace(".", "", 1).isdigit() and float(value) <= 2:
             return True
-    style = attrs.get("style", "").replace(" ", "").lower()
-    return bool(re.search(r"(?:^|;)(?:width|height):[0-2](?:px)?(?:;|$)", style))
+    flat = css.compact(attrs.get("style") or "")
+    return any(f"{key}:{n}" in flat and not flat.split(f"{key}:{n}", 1)[1][:1].isdigit()
+               for key in ("width", "height") for n in "012")
 
 
-_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_RAW_OPEN = re.compile(r"<!--|<(script|style|textarea|title|xmp|noembed)\b([^>]*)>")
-_RAW_CLOSE = {tag: re.compile(r"</" + tag + r"\s*>") for tag in ("script", "style", "textarea", "title", "xmp",
-                                                                  "noembed")}
-_INVISIBLE_BLOCK = re.compile(r"<(head|noscript|template|svg|math|select)\b[^>]*>.*?(?:</\1\s*>|$)", re.S)
-_STYLE_ATTR = re.compile(r"style\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_MAYBE_HIDING = re.compile(r"none|hidden|collapse|font-size|opacity|-\s*\d{3}|clip|scale|height|width|translate"
-                           r"|background")
-_HIDDEN_ATTR = re.compile(r"hidden(?=[\s>/=])")
-_TAG_AT = re.compile(r"<([a-z][a-z0-9]*)\b((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
-_LINK_TAGS = re.compile(r"<(a|area|iframe|frame|img|link|form|embed|object|audio|video|source|base|input|meta)\b"
-                        r"((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
-_SHAPE = re.compile(r"<([a-z][a-z0-9]*)(?=[\s>/])(?:[^>]*?\sclass\s*=\s*[\"']?([^\"'\s>]*))?")
-_IDS = re.compile(r" id\s*=\s*[\"']?([^\"'\s>]{1,59})[\"'\s>]")
-_URL_VALUE = {name: re.compile(r"(?:^|\s)" + name + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+))")
-              for name in ("href", "src", "action", "data")}
-_NOT_NAVIGATION = ("http:", "https:", "//", "#", "javascript:", "mailto:", "tel:")
-_NO_ATTRS: dict[str, str] = {}
-_ABSOLUTE = ("http", "//")
-_SIMPLE_LINKS = {"a", "area", "img", "source", "audio", "video"}
-_HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1\s*>", re.S)
-_INLINE_TAG = re.compile(r"</?(?:b|i|u|s|em|font|span|strong|small|big|mark|sup|sub|abbr|strike|blink|tt|q|cite)"
-                         r"(?=[\s>/])[^>]*>")
-_ANY_TAG = re.compile(r"<[^>]*>")
+def _select(tree: LexborHTMLParser, selectors: tuple[str, ...]) -> list[LexborNode]:
+    """Elements matching any selector: one pass for the whole list, one per selector if one is bad."""
+    if not selectors:
+        return []
+    try:
+        return tree.css(", ".join(selectors))
+    except SelectolaxError:
+        found: list[LexborNode] = []
+        for selector in selectors:
+            try:
+                found += tree.css(selector)
+            except SelectolaxError:
+                continue
+        return found
 
 
-def _text_lines(markup: str) -> list[str]:
-    """Visible text of a (lower-cased) markup fragment: one line per block, spaces collapsed."""
-    text = _ANY_TAG.sub("\n", _INLINE_TAG.sub("", markup))
-    if "&" in text:
-        text = htmllib.unescape(text).lower()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).lower()
-    return [" ".join(line.split()) for line in text.split("\n") if line and not line.isspace()]
+def _open(document: str) -> LexborHTMLParser:
+    document = depth.flatten(document[:MAX_CHARS])
+    try:
+        return LexborHTMLParser(document)
+    except (UnicodeEncodeError, UnicodeDecodeError):   # lone surrogates from a mis-decoded body
+        return LexborHTMLParser(document.encode("utf-8", "replace"))
 
 
-def _hidden_regions(doc: str, hidden_sel: set[str], compound: tuple[Selector, ...] = ()) -> list[tuple[int, int]]:
-    """Spans of elements hidden by inline style, the `hidden` attribute or the page's own CSS rules."""
-    starts: list[tuple[int, int, str]] = []
-    for match in _STYLE_ATTR.finditer(doc):
-        style = match.group(1) if match.group(1) is not None else match.group(2)
-        if _MAYBE_HIDING.search(style) and hiding_style(style):
-            _add_start(doc, match.start(), starts)
-    for match in _HIDDEN_ATTR.finditer(doc):
-        if doc[match.start() - 1].isspace():
-            _add_start(doc, match.start(), starts, needs_hidden=True)
-    if hidden_sel:
-        classes = [s[1:] for s in hidden_sel if s[0] == "."]
-        ids = [s[1:] for s in hidden_sel if s[0] == "#"]
-        alts = []
-        if classes:
-            alts.append(r"class\s*=\s*[\"']?(?:[^\"'>]*\s)?(?:" + "|".join(map(re.escape, classes)) + r")[\"'\s>]")
-        if ids:
-            alts.append(r"id\s*=\s*[\"']?(?:" + "|".join(map(re.escape, ids)) + r")[\"'\s>]")
-        by_css = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?\s(?:" + "|".join(alts) + r")[^>]*>")
-        starts += [(m.start(), m.end(), m.group(1).lower()) for m in by_css.finditer(doc)]
-    if compound:   # already measured: (begin, end, "") means the end is known
-        starts += [(begin, end, "") for begin, end in
-                   css_selectors.hidden_spans(doc, compound, attributes, _element_end, _VOID)]
-    regions: list[tuple[int, int]] = []
-    for begin, after, tag in sorted(starts):
-        if regions and begin < regions[-1][1]:
-            continue
-        regions.append((begin, after if not tag or tag in _VOID else _element_end(doc, after, tag)))
-    return regions
+class _Reader:
+    """Read the parsed tree: one Python pass over the elements, then Lexbor (C) for the text.
 
+    Visiting every text node from Python cost more than parsing; instead hidden subtrees are marked
+    and cut out, what is never painted (scripts, styles, <noscript>, <template>, SVG titles) is stripped,
+    inline elements are unwrapped and adjacent text merged, so Lexbor's own text serialisation yields
+    one line per block, as a browser lays it out.
+    """
 
-def _add_start(doc: str, pos: int, starts: list[tuple[int, int, str]], needs_hidden: bool = False) -> None:
-    """Record the start tag that contains position `pos` (an attribute), if `pos` is inside a tag."""
-    begin = doc.rfind("<", 0, pos)
-    if begin < 0 or doc.rfind(">", begin, pos) >= 0:
-        return
-    tag = _TAG_AT.match(doc, begin)
-    if tag is None or (needs_hidden and "hidden" not in attributes(tag.group(2))):
-        return
-    starts.append((begin, tag.end(), tag.group(1).lower()))
+    def __init__(self, tree: LexborHTMLParser, extra_css: list[str]) -> None:
+        self.page = Page()
+        self.tree = tree
+        sheets = [css.read(node.text(deep=True)) for node in tree.css("style")]
+        sheets += [css.read(text) for text in extra_css]
+        sheet = css.merge(sheets)
+        found = _select(tree, sheet.hiding) + tree.css("[hidden], dialog:not([open])")
+        found += [node for node in tree.css("[style]") if css.hiding_style(node.attributes.get("style") or "")]
+        roots: dict[int, tuple[LexborNode, str]] = {}   # by identity: one element may match several rules
+        for node in found:
+            if node.tag != "html" and node.mem_id not in roots:
+                roots[node.mem_id] = (node, node.tag or "")
+                node.attrs[_MARK] = "1"
+        self.roots = roots
+        self.hidden = {node.mem_id for node in _select(tree, (f"[{_MARK}]", f"[{_MARK}] *"))}
+        self.overlay_ids = {node.mem_id for node in _select(tree, sheet.overlays)}
+        self.generated: dict[int, list[tuple[str, str]]] = {}
+        for selector, where, text in sheet.content:
+            for node in _select(tree, (selector,))[:200]:
+                self.generated.setdefault(node.mem_id, []).append((where, text))
+        self.marked = bool(self.generated or self.overlay_ids)
+        self.extra: tuple[list[str], list[str]] = ([], [])   # painted text that is not a text node
+        self.shape: list[str] = []
 
+    def read(self) -> Page:
+        root = self.tree.root
+        if root is None:
+            return self.page
+        for node in root.traverse(include_text=False):
+            tag = node.tag
+            if tag == "-comment":
+                self.comment(node)
+            elif tag and not tag.startswith("-"):
+                self.element(node, tag)
+        self.text()
+        return self.finish()
 
-def _element_end(doc: str, pos: int, tag: str) -> int:
-    """Where the element whose start tag ends at `pos` closes (nesting counted; end of doc if never)."""
-    depth = 1
-    pattern = _TAG_EDGE.get(tag)
-    if pattern is None:
-        pattern = _TAG_EDGE.setdefault(tag, re.compile(r"<(/?)" + re.escape(tag) + r"\b[^>]*>"))
-    for match in pattern.finditer(doc, pos):
-        depth += -1 if match.group(1) else 1
-        if depth == 0:
-            return match.end()
-    return len(doc)
+    def comment(self, node: LexborNode) -> None:
+        if len(self.page.comments) < MAX_COMMENTS:
+            text = normalise(node.comment_content or "")
+            if text:
+                self.page.comments.append(text[:2000])
 
+    def element(self, node: LexborNode, tag: str) -> None:
+        """Read one element: its shape, id, links, and what it paints besides its text nodes."""
+        attrs = node.attributes
+        page = self.page
+        page.tags += 1
+        cls = (attrs.get("class") or "").split() if attrs else ()
+        self.shape.append(tag + "." + cls[0].lower() if cls else tag)
+        ident = attrs.get("id")
+        if ident and len(ident) < 60 and len(ident.split()) == 1:
+            page.landmarks.add("id:" + ident.lower())
+        if tag not in _SPECIAL and "style" not in attrs and not self.marked:
+            return   # most elements: nothing else to read (and their identity is not asked: it costs)
+        mem = node.mem_id
+        hidden = mem in self.hidden
+        if tag in _URL_ATTRS or tag == "meta":
+            self.link(node, tag, attrs, hidden)
+        if tag in _SKIP:
+            self.skipped(node, tag, attrs)
+            return
+        if not hidden and (mem in self.overlay_ids or ("style" in attrs and css.overlay_style(attrs["style"] or ""))):
+            page.overlays.append(_describe(tag, attrs))
+        if tag in ("h1", "h2", "h3") and not hidden:
+            heading = normalise(node.text(deep=True))
+            if heading:
+                page.landmarks.add("h:" + heading[:100])
+        lines = self.extra[1 if hidden else 0]
+        if tag == "input" and (attrs.get("type") or "").lower() in _VALUE_INPUTS:
+            lines.append(attrs.get("value") or attrs.get("placeholder") or "")
+        elif tag == "textarea" and attrs.get("placeholder") and not node.text(deep=True).strip():
+            lines.append(attrs.get("placeholder") or "")
+        elif tag == "img" and not (attrs.get("src") or "").strip():
+            lines.append(attrs.get("alt") or "")   # a browser paints alt text when there is no image
+        lines += [text for _, text in self.generated.get(mem, ())]
 
-_TAG_EDGE: dict[str, re.Pattern[str]] = {}
+    def text(self) -> None:
+        """Visible and hidden text, one line per block (the tree is changed: read everything else first)."""
+        tree = self.tree
+        # Decided before the tree changes, so no freed element is touched: roots inside another root, and
+        # roots that stripping removes (a hidden <script>, a hidden div inside <noscript>) are skipped.
+        skip = {node.mem_id for node in _select(tree, (f"[{_MARK}] [{_MARK}]",
+                                                       *(f"{tag} [{_MARK}]" for tag in _STRIP)))}
+        skip |= {mem for mem, (_, tag) in self.roots.items() if tag in _STRIP}
+        tree.strip_tags(_STRIP, recursive=True)
+        hidden: list[str] = []
+        for mem, (node, _) in self.roots.items():
+            if mem not in skip:
+                hidden += node.text(separator=_SEP).split(_SEP)
+                node.decompose()
+        for node in tree.css(_UNWRAP_SELECTOR):   # one query for all inline tags (unwrap_tags makes one each)
+            node.unwrap()
+        tree.merge_text_nodes()
+        root = tree.root
+        visible = root.text(separator=_SEP).split(_SEP) if root is not None else []
+        for lines, found in zip(self.extra, (visible, hidden), strict=True):
+            found += lines
+        self.page.text = _lines(visible)
+        self.page.hidden_text = _lines(hidden)
 
+    def skipped(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> None:
+        """Elements whose content is not text: scripts, styles, the title (first one only)."""
+        if tag == "script":
+            src = (attrs.get("src") or "").strip()
+            if src:
+                self.page.links.append(Link("script", src, False))
+            elif "json" not in (attrs.get("type") or "").lower():
+                code = node.text(deep=True)
+                if code.strip():
+                    self.page.scripts.append(code)
+        elif tag == "title" and not self.page.title:
+            parent = node.parent
+            if parent is None or parent.tag not in ("svg", "symbol", "g"):
+                self.page.title = normalise(node.text(deep=True))
 
-def _cut(doc: str, regions: list[tuple[int, int]]) -> tuple[str, str]:
-    """(doc without the regions, the regions joined)."""
-    kept, cut, last = [], [], 0
-    for begin, end in regions:
-        kept.append(doc[last:begin])
-        cut.append(doc[begin:end])
-        last = end
-    kept.append(doc[last:])
-    return "\n".join(kept), "\n".join(cut)
-
-
-def _inside(regions: list[tuple[int, int]], pos: int) -> bool:
-    index = bisect.bisect_right(regions, (pos, _FAR)) - 1
-    return index >= 0 and regions[index][0] <= pos < regions[index][1]
-
-
-def _raw_blocks(document: str, original: str, page: Page) -> tuple[str, set[str], tuple[Selector, ...]]:
-    """Take scripts, styles and the title out of the (lower-cased) document; return the rest and hidden CSS."""
-    pieces, last, hidden_sel, compound = [], 0, set(), ()
-    opened = _RAW_OPEN.search(document)
-    while opened is not None:
-        tag, raw_attrs = opened.group(1, 2)
-        pieces.append(document[last:opened.start()])
-        if tag is None:   # a comment (outside scripts only: `<!--` inside a script is just script)
-            close = document.find("-->", opened.end())
-            last = len(document) if close < 0 else close + 3
-            pieces.append(" ")
-            opened = _RAW_OPEN.search(document, last)
-            continue
-        closed = _RAW_CLOSE[tag].search(document, opened.end())
-        begin, end = opened.end(), closed.start() if closed else len(document)
-        content = document[begin:end]
-        last = closed.end() if closed else len(document)
-        if tag == "title":
-            page.title = page.title or normalise(content)
-        elif tag == "style":
-            simple, more = _hidden_selectors(content)
-            hidden_sel |= simple
-            compound += more
-        elif tag == "script":
-            _script(attributes(raw_attrs), original[begin:end], page)
-            pieces.append("<script>")
-        else:
-            pieces.append(content)
-        opened = _RAW_OPEN.search(document, last)
-    pieces.append(document[last:])
-    return "".join(pieces), hidden_sel, compound
-
-
-def _script(attrs: dict[str, str], code: str, page: Page) -> None:
-    if attrs.get("src", "").strip():
-        page.links.append(Link("script", attrs["src"].strip(), False))
-    elif "json" not in attrs.get("type", "") and code.strip():
-        page.scripts.append(code)
-
-
-def _url_of(tag: str, raw: str) -> tuple[str, dict[str, str]]:
-    """The URL a tag references; common tags read only that attribute (speed), others all of them."""
-    if tag in _SIMPLE_LINKS:
-        found = _URL_VALUE[_URL_ATTRS[tag][0]].search(raw)
-        if not found:
-            return "", _NO_ATTRS
-        value = found.group(1)
-        if value is None:
-            value = found.group(2) or found.group(3) or ""
-        return (htmllib.unescape(value) if "&" in value else value).strip(), _NO_ATTRS
-    attrs = attributes(raw)
-    names = _URL_ATTRS.get(tag, ())
-    return (attrs.get(names[0], "").strip() if names else ""), attrs
-
-
-def _links(doc: str, regions: list[tuple[int, int]], page: Page) -> None:
-    links, landmarks = page.links, page.landmarks
-    for match in _LINK_TAGS.finditer(doc):
-        tag, raw = match.group(1, 2)
+    def link(self, node: LexborNode, tag: str, attrs: dict[str, str | None], hidden: bool) -> None:
+        page = self.page
         if tag == "meta":
-            if "refresh" in raw:
-                attrs = attributes(raw)
-                if attrs.get("http-equiv", "") == "refresh":
-                    page.refresh.append(attrs.get("content", ""))
-            continue
-        url, attrs = _url_of(tag, raw)
-        hidden = bool(regions) and _inside(regions, match.start())
-        if tag == "iframe" or tag == "frame":
+            if (attrs.get("http-equiv") or "").lower() == "refresh":
+                page.refresh.append(attrs.get("content") or "")
+            return
+        url = (attrs.get(_URL_ATTRS[tag]) or "").strip()
+        if tag in ("iframe", "frame"):
             page.frames.append(Frame(url, hidden, _tiny(attrs)))
-        if not url:
-            continue
-        link = Link(tag, url, hidden, "", attrs.get("rel", "") if attrs else "")
-        if tag == "a":
-            if hidden or url.startswith(_ABSOLUTE):
-                end = match.end()
-                close = doc.find("</a", end, end + 3000)
-                inner = doc[end:close] if close >= 0 else ""
-                link.text = normalise(_ANY_TAG.sub(" ", inner) if "<" in inner else inner)[:200]
+        if not url or tag == "script":
+            return
+        rel = (attrs.get("rel") or "").lower()
+        found = Link(tag, url, hidden, "", rel)
+        if tag == "a" and (hidden or url.startswith(_ABSOLUTE)):
+            found.text = normalise(node.text(deep=True))[:200]
         elif tag == "img" and not hidden:
-            landmarks.add("img:" + url.split("?", 1)[0])
-        links.append(link)
+            page.landmarks.add("img:" + url.split("?", 1)[0])
+        elif tag == "link" and "stylesheet" in rel:
+            page.stylesheets.append(url)
+        page.links.append(found)
+
+    def finish(self) -> Page:
+        page = self.page
+        page.shingles = {a + ">" + b for a, b in zip(self.shape, self.shape[1:], strict=False)}
+        return page
 
 
-def _lower(document: str) -> tuple[str, str]:
-    """(document, lower-cased document) of equal length, so positions found in one hold in the other."""
-    low = document.lower()
-    if len(low) != len(document):
-        document = document.replace("\u0130", "I")
-        low = document.lower()
-        if len(low) != len(document):
-            low = "".join(c.lower() if len(c.lower()) == 1 else c for c in document)
-    return document, low
+def _lines(pieces: list[str]) -> list[str]:
+    """`normalise` over many lines at once (one NFKC and one lower-casing for the whole text)."""
+    text = _SEP.join(pieces)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return [" ".join(line.split()) for line in text.lower().split(_SEP) if line and not line.isspace()]
 
 
-def parse(document: str) -> Page:
-    """Read a document into a Page: a handful of C-speed regex passes over the lower-cased text."""
-    page = Page()
-    original, low = _lower(document)
-    doc, hidden_sel, compound = _raw_blocks(low, original, page)
-    regions = _hidden_regions(doc, hidden_sel, compound)
-    _links(doc, regions, page)
-    shape = [tag + "." + cls if cls else tag for tag, cls in _SHAPE.findall(doc)]
-    page.tags = len(shape)
-    page.shingles = {a + ">" + b for a, b in zip(shape, shape[1:], strict=False)}
-    page.landmarks |= {"id:" + ident for ident in _IDS.findall(doc)}
-    visible, hidden = _cut(doc, regions)
-    visible = _INVISIBLE_BLOCK.sub("\n", visible)
-    for _, heading in _HEADING.findall(visible):
-        text = " ".join(_text_lines(heading))
-        if text:
-            page.landmarks.add("h:" + text[:100])
-    page.text = _text_lines(visible)
-    page.hidden_text = _text_lines(_INVISIBLE_BLOCK.sub("\n", hidden)) if hidden else []
+def _describe(tag: str, attrs: dict[str, str | None]) -> str:
+    """How an overlay is remembered: its tag, id and first class (not its text, which may rotate)."""
+    ident = (attrs.get("id") or "")[:40]
+    cls = (attrs.get("class") or "").split()
+    return tag + (f"#{ident}" if ident else "") + (f".{cls[0][:40]}" if cls else "")
+
+
+def parse(document: str, stylesheets: list[str] | None = None) -> Page:
+    """Read a document (and the text of its linked stylesheets, when fetched) into a Page."""
+    tree = _open(document)
+    page = _Reader(tree, stylesheets or []).read()
+    low = document.lower() if len(document) <= structure.MAX_BYTES else document   # large: not examined
     internal = sum(1 for link in page.links if link.tag == "a" and not link.url.startswith(_NOT_NAVIGATION))
-    page.signals = structure.signals(original, low, page.text, page.tags, internal,
+    page.signals = structure.signals(document, low, page.text, page.tags, internal,
                                      any(frame.tiny or frame.hidden for frame in page.frames))
     return page

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from govwatch.agents.defacement.detector import Verdict, default_rules, judge
-from govwatch.agents.defacement.html import parse
-from govwatch.agents.defacement.profile import Profile, learn
+from govwatch.agents.defacement.bounded import Inline
+from govwatch.agents.defacement.detector import Verdict, default_rules, in_maintenance_window
+from govwatch.agents.defacement.profile import Profile
 
 SURE = 0.9          # a verdict this sure raises at once, whatever defaced_after says
 REFINE_BELOW = 0.3  # only clearly clean pages teach the profile what varies
@@ -58,11 +58,12 @@ class SiteMonitor:
 
     def __init__(self, name: str, url: str, learn_samples: int = 3, rules: list | None = None,
                  view: str = "browser", defaced_after: int = 2, clean_after: int = 2,
-                 profile: Profile | None = None, learns: bool = True) -> None:
+                 profile: Profile | None = None, learns: bool = True, engine: Any = None) -> None:
         self.name, self.url, self.view = name, url, view
         self.learn_samples = max(1, learn_samples)
         self.defaced_after, self.clean_after = max(1, defaced_after), max(1, clean_after)
         self.rules = rules if rules is not None else default_rules()
+        self.engine = engine if engine is not None else Inline(rules=self.rules)   # or a bounded.Pool
         self.profile = profile
         self.learns = learns          # False: judge only (a crawler view sharing the browser's profile)
         self.samples: list[str] = []
@@ -72,40 +73,54 @@ class SiteMonitor:
         self.last_html: str | None = None
         self.last_seen = 0.0
         self.accept_next = False      # rebaseline asked before any fetch (e.g. just restarted)
+        self.sheets: list[str] | None = None   # the linked stylesheets fetched with the last page
 
     @property
     def defaced(self) -> bool:
         return self.current == "defaced"
 
     def observe(self, html: str, status: int = 200, now: float | None = None,
-                final_url: str | None = None) -> Change | None:
-        """Judge one fetch; return a Change only when the state flips (non-2xx answers are not judged)."""
+                final_url: str | None = None, stylesheets: list[str] | None = None,
+                maintenance_window: bool = False) -> Change | None:
+        """Judge one fetch; return a Change only when the state flips (non-2xx answers are not judged).
+        Inside a declared maintenance window a changed page is `maintenance` unless it shows an attack."""
         if not 200 <= status < 300:
             return None
         now = time.time() if now is None else now
-        self.last_html, self.last_seen = html, now
+        self.last_html, self.last_seen, self.sheets = html, now, stylesheets
         if self.accept_next:
             self.accept_next = False
-            self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"
-            self.last_verdict = judge(self.profile, html, self.url, rules=self.rules)
+            self._relearn(html)
             return None
-        page = parse(html)
         if self.profile is None or not self.profile.learned:
-            verdict = judge(None, html, self.url, rules=self.rules, page=page)
-            if not verdict.defaced and self.learns:
+            verdict, _ = self.engine.judge(None, html, self.url, stylesheets)
+            if not verdict.defaced and not verdict.maintenance and self.learns:
                 self._add_sample(html)
         else:
-            verdict = judge(self.profile, html, final_url or self.url, rules=self.rules, page=page)
-            if self.learns and not verdict.defaced and verdict.score < REFINE_BELOW and not self.defaced:
+            verdict, page = self.engine.judge(self.profile, html, final_url or self.url, stylesheets)
+            if (self.learns and page is not None and not verdict.defaced and verdict.score < REFINE_BELOW
+                    and not self.defaced and not verdict.maintenance):
                 self.profile.add(page, verdict.rule_ids)
+        if maintenance_window:
+            verdict = in_maintenance_window(verdict)
         self.last_verdict = verdict
         return self._step(verdict, now)
+
+    def _relearn(self, html: str) -> None:
+        """Take `html` as the one known-good snapshot (rebaseline); learning stopped at the deadline
+        leaves the monitor learning from the next fetches instead."""
+        profile = self.engine.learn([html], self.url, self.sheets)
+        self.profile, self.samples, self.current = profile, [], "clean" if profile is not None else "learning"
+        self.last_verdict = self.engine.judge(profile, html, self.url, self.sheets)[0] if profile is not None else None
 
     def _add_sample(self, html: str) -> None:
         self.samples.append(html[:MAX_SAMPLE_BYTES])
         if len(self.samples) >= self.learn_samples:
-            self.profile = learn(self.samples, self.url, rules=self.rules)
+            profile = self.engine.learn(self.samples, self.url, self.sheets)
             self.samples = []
+            if profile is None:
+                return
+            self.profile = profile
             if self.current == "learning":
                 self.current = "clean"
 
@@ -132,9 +147,9 @@ class SiteMonitor:
         elif html is None:
             self.profile, self.samples, self.current = None, [], "learning"
         else:
-            self.profile, self.samples, self.current = learn([html], self.url, rules=self.rules), [], "clean"
+            self._relearn(html)
         if was_defaced:
-            verdict = judge(self.profile, html, self.url, rules=self.rules) if html else self.last_verdict
+            verdict = self.last_verdict
             return Change(self.name, self.url, "clean", self.view, verdict or _empty(), time.time() if now is None
                           else now)
         return None
@@ -146,6 +161,7 @@ class SiteMonitor:
                 "learned_snapshots": round(self.profile.n, 1) if self.profile else 0,
                 "learning_samples": len(self.samples), "last_seen": self.last_seen,
                 "score": v.score if v else None, "severity": v.severity if v else None,
+                "maintenance": bool(v and v.maintenance),
                 "reasons": v.reasons[:10] if v else []}
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 from govwatch.agents.defacement.html import Page, parse
 from govwatch.errors import GovwatchError
 
-VERSION = 1
+VERSION = 2   # 2: features read from the HTML5 tree (selectolax); version-1 profiles are learned again
 MAX_SNAPSHOTS = 20
 STABLE = 0.8
 MAX_REFERENCE = 400
 _DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{24,}")
+_WORD = re.compile(r"\w{3,}")
 _SECOND_LEVEL = {"co", "com", "gov", "go", "ac", "or", "org", "net", "edu", "mil", "sch", "web", "nic", "in",
                  "ne", "gob", "gouv", "govt", "info", "biz", "per", "ltd", "plc", "my"}
 _SHARED_HOSTING = {"github.io", "blogspot.com", "wordpress.com", "pages.dev", "netlify.app", "vercel.app",
@@ -166,6 +167,7 @@ class Profile:
     refresh: list[str] = field(default_factory=list)
     hits: list[str] = field(default_factory=list)
     reference: list[str] = field(default_factory=list)
+    overlays: list[str] = field(default_factory=list)
     _stable: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -189,6 +191,7 @@ class Profile:
             merged = set(getattr(self, name)) | getattr(feats, name)
             setattr(self, name, sorted(merged)[-2000:])
         self.hits = sorted(set(self.hits) | set(hits or []))
+        self.overlays = sorted(set(self.overlays) | set(page.overlays))[-200:]
         self.reference = (page.text + ["[hidden] " + t for t in page.hidden_text])[:MAX_REFERENCE]
         self._stable = {}
 
@@ -210,6 +213,12 @@ class Profile:
             self._stable[name] = {key for key, count in counts.items() if count >= need}
         return self._stable[name]
 
+    def vocabulary(self) -> set[str]:
+        """Every word (3+ letters) of the text the known-good snapshots showed."""
+        if "vocabulary" not in self._stable:
+            self._stable["vocabulary"] = {w for key in self.text for w in _WORD.findall(key)}
+        return self._stable["vocabulary"]
+
     def all_domains(self) -> set[str]:
         if "domains" not in self._stable:
             self._stable["domains"] = {d for found in self.domains.values() for d in found}
@@ -220,7 +229,7 @@ class Profile:
                 "text": self.text, "weights": self.weights, "landmarks": self.landmarks,
                 "shingles": self.shingles, "domains": self.domains, "hidden_links": self.hidden_links,
                 "frames": self.frames, "scripts": self.scripts, "refresh": self.refresh, "hits": self.hits,
-                "reference": self.reference}
+                "reference": self.reference, "overlays": self.overlays}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
@@ -233,7 +242,8 @@ class Profile:
             raise ProfileError(f"page profile is malformed: {exc}") from None
 
 
-def learn(snapshots: list[str], url: str | None = None, rules: list | None = None) -> Profile:
+def learn(snapshots: list[str], url: str | None = None, rules: list | None = None,
+          stylesheets: list[str] | None = None) -> Profile:
     """Learn a profile from known-good HTML snapshots of one page (one works; 3+ teach what varies)."""
     from govwatch.agents.defacement import signatures
 
@@ -243,11 +253,14 @@ def learn(snapshots: list[str], url: str | None = None, rules: list | None = Non
     profile = Profile(url=url, host=registrable(host) if host else None)
     rules = signatures.load() if rules is None else rules
     for html in snapshots:
-        page = parse(html)
+        page = parse(html, stylesheets)
         if profile.host is None:
             profile.host = _guess_host(page)
+        from govwatch.agents.defacement.evidence import comment_rule_ids
+
         hits = signatures.scan(rules, signatures.record(page, external_test(profile.host)))
-        profile.add(page, [hit.rule_id for hit in hits] + ["structure:" + mark for mark in sorted(page.signals)])
+        profile.add(page, [hit.rule_id for hit in hits] + ["structure:" + mark for mark in sorted(page.signals)]
+                    + comment_rule_ids(page, rules))
     return profile
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from govwatch.agents.defacement.confusables import skeleton
 from govwatch.agents.defacement.html import Page
 from govwatch.rules import Rule, load_rules, rules_dir
 
@@ -18,7 +19,8 @@ FIELDS = {
     "title": "page title",
     "text": "visible text, one chunk per line",
     "hidden_text": "text inside elements hidden from visitors (display:none, off-screen, zero size)",
-    "folded": "title + visible + hidden text with leetspeak undone (h4ck3d -> hacked) and spaced letters joined",
+    "folded": "title + visible + hidden text with look-alike letters folded to Latin (UTS #39 skeletons: Cyrillic "
+              "Н -> h), leetspeak undone (h4ck3d -> hacked) and spaced letters joined",
     "link_text": "text of links to other sites",
     "scripts": "inline script code",
     "urls": "every URL the page references (script, iframe, img, link, a, form), one per line",
@@ -64,8 +66,9 @@ def load(directory: str | None = None) -> list[Rule]:
 
 
 def fold(text: str) -> str:
-    """Undo the disguises defacers use: leetspeak digits and s p a c e d letters."""
-    folded = text.encode("utf-8", "surrogatepass").translate(_LEET).decode("utf-8", "replace")
+    """Undo the disguises defacers use: look-alike letters from other scripts, leetspeak digits and s p a c e d
+    letters."""
+    folded = skeleton(text).encode("utf-8", "surrogatepass").translate(_LEET).decode("utf-8", "replace")
     return _SPACED.sub(lambda m: re.sub(r"[ ._*-]", "", m.group(0)), folded)
 
 

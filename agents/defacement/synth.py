@@ -299,3 +299,36 @@ def standalone_defacement(rng: random.Random) -> str:
     img = f'<img src="https://{_domain(rng)}/{_word(rng, 6)}.gif">' if rng.random() < 0.5 else ""
     return (f"<html><head><title>{rng.choice(_CREW_NAMES)}</title></head>{style}<center>{img}"
             f"{''.join(parts)}</center></body></html>")
+
+
+# Banners placed where a regex reader and a browser disagree (each renders in Chromium): tests and bench.
+EVASION_BANNER = "HACKED BY Ph4nt0m Squad"
+EVASIONS = {
+    "comment_bang_end": "<!-- old --!><h1>{b}</h1><!-- -->",
+    "text_moved_out_of_head": "<head><h1>{b}</h1></head>",
+    "svg_text": '<svg width="600" height="80"><text x="10" y="50" font-size="40">{b}</text></svg>',
+    "option": "<select><option>{b}</option></select>",
+    "textarea": "<textarea rows=3 cols=60>{b}</textarea>",
+    "input_value": '<input type="text" size="60" value="{b}">',
+    "button": "<button>{b}</button>",
+    "markup_in_attribute": '<div title="<b>x</b>" data-x="a>b"><h2>{b}</h2></div>',
+    "table_foster_parent": "<table><tr><td>x</td></tr>{b}</table>",
+    "css_before": '<style>.gw-x::before{{content:"{b}";font-size:40px}}</style><div class="gw-x"></div>',
+    "css_after_attr_selector": '<style>[data-k="1"]:after{{content:"{b}"}}</style><p data-k="1"></p>',
+    "noscript_is_not_what_shows": "<noscript>ok</noscript><h1>{b}</h1>",
+    "cyrillic_lookalikes": "<h1>\u041d\u0430\u0441\u043a\u0435d b\u0443 Ph4nt0m Squad</h1>",
+    "greek_capitals": "<h1>\u0397\u0391C\u039a\u0395D \u0392\u03a5 ghost crew</h1>",
+    "fullwidth": "<h1>\uff28\uff21\uff23\uff2b\uff25\uff24 \uff22\uff39 ghost crew</h1>",
+    "spaced_leet": "<h1>H 4 C K 3 D  B Y ghost crew</h1>",
+    "khmer_infiltrated": "<h1>\u1782\u17c1\u17a0\u1791\u17c6\u1796\u17d0\u179a\u1793\u17c1\u17c7"
+                         "\u178f\u17d2\u179a\u17bc\u179c\u1794\u17b6\u1793\u1787\u17d2\u179a\u17c0\u178f"
+                         "\u1785\u17bc\u179b\u178a\u17c4\u1799\u1780\u17d2\u179a\u17bb\u1798 Ph4nt0m</h1>",
+    "image_overlay": '<div style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999;'
+                     'background:url(https://x.example/pwn.jpg) center/cover"></div>',
+    "comment_claim_and_a_line": "<!-- hacked by ghost crew --><p>we were here</p>",
+}
+
+
+def inject_evasion(html: str, kind: str) -> str:
+    """The page with one evasion-class banner right after <body> (see EVASIONS)."""
+    return _insert_after_body(html, EVASIONS[kind].format(b=EVASION_BANNER))

@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 import requests
 
 from govwatch.agents.base import Emit, register
+from govwatch.agents.defacement.bounded import Pool
 from govwatch.agents.defacement.detector import default_rules
 from govwatch.agents.defacement.monitor import Change, SiteMonitor
+from govwatch.agents.defacement.stylesheets import MAX_SHEET_BYTES, SheetCache
 from govwatch.durations import format_duration
 from govwatch.events import Event
 from govwatch.schema import Field
@@ -108,6 +110,19 @@ class Fetcher:
                     break
             return response.status_code, decode(body, response.headers.get("Content-Type")), response.url
 
+    def get_sheet(self, url: str, etag: str | None) -> tuple[int, str, str | None]:
+        """A stylesheet, revalidated by ETag (304 = unchanged), read up to MAX_SHEET_BYTES."""
+        headers = {"User-Agent": BROWSER_UA, "Accept": "text/css,*/*;q=0.1"} | ({"If-None-Match": etag} if etag else {})
+        with self.session.get(url, headers=headers, timeout=self.timeout, verify=self.verify, stream=True,
+                              allow_redirects=True) as response:
+            body = b""
+            for chunk in response.iter_content(65536):
+                body += chunk
+                if len(body) >= MAX_SHEET_BYTES:
+                    break
+            return response.status_code, decode(body, response.headers.get("Content-Type")), response.headers.get(
+                "ETag")
+
     def close(self) -> None:
         self.session.close()
 
@@ -115,10 +130,11 @@ class Fetcher:
 class SiteLoop:
     """One site's poll loop: browser view every interval, crawler view every Nth poll."""
 
-    def __init__(self, site: dict[str, Any], section: dict[str, Any], rules: list, state_dir: str | None) -> None:
+    def __init__(self, site: dict[str, Any], section: dict[str, Any], rules: list, state_dir: str | None,
+                 engine: Any = None) -> None:
         self.site, self.section, self.state_dir = site, section, state_dir
         options = {"learn_samples": site["learn_samples"], "defaced_after": site["defaced_after"],
-                   "clean_after": site["clean_after"]}
+                   "clean_after": site["clean_after"], "engine": engine}
         saved = self._load(rules, options)
         self.browser = saved[0] if saved else SiteMonitor(site["name"], site["url"], rules=rules, **options)
         self.crawler = SiteMonitor(site["name"], site["url"], rules=rules, view="crawler", learns=False,
@@ -127,6 +143,7 @@ class SiteLoop:
             self.crawler.current = str(saved[1].get("state", self.crawler.current))
             self.crawler.bad, self.crawler.good = int(saved[1].get("bad", 0)), int(saved[1].get("good", 0))
         self.fetcher = Fetcher(site["timeout"], site["verify_tls"], section["max_bytes"])
+        self.sheets = SheetCache(self.fetcher.get_sheet)
         self.polls = self.errors = 0
         self.lock = threading.Lock()
 
@@ -189,8 +206,9 @@ class SiteLoop:
             self.errors += 1
             log.debug("%s: fetch failed: %s", self.site["name"], exc)
             return None
+        sheets = self.sheets.sheets(text, final_url) if 200 <= status < 300 else []
         with self.lock:
-            return monitor.observe(text, status, time.time(), final_url)
+            return monitor.observe(text, status, time.time(), final_url, stylesheets=sheets)
 
     def rebaseline(self) -> Change | None:
         with self.lock:
@@ -215,7 +233,9 @@ class DefacementWatcher:
         rules = default_rules(section.get("rules"))
         data_dir = agent_cfg.get("data_dir")
         state_dir = os.path.join(data_dir, "defacement") if data_dir else None
-        self.loops = [SiteLoop(site, section, rules, state_dir) for site in section["sites"]]
+        # Judging runs in worker processes with a hard deadline: a hostile page stalls one site, never the watcher.
+        self.pool = Pool(size=min(4, max(1, len(section["sites"]))), rules_dir=section.get("rules"))
+        self.loops = [SiteLoop(site, section, rules, state_dir, self.pool) for site in section["sites"]]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._emit: Emit | None = None
@@ -245,6 +265,7 @@ class DefacementWatcher:
         for loop in self.loops:
             loop.save()
             loop.fetcher.close()
+        self.pool.close()
 
     def command(self, kind: str, arg: str) -> None:
         """Collector commands: `rebaseline <site>` accepts the site's current page as its new baseline."""
@@ -259,7 +280,7 @@ class DefacementWatcher:
     def stats(self) -> dict[str, Any]:
         return {"sites": len(self.loops),
                 "defaced": sum(1 for loop in self.loops if loop.browser.defaced or loop.crawler.defaced),
-                "fetch_errors": sum(loop.errors for loop in self.loops)}
+                "fetch_errors": sum(loop.errors for loop in self.loops), "judgments_stopped": self.pool.stopped}
 
 
 @register("defacement", schema=SCHEMA, describe=describe)

@@ -16,7 +16,7 @@ DEFACED = f"{corpus_root()}/defaced/Spizie19__Deface__deface.html"
 def test_learn_then_check_several_candidates(tmp_path, capsys) -> None:
     profile = str(tmp_path / "p.json")
     assert main(["deface", "learn", LEGIT, "-o", profile]) == 0
-    assert json.load(open(profile))["version"] == 1
+    assert json.load(open(profile))["version"] == 2
     capsys.readouterr()
     assert main(["deface", "check", "--profile", profile, NEXT, DEFACED]) == 1
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

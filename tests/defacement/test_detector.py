@@ -98,7 +98,7 @@ def test_profile_round_trips_through_json() -> None:
     again = Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
     candidate = inject(render(html, rng), "hidden_iframe", rng)
     assert judge(again, candidate).to_dict() == judge(profile, candidate).to_dict()
-    with pytest.raises(ValueError, match="version 1"):
+    with pytest.raises(ValueError, match="version 2"):
         Profile.from_dict({"version": 99})
 
 
