@@ -30,6 +30,7 @@ COUNTERS = {
     "govwatch_traffic_anomalies_total": ("Traffic anomalies started", ("agent", "kind")),
     "govwatch_incidents_total": ("Incidents opened", ("kind", "severity")),
     "govwatch_site_ip_changes_total": ("Times a site's address changed between probes", ("site",)),
+    "govwatch_render_failures_total": ("Renders in headless Chromium that failed, by reason", ("reason",)),
 }
 
 
@@ -48,6 +49,7 @@ class StoreCollector:
         yield from self._defacement(set(agents))
         yield from self._traffic(agents)
         yield from self._incidents()
+        yield from self._renders()
         info = GaugeMetricFamily("govwatch_collector_info", "Collector build information", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
@@ -129,9 +131,9 @@ class StoreCollector:
         configured = {s["name"] for s in self.cfg["sites"]}
         state: dict[str, int] = {name: 0 for name in configured}
         for row in self.store.query("SELECT site, source, defaced FROM defacement_state"):
-            if row["source"] == "collector" and row["site"] not in configured:
+            if row["source"] in ("collector", "render") and row["site"] not in configured:
                 continue
-            if row["source"] != "collector" and row["source"] not in agents:
+            if row["source"] not in ("collector", "render") and row["source"] not in agents:
                 continue
             state[row["site"]] = max(state.get(row["site"], 0), int(row["defaced"]))
         for site, value in sorted(state.items()):
@@ -164,6 +166,22 @@ class StoreCollector:
         for severity in SEVERITIES:
             family.add_metric([severity], counts[severity])
         yield family
+
+
+    def _renders(self) -> Iterator[Metric]:
+        from govwatch.collector.render.storage import last_renders
+
+        duration = GaugeMetricFamily("govwatch_site_render_duration_seconds", "Duration of the last render in "
+                                     "headless Chromium", labels=["site"])
+        difference = GaugeMetricFamily("govwatch_site_render_visual_difference_ratio", "Share of the last "
+                                       "screenshot differing from the nearest known-good render", labels=["site"])
+        configured = {s["name"] for s in self.cfg["sites"]}
+        for row in last_renders(self.store):
+            if row["site"] in configured:
+                duration.add_metric([row["site"]], float(row["duration"]))
+                if row["visual_difference"] is not None:
+                    difference.add_metric([row["site"]], float(row["visual_difference"]))
+        yield from (duration, difference)
 
 
 def metrics_renderer(collector: StoreCollector) -> Callable[[], bytes]:
