@@ -25,7 +25,7 @@ SETTLE_QUIET = 0.5      # network quiet this long after load = the page has sett
 SETTLE_MAX = 3.0        # ...but never wait longer than this after load
 ACTIVE_TYPES = ("Script", "XHR", "Fetch", "WebSocket", "EventSource", "Ping", "Other", "Manifest", "Document")
 _DOM_JS = ("(() => { const e = document.documentElement; const h = e ? e.outerHTML : '';"
-           " return {href: location.href, size: h.length, html: h.slice(0, %d)}; })()" % MAX_DOM)
+           f" return {{href: location.href, size: h.length, html: h.slice(0, {MAX_DOM})}}; }})()")
 
 
 @dataclass
