@@ -191,7 +191,7 @@ class Renderer:
                                ("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                        "deviceScaleFactor": 1, "mobile": False})):
             conn.call(method, params, session, timeout=budget.left(5))
-        params = {"url": url, **({"referrer": referrer} if referrer else {})}
+        params = {"url": url, **({"referrer": referrer, "referrerPolicy": "unsafeUrl"} if referrer else {})}
         answer = conn.call("Page.navigate", params, session, timeout=budget.left())
         if answer.get("errorText"):
             raise _NavigationError(f"{answer['errorText']} loading {url}")
