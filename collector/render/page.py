@@ -24,6 +24,7 @@ MAX_DOM = 4 * 2**20
 SETTLE_QUIET = 0.5      # network quiet this long after load = the page has settled
 SETTLE_MAX = 3.0        # ...but never wait longer than this after load
 ACTIVE_TYPES = ("Script", "XHR", "Fetch", "WebSocket", "EventSource", "Ping", "Other", "Manifest", "Document")
+PASSIVE_TYPES = ("Image", "Font", "Stylesheet", "Media")
 _DOM_JS = ("(() => { const e = document.documentElement; const h = e ? e.outerHTML : '';"
            f" return {{href: location.href, size: h.length, html: h.slice(0, {MAX_DOM})}}; }})()")
 
@@ -185,8 +186,11 @@ class Renderer:
     def _load(self, conn: Connection, session: str, tab: _Tab, url: str, referrer: str | None,
               budget: _Budget) -> None:
         width, height = VIEWPORT
+        patterns = [{"urlPattern": "file:*"}]
+        if referrer:  # the referrer pass only needs where the page goes: skip what only paints
+            patterns += [{"urlPattern": "*", "resourceType": kind} for kind in PASSIVE_TYPES]
         for method, params in (("Page.enable", {}), ("Network.enable", {"maxTotalBufferSize": 0}),
-                               ("Fetch.enable", {"patterns": [{"urlPattern": "file:*"}]}),
+                               ("Fetch.enable", {"patterns": patterns}),
                                ("Network.setUserAgentOverride", {"userAgent": self._ua or ""}),
                                ("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                        "deviceScaleFactor": 1, "mobile": False})):

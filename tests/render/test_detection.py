@@ -110,3 +110,13 @@ def test_run_time_skimmer_domain(sites, browser, learned):
     assert not static.defaced, static.reasons
     assert verdict.defaced, verdict.reasons
     assert "127.0.0.2" in verdict.new_domains, verdict.new_domains
+
+
+def test_script_referrer_redirect(sites, browser, learned):
+    def stage(site, away):
+        cloak = f"if (document.referrer.indexOf('google.') >= 0) location.replace('{away}/casino');"
+        site.put("/app.js", GOOD_JS + cloak, "text/javascript")
+
+    verdict, static = _staged(sites, browser, learned, stage)
+    assert not static.defaced, static.reasons
+    assert verdict.defaced and any("search engine" in r for r in verdict.reasons), verdict.reasons

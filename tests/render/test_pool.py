@@ -17,8 +17,9 @@ body{margin:0;font-family:sans-serif} #banner{height:260px;color:#fff;font-size:
 .track{display:flex;width:300%;animation:slide 3s linear infinite}.slide{width:33.3%;height:200px}
 @keyframes slide{from{transform:translateX(0)}to{transform:translateX(-66%)}}</style></head><body>
 <header><h1>Ministry of Tourism</h1><nav><a href="/">Home</a> <a href="/visit">Visit Cambodia</a></nav></header>
-<div id="banner">Welcome</div><div style="overflow:hidden"><div class="track"><div class="slide" style="background:#c33">
-</div><div class="slide" style="background:#3c3"></div><div class="slide" style="background:#33c"></div></div></div>
+<div id="banner">Welcome</div><div style="overflow:hidden"><div class="track">
+<div class="slide" style="background:#c33"></div><div class="slide" style="background:#3c3"></div>
+<div class="slide" style="background:#33c"></div></div></div>
 <main><h2>Discover the Kingdom of Wonder</h2><p>Angkor Wat, the coast and the Mekong welcome visitors all year.</p>
 <p>Today is <span id="date"></span>. Visitors this month: <span id="count"></span>.</p></main>
 <footer>Phnom Penh</footer><script>
