@@ -110,8 +110,8 @@ class _Tab:
         self.loaded.wait(budget.left())
         if not self.loaded.is_set():
             raise CDPTimeout("the page did not finish loading")
-        end = time.monotonic() + SETTLE_MAX
-        while time.monotonic() < end and budget.left() > 0:
+        end = min(time.monotonic() + SETTLE_MAX, budget.end - 1.0)  # leave time to read the DOM
+        while time.monotonic() < end:
             if not self.inflight and time.monotonic() - self.last_activity >= SETTLE_QUIET:
                 return
             time.sleep(0.05)

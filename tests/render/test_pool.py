@@ -91,3 +91,19 @@ def test_legitimate_dynamic_page_raises_nothing_over_20_renders(sites, browser):
     finally:
         site.reset()
     assert state.current == "clean" and max(scores) < 0.5, (scores, differences)
+
+
+def test_huge_dom_is_read_bounded(sites, browser):
+    from govwatch.collector.render.page import MAX_DOM, Renderer
+
+    site, url, _ = sites
+    site.reset()
+    site.put("/huge", "<html><body><script>var b=[];for(var i=0;i<120000;i++){b.push('<p class=x>row '+i+"
+             "' of a very long generated table of figures</p>')}document.body.innerHTML=b.join('');"
+             "</script></body></html>")
+    try:
+        render = Renderer(browser, budget=30).render(url + "huge", referrer_check=False)
+    finally:
+        site.reset()
+    assert render.ok, render.error
+    assert render.dom_size > MAX_DOM and len(render.dom) == MAX_DOM
