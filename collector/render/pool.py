@@ -69,9 +69,13 @@ class RenderPool:
                     browser.kill_process()
 
     def stop(self, timeout: float = 15.0) -> None:
+        """Stop scheduling, abort renders in flight (their browsers are killed) and join every thread."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        for browser in list(self._browsers):
+            browser.killed_for = "stopping"
+            browser.kill_process()
         end = time.monotonic() + timeout
         for thread in [*self._threads, getattr(self, "_watchdog", None)]:
             if thread is not None and thread.is_alive():
@@ -119,8 +123,12 @@ class RenderPool:
                 break
             site, nudged = job
             try:
+                if self._stop.is_set():
+                    break
                 browser = self._ready(browser, index)
                 render = Renderer(browser, self.budget).render(site["url"]) if browser else _unavailable(site)
+                if self._stop.is_set():
+                    break   # aborted by stop(): not a real failure of the site
                 browser = self._after(browser, render)
                 self.on_result(site, render, nudged)
             except Exception:  # one site's trouble must never stop the pool

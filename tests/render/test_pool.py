@@ -107,3 +107,34 @@ def test_huge_dom_is_read_bounded(sites, browser):
         site.reset()
     assert render.ok, render.error
     assert render.dom_size > MAX_DOM and len(render.dom) == MAX_DOM
+
+
+def test_a_browser_killed_mid_render_is_reported_and_restarted(sites):
+    from govwatch.collector.render.pool import RenderPool
+
+    site, url, _ = sites
+    site.reset()
+    site.put("/loop", "<html><body><script>for(;;){}</script></body></html>")
+    results: queue.Queue = queue.Queue()
+    pool = RenderPool([{"name": "loop", "url": url + "loop"}, {"name": "good", "url": url}], CHROMIUM,
+                      lambda s, render, nudged: results.put((s["name"], render)), concurrency=1, interval=3600,
+                      budget=60.0)
+    pool.start()
+    try:
+        pool.nudge("loop")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (pool._browsers and pool._browsers[0].alive
+                                                   and "loop" in pool._busy):
+            time.sleep(0.1)
+        time.sleep(1.0)  # the loop page is running now
+        first = pool._browsers[0]
+        first.kill_process()   # as a crash would
+        name, render = results.get(timeout=60)
+        assert name == "loop" and render.reason == "crash", (render.reason, render.error)
+        pool.nudge("good")
+        name, render = results.get(timeout=120)
+        assert name == "good" and render.ok, render.error
+        assert first.starts == 2 and pool.restarts.get("crash") == 1
+    finally:
+        pool.stop()
+        site.reset()
