@@ -105,6 +105,11 @@ class _Tab:
         if params.get("type") == "Document" and self.main_frame is None:
             self.main_frame = params.get("frameId")
 
+    def restart(self, render: Render) -> None:
+        """Count a new navigation of the same tab into `render`."""
+        self.render, self.loaded, self.inflight = render, threading.Event(), set()
+        self.last_activity = time.monotonic()
+
     def settle(self, budget: _Budget) -> None:
         """Wait for the load event, then for the network to be quiet a moment (timers, late injections)."""
         self.loaded.wait(budget.left())
@@ -124,7 +129,7 @@ def _user_agent(conn: Connection) -> str:
 
 
 class Renderer:
-    """Renders pages in one Browser; each call is independent (fresh context)."""
+    """Renders pages in one Browser; each call is independent (a fresh context, thrown away after)."""
 
     def __init__(self, browser: Browser, budget: float = 20.0) -> None:
         self.browser, self.budget = browser, budget
@@ -137,13 +142,8 @@ class Renderer:
         if urlsplit(url).scheme not in ("http", "https"):
             result.reason, result.error = "refused", f"only http and https pages are rendered (not {url[:60]!r})"
             return result
-        budget = _Budget(self.budget)
         try:
-            self._one(url, result, budget, None, screenshot)
-            if referrer_check and result.ok:
-                probe = Render(url=url, started=result.started)
-                self._one(url, probe, budget, SEARCH_REFERER, False)
-                result.referrer_final_url = probe.final_url
+            self._session(url, result, _Budget(self.budget), screenshot, referrer_check)
         except CDPTimeout as exc:
             result.reason = "timeout" if self.browser.alive else self.browser.killed_for or "crash"
             result.error = f"render cut off after {time.monotonic() - start:.1f}s (budget {self.budget:g}s): {exc}"
@@ -155,7 +155,7 @@ class Renderer:
         result.duration = time.monotonic() - start
         return result
 
-    def _one(self, url: str, result: Render, budget: _Budget, referrer: str | None, shot: bool) -> None:
+    def _session(self, url: str, result: Render, budget: _Budget, shot: bool, referrer_check: bool) -> None:
         conn = self.browser.conn
         if conn is None:
             raise CDPError("the browser is not running")
@@ -173,8 +173,11 @@ class Renderer:
             tab = _Tab(conn, session, result)
             conn.on(session, tab)
             try:
-                self._load(conn, session, tab, url, referrer, budget)
+                self._setup(conn, session, budget, block_passive=False)
+                self._navigate(conn, tab, url, None, budget)
                 self._read(conn, session, result, budget, shot)
+                if referrer_check:
+                    result.referrer_final_url = self._referrer_pass(conn, session, tab, url, budget)
             except CDPTimeout:
                 _terminate(conn, session)
                 raise
@@ -183,11 +186,10 @@ class Renderer:
         finally:
             _dispose(conn, context)
 
-    def _load(self, conn: Connection, session: str, tab: _Tab, url: str, referrer: str | None,
-              budget: _Budget) -> None:
+    def _setup(self, conn: Connection, session: str, budget: _Budget, block_passive: bool) -> None:
         width, height = VIEWPORT
         patterns = [{"urlPattern": "file:*"}]
-        if referrer:  # the referrer pass only needs where the page goes: skip what only paints
+        if block_passive:  # the referrer pass only needs where the page goes: skip what only paints
             patterns += [{"urlPattern": "*", "resourceType": kind} for kind in PASSIVE_TYPES]
         for method, params in (("Page.enable", {}), ("Network.enable", {"maxTotalBufferSize": 0}),
                                ("Fetch.enable", {"patterns": patterns}),
@@ -195,11 +197,34 @@ class Renderer:
                                ("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                        "deviceScaleFactor": 1, "mobile": False})):
             conn.call(method, params, session, timeout=budget.left(5))
+
+    def _navigate(self, conn: Connection, tab: _Tab, url: str, referrer: str | None, budget: _Budget) -> None:
         params = {"url": url, **({"referrer": referrer, "referrerPolicy": "unsafeUrl"} if referrer else {})}
-        answer = conn.call("Page.navigate", params, session, timeout=budget.left())
+        answer = conn.call("Page.navigate", params, tab.session, timeout=budget.left())
         if answer.get("errorText"):
             raise _NavigationError(f"{answer['errorText']} loading {url}")
         tab.settle(budget)
+
+    def _referrer_pass(self, conn: Connection, session: str, tab: _Tab, url: str, budget: _Budget) -> str | None:
+        """Visit again as if arriving from a search engine, in the same tab (a new context would cost a new
+        renderer process, ~0.5 CPU-s) but with the first visit forgotten: page unloaded, then its cookies,
+        storage and cache cleared, so a cloaker sees a first-time visitor."""
+        tab.loaded.clear()
+        conn.call("Page.navigate", {"url": "about:blank"}, session, timeout=budget.left(5))
+        tab.loaded.wait(budget.left(5))   # its load event must not be taken for the next page's
+        origins = {f"{p.scheme}://{p.netloc}" for p in map(urlsplit, (url, tab.render.final_url or url)) if p.netloc}
+        conn.call("Network.clearBrowserCookies", {}, session, timeout=budget.left(5))
+        conn.call("Network.clearBrowserCache", {}, session, timeout=budget.left(5))
+        for origin in origins:
+            conn.call("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}, session,
+                      timeout=budget.left(5))
+        probe = Render(url=url, started=tab.render.started)
+        tab.restart(probe)
+        self._setup(conn, session, budget, block_passive=True)
+        self._navigate(conn, tab, url, SEARCH_REFERER, budget)
+        value = conn.call("Runtime.evaluate", {"expression": "location.href", "returnByValue": True,
+                                               "timeout": int(budget.left() * 1000)}, session, timeout=budget.left())
+        return value.get("result", {}).get("value")
 
     def _read(self, conn: Connection, session: str, result: Render, budget: _Budget, shot: bool) -> None:
         value = conn.call("Runtime.evaluate", {"expression": _DOM_JS, "returnByValue": True,
