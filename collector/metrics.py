@@ -82,6 +82,11 @@ class StoreCollector:
             family = CounterMetricFamily(name[: -len("_total")], help_text, labels=list(labels))
             values = {tuple(lv.get(k, "") for k in labels): value for lv, value in self.store.counters(name)
                       if "agent" not in lv or lv["agent"] in agents}
+            if name == "govwatch_render_failures_total":
+                from govwatch.collector.render.storage import FAILURE_REASONS
+
+                for reason in FAILURE_REASONS:   # a bounded set, each from 0 so increase() sees the first
+                    values.setdefault((reason,), 0.0)
             if name == "govwatch_fim_changes_total":
                 # Every agent x change x severity exists from 0, so increase() sees the first web shell.
                 for agent in agents:

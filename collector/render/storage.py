@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS render_state (
   visual_difference REAL, screenshot TEXT, final_url TEXT, error TEXT
 )
 """
+FAILURE_REASONS = ("timeout", "crash", "memory", "navigation", "refused", "browser")
 SHA = re.compile(r"^[0-9a-f]{64}$")
 
 

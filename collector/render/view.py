@@ -59,15 +59,25 @@ class RenderView:
         """Also get every static probe result: a change or a suspicion there asks for a render at once."""
         judged = outside.prober.on_result
 
+        seen: dict[str, str] = {}
+
         def after(site: dict[str, Any], result: Any) -> None:
             if judged is not None:
                 judged(site, result)
             monitor = outside.monitors.get(site["name"])
             verdict = getattr(monitor, "last_verdict", None)
-            if verdict is not None and (verdict.score >= SUSPICION or getattr(monitor, "defaced", False)):
+            static = str(getattr(monitor, "current", ""))
+            changed, seen[site["name"]] = seen.get(site["name"], static) != static, static
+            if changed or (verdict is not None and verdict.score >= SUSPICION) or self._unsettled(site["name"]):
                 self.pool.nudge(site["name"])
 
         outside.prober.on_result = after
+
+    def _unsettled(self, name: str) -> bool:
+        """The rendered view says defaced (or is confirming it): look again at each probe until it settles."""
+        with self._lock:
+            state = self.states.get(name)
+            return state is not None and (state.defaced or state.pending)
 
     def rebaseline(self, name: str) -> None:
         """Accept the new look too: forget the known-good renders and learn from the next ones."""

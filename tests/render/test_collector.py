@@ -5,7 +5,6 @@ the static probe misses, open the incident with both screenshots, export the ren
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import yaml
 
 from .conftest import CHROMIUM, needs_chromium, png
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "console"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -31,6 +29,17 @@ def _config(tmp_path: Path, url: str, render: dict) -> Path:
                 "sites": [{"name": "moc", "url": url, "interval": "1h", "defacement": True}]})
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def _console_helpers():
+    """The console tests' own staff helpers (loaded by path: every test folder has a `conftest`)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "console" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("console_test_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _until(condition, what: str, nudge=None, timeout: float = 180.0):
@@ -86,8 +95,7 @@ def _loaded(conn, session, probe) -> dict | None:
 @pytest.mark.slow
 @needs_chromium
 def test_image_defacement_incident_has_both_screenshots_and_console_shows_them(tmp_path, sites):
-    from conftest import setup_admin
-
+    setup_admin = _console_helpers().setup_admin
     from govwatch.collector.config import load_config
     from govwatch.collector.service import Collector
 

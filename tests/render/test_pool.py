@@ -41,7 +41,7 @@ def test_endless_script_is_cut_off_and_other_sites_keep_rendering(sites):
     good = [{"name": f"good-{i}", "url": url} for i in range(3)]
     pool = RenderPool([{"name": "loop", "url": url + "loop"}, *good], CHROMIUM,
                       lambda s, render, nudged: results.put((s["name"], render, time.monotonic())),
-                      concurrency=2, interval=3600, budget=6.0)
+                      concurrency=2, interval=3600, budget=15.0)
     pool.start()
     for name in ["loop"] + [g["name"] for g in good]:
         pool.nudge(name)
@@ -62,7 +62,7 @@ def test_endless_script_is_cut_off_and_other_sites_keep_rendering(sites):
     loop_render, loop_done = seen["loop"][0]
     assert loop_render.reason == "timeout", (loop_render.reason, loop_render.error)
     assert "cut off" in loop_render.error
-    assert loop_render.duration < 6.0 + 10.0     # budget + terminate/dispose grace, never a hang
+    assert loop_render.duration < 15.0 + 10.0     # budget + terminate/dispose grace, never a hang
     good_renders = [r for g in good for r, _ in seen.get(g["name"], [])]
     assert len(good_renders) >= 6 and all(r.ok for r in good_renders), [(r.reason, r.error) for r in good_renders]
     during = [at for g in good for r, at in seen.get(g["name"], []) if at < loop_done]
