@@ -30,9 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--baseline", action="store_true", help="accept this render as known-good into --profile "
                         "(a render profile; created if missing)")
     render.add_argument("--save-dom", metavar="FILE", help="write the rendered DOM (for `deface learn`)")
-    render.add_argument("--budget", type=float, default=20.0, help="longest the render may take, s (default 20)")
+    render.add_argument("--budget", type=_seconds, default=20.0, help="longest the render may take, s (default 20)")
     render.add_argument("--browser", metavar="PATH", help="Chromium binary (default: chromium on PATH)")
     render.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"must be seconds between 0.5 and 600 (got {text!r})")
+    return value
 
 
 def _read_json(path: str) -> Any:

@@ -67,3 +67,19 @@ def test_refused_connection_is_exit_2_with_json_and_one_stderr_line():
 def test_file_urls_are_refused():
     done = deface_render("file:///etc/passwd")
     assert done.returncode == 2 and json.loads(done.stdout)["reason"] == "refused"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "-3"], "must be seconds between 0.5 and 600"),
+    (["--profile", "/nonexistent/p.json"], "cannot read"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    done = deface_render("http://127.0.0.1:9/", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_foreign_profile_is_refused(tmp_path):
+    bad = tmp_path / "p.json"
+    bad.write_text('{"version": 7}')
+    done = deface_render("http://127.0.0.1:9/", "--profile", str(bad))
+    assert done.returncode == 2 and "not a govwatch page profile" in done.stderr
