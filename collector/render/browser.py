@@ -36,6 +36,12 @@ FLAGS = ("--headless=new", "--disable-gpu", "--disable-background-networking", "
 NO_SANDBOX_MARKERS = ("No usable sandbox", "sandbox_host_linux", "Failed to move to new namespace")
 
 
+# A collector killed with SIGKILL must not leave browsers behind: the kernel kills ours when the thread that
+# started it goes (util-linux setpriv sets the parent-death signal just before exec; no preexec_fn in a
+# threaded process). Renderers and zygotes exit by themselves once the browser is gone.
+_DIE_WITH_US = ("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv") else ()
+
+
 class BrowserError(Exception):
     """The browser cannot be found or started; the message says why in one line."""
 
@@ -128,7 +134,7 @@ class Browser:
             os.chown(self.profile_dir, account.uid, account.gid or 0)
         os.chmod(self.profile_dir, 0o700)
         log_path = os.path.join(self.profile_dir, "chromium.log")
-        args = [_real_binary(self.path), *FLAGS, f"--user-data-dir={self.profile_dir}"]
+        args = [*_DIE_WITH_US, _real_binary(self.path), *FLAGS, f"--user-data-dir={self.profile_dir}"]
         if not sandbox:
             args.append("--no-sandbox")
         env = {"PATH": "/usr/bin:/bin", "HOME": self.profile_dir, "TMPDIR": self.profile_dir, "LANG": "C.UTF-8"}
