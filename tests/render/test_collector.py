@@ -73,17 +73,27 @@ def _open_in_browser(url: str, cookies: dict[str, str], shot: Path) -> dict:
         conn.call("Page.navigate", {"url": url}, session, timeout=30)
         probe = ("(() => { const imgs = [...document.querySelectorAll('.shots img')];"
                  " return JSON.stringify({ready: document.readyState, title: document.title, imgs: imgs.map("
-                 "i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}))}); })()")
+                 "i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0,"
+                 " shown: i.getBoundingClientRect().width}))}); })()")
         state = _until(lambda: _loaded(conn, session, probe), "the incident page with two loaded screenshots",
                        timeout=60)
-        data = conn.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session)
-        import base64
-
         shot.parent.mkdir(exist_ok=True)
-        shot.write_bytes(base64.b64decode(data["data"]))
+        _capture(conn, session, shot)
+        conn.call("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 1600, "deviceScaleFactor": 1,
+                                                         "mobile": True}, session)
+        phone = _until(lambda: _loaded(conn, session, probe), "the page at phone width", timeout=30)
+        _capture(conn, session, shot.with_name(shot.stem + "-phone.png"))
+        state["phone_widths"] = [i["shown"] for i in phone["imgs"]]
         return state
     finally:
         browser.kill()
+
+
+def _capture(conn, session, path: Path) -> None:
+    import base64
+
+    data = conn.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session)
+    path.write_bytes(base64.b64decode(data["data"]))
 
 
 def _loaded(conn, session, probe) -> dict | None:
@@ -129,6 +139,7 @@ def test_image_defacement_incident_has_both_screenshots_and_console_shows_them(t
         page = _open_in_browser(f"{collector.url}/incidents/{row['id']}", staff.cookies.get_dict(),
                                 ARTIFACTS / "console-render-incident.png")
         assert [i["alt"] for i in page["imgs"]] == ["Known good", "Now"], page
+        assert all(width > 300 for width in page["phone_widths"]), page   # one above the other on a phone
     finally:
         site.reset()
         collector.stop()
