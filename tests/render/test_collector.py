@@ -140,6 +140,13 @@ def test_image_defacement_incident_has_both_screenshots_and_console_shows_them(t
                                 ARTIFACTS / "console-render-incident.png")
         assert [i["alt"] for i in page["imgs"]] == ["Known good", "Now"], page
         assert all(width > 300 for width in page["phone_widths"]), page   # one above the other on a phone
+        # A legitimate redesign: rebaseline accepts the new look; the next renders learn it and stay clean.
+        answer = requests.post(f"{collector.url}/api/v1/sites/moc/rebaseline", timeout=10,
+                               headers={"Authorization": f"Bearer {collector.admin_token}"})
+        assert answer.status_code == 200, answer.text
+        assert render.states["moc"].current == "learning"   # known-good looks forgotten, learning anew
+        _until(lambda: render.states["moc"].current == "clean", "three renders of the new look", nudge)
+        assert not render.states["moc"].defaced
     finally:
         site.reset()
         collector.stop()
