@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline:
         state.accept(render, current, sha)
         _write(args.profile, json.dumps(state.to_dict()))
-    verdict = state.observe(render, current, sha).verdict if not args.baseline else None
+    outcome = state.observe(render, current, sha) if not args.baseline else None
+    verdict = outcome.verdict if outcome else None
     line.update({"defaced": bool(verdict and verdict.defaced), "score": verdict.score if verdict else 0.0,
                  "severity": verdict.severity if verdict else "info",
                  "reasons": verdict.reasons if verdict else ["accepted as known-good"],

@@ -4,8 +4,8 @@ known run-time domains and its defaced/clean state with hysteresis.
 The first `LEARN_RENDERS` renders that the profile-free check passes teach it (as the static monitor
 learns from its first fetches); later clean renders add new known-good looks (a carousel's other
 slides) and the domains they loaded. `defaced_after` defaced renders in a row raise, or one very
-sure one; `clean_after` clean ones clear. Rebaseline forgets everything and learns anew from the next
-renders, so "accept as the new baseline" also accepts the new look.
+sure one; `clean_after` clean ones clear. Rebaseline forgets everything and accepts the next render begun
+after it, so "accept as the new baseline" also accepts the new look.
 """
 
 from __future__ import annotations
@@ -44,13 +44,24 @@ class SiteRender:
     good: int = 0
     defaced_after: int = 2
     clean_after: int = 2
+    accept_after: float | None = None   # rebaseline: the first render started after this is known-good
+    generation: int = 0                 # bumped by rebaseline: a verdict from before it is not recorded after it
 
     @property
     def defaced(self) -> bool:
         return self.current == "defaced"
 
-    def observe(self, render: Render, current: bytes | None, shot: str | None, rules: list | None = None) -> Outcome:
-        """Judge a successful render and move the state; learn from it when it is clean."""
+    def observe(self, render: Render, current: bytes | None, shot: str | None,
+                rules: list | None = None) -> Outcome | None:
+        """Judge a successful render and move the state; learn from it when it is clean (None: a stale render
+        begun before a rebaseline, ignored)."""
+        if self.accept_after is not None:
+            if render.started < self.accept_after:
+                return None     # begun before the rebaseline: it may show the page from before
+            self.accept_after = None
+            self.accept(render, current, shot, rules)
+            return Outcome(judge.judge_render(render, self.profile, self.baseline, self.domains, current, rules),
+                           None, True)
         learned_profile = self.profile is not None and self.profile.learned
         known = self.domains if learned_profile else None
         verdict = judge.judge_render(render, self.profile if learned_profile else None, self.baseline, known,
@@ -109,11 +120,14 @@ class SiteRender:
         """A defaced verdict not yet confirmed: worth rendering again at once."""
         return self.bad > 0 and not self.defaced
 
-    def rebaseline(self) -> bool:
-        """Forget the known-good DOM, looks and domains; learn again from the next renders."""
+    def rebaseline(self, now: float) -> bool:
+        """Forget the known-good DOM, looks and domains; the first render begun after `now` shows the page as
+        accepted and becomes known-good, whatever it looks like (a legitimate redesign's new look)."""
         was = self.defaced
         self.profile, self.samples, self.baseline = None, [], visual.Baseline.empty()
         self.domains, self.current, self.bad, self.good = set(), "learning", 0, 0
+        self.generation += 1
+        self.accept_after = now
         return was
 
     def to_dict(self) -> dict[str, Any]:

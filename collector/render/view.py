@@ -86,9 +86,12 @@ class RenderView:
             return
         with self._lock:
             old = list(state.baseline.shots)
-            state.rebaseline()
+            state.rebaseline(time.time())
             self._save(state)
         self.shots.pin(old, False)
+        with self.store.transaction() as conn:   # the rendered view is clean again, like the other views
+            conn.execute("UPDATE defacement_state SET defaced=0, since=?, reasons='[]' WHERE site=? AND source=?",
+                         (time.time(), name, SOURCE))
         self.pool.nudge(name)
 
     # -- results -------------------------------------------------------------------------------------
@@ -106,7 +109,12 @@ class RenderView:
         current, sha = self._fingerprint(site, render)
         with self._lock:
             outcome = state.observe(render, current, sha)
+            generation = state.generation
             self._save(state)
+        if outcome is None:   # begun before a rebaseline: render again, now
+            self._write(site, render, sha, None, counts, None)
+            self.pool.nudge(site["name"])
+            return
         verdict = outcome.verdict
         if outcome.learned and sha:
             self.shots.pin([sha])
@@ -115,7 +123,9 @@ class RenderView:
             if sha:
                 self.shots.pin([sha])
             view = self._view_data(site, render, verdict, sha, outcome.change or state.current)
-        self._write(site, render, sha, verdict.visual_difference, counts, view and (view, verdict.severity))
+        with self._lock:   # a rebaseline since this verdict: the verdict is history, not the state
+            view = view if generation == state.generation else None
+            self._write(site, render, sha, verdict.visual_difference, counts, view and (view, verdict.severity))
         if state.pending:
             self.pool.nudge(site["name"])   # confirm a first defaced verdict now, not in ten minutes
         self._maybe_prune()

@@ -141,12 +141,17 @@ def test_image_defacement_incident_has_both_screenshots_and_console_shows_them(t
         assert [i["alt"] for i in page["imgs"]] == ["Known good", "Now"], page
         assert all(width > 300 for width in page["phone_widths"]), page   # one above the other on a phone
         # A legitimate redesign: rebaseline accepts the new look; the next renders learn it and stay clean.
+        rebased = time.time()
         answer = requests.post(f"{collector.url}/api/v1/sites/moc/rebaseline", timeout=10,
                                headers={"Authorization": f"Bearer {collector.admin_token}"})
         assert answer.status_code == 200, answer.text
-        assert render.states["moc"].current == "learning"   # known-good looks forgotten, learning anew
-        _until(lambda: render.states["moc"].current == "clean", "three renders of the new look", nudge)
+        _until(lambda: render.states["moc"].current == "clean", "the next render accepted as the new look", nudge)
+        assert render.states["moc"].baseline.prints and render.states["moc"].accept_after is None
+        _until(lambda: collector.store.query("SELECT 1 FROM render_state WHERE site='moc' AND ts > ?", (rebased,)),
+               "a render after the rebaseline", nudge)
         assert not render.states["moc"].defaced
+        metrics = requests.get(f"{collector.url}/metrics", timeout=10).text
+        assert 'govwatch_defacement_detected{site="moc"} 0.0' in metrics
     finally:
         site.reset()
         collector.stop()

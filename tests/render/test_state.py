@@ -51,11 +51,16 @@ def test_rebaseline_accepts_the_new_look():
     state = learned()
     assert state.observe(render(), look(10), "black").verdict.defaced
     state.observe(render(), look(10), "black")
-    assert state.defaced and state.rebaseline()
-    for index in range(3):
-        state.observe(render(), look(10), f"new-{index}")
-    assert state.current == "clean"
-    assert not state.observe(render(), look(10), "again").verdict.defaced
+    assert state.defaced and state.rebaseline(now=100.0)
+    assert state.observe(render(), look(230), "stale") is None   # begun before the rebaseline: not trusted
+    new = render()
+    new.started = 101.0
+    new.dom = PAGE.replace("Trade figures", "Hacked by Team Shadow. Trade figures")  # accepted whatever it says
+    outcome = state.observe(new, look(10), "black")
+    assert outcome.learned and outcome.change is None and state.current == "clean"
+    assert state.baseline.shots == ["black"] and not state.defaced
+    again = state.observe(new, look(10), "again")
+    assert not again.verdict.defaced, again.verdict.reasons
 
 
 def test_saved_state_round_trips_and_foreign_state_is_relearned():
