@@ -74,7 +74,11 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     for site in cfg["sites"]:
         print(f"  site {site['name']}: {site['url']} every {site['interval']:g}s")
-    return 0
+    from govwatch.collector.render.config import decide
+
+    decision = decide(cfg)
+    print(f"  {decision.line}")
+    return 2 if decision.problem else 0
 
 
 def _agents(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import ipaddress
 import os
 from typing import Any
 
+from govwatch.collector.render.config import RENDER, SITE_RENDER
 from govwatch.errors import ConfigError
 from govwatch.schema import Field, check_name, check_url, load_file, resolve_path
 
@@ -50,6 +51,7 @@ SITE = Field("map", fields={
     "defacement": Field("bool", default=True, doc="judge the page with the defacement detector"),
     "verify_tls": Field("bool", default=True, doc="an unverifiable certificate makes the site down"),
     "web_root": Field("str", default=None, doc="agent:path of the site's files, to join FIM changes to incidents"),
+    "render": SITE_RENDER,
 })
 
 MAINTENANCE = Field("map", fields={
@@ -115,6 +117,7 @@ SCHEMA = Field("map", fields={
         "timezone": Field("str", default="Asia/Phnom_Penh"),
         "organisation": Field("str", default="National Institute of Digital Technology (NiDA), MPTC"),
     }),
+    "render": RENDER,
     "agent_silent_after": Field("duration", default=180.0, minimum=1.0, maximum=30 * 86400.0,
                                 doc="an agent is silent after this long without events"),
 })

@@ -16,6 +16,7 @@ from govwatch.collector.counters import Counts, bump
 from govwatch.events import SEVERITY_RANK, max_severity
 
 MAX_EVIDENCE_ITEMS = 50
+RENDER_KEYS = ("screenshot", "known_good_screenshot", "visual_difference", "referrer_final_url")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, 
     view = {"ts": ts, "source": source, "view": data.get("view", "browser"), "state": data.get("state"),
             "score": data.get("score"), "reasons": data.get("reasons", []), "new_domains": data.get("new_domains", []),
             "diff": data.get("diff"), "url": data.get("url"), "title": data.get("title")}
+    view.update({k: data[k] for k in RENDER_KEYS if data.get(k) is not None})  # the rendered view's screenshots
     key = f"defacement:{site}"
     open_row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
                             (key,)).fetchone()

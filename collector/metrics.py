@@ -38,6 +38,7 @@ COUNTERS = {
     "govwatch_traffic_anomalies_total": ("Traffic anomalies started", ("agent", "kind")),
     "govwatch_incidents_total": ("Incidents opened", ("kind", "severity")),
     "govwatch_site_ip_changes_total": ("Times a site's address changed between probes", ("site",)),
+    "govwatch_render_failures_total": ("Renders in headless Chromium that failed, by reason", ("reason",)),
 }
 
 
@@ -52,7 +53,7 @@ class StoreCollector:
         agents = {row["name"]: row for row in self.store.active_agents()}
         for group in (lambda: self._agents(agents), lambda: self._counters(set(agents)), self._sites,
                       lambda: self._defacement(set(agents)), lambda: self._traffic(agents), self._incidents,
-                      lambda: self._clock(set(agents))):
+                      lambda: self._clock(set(agents)), self._renders):
             try:
                 yield from list(group())
             except Exception as exc:  # one bad group must not cost the whole fleet its metrics
@@ -112,6 +113,11 @@ class StoreCollector:
                     badrows.note(lv.get("agent", ""), "counter", f"{name} {lv}")
                     continue
                 values[tuple(str(lv.get(k, "")) for k in labels)] = float(value)
+            if name == "govwatch_render_failures_total":
+                from govwatch.collector.render.storage import FAILURE_REASONS
+
+                for reason in FAILURE_REASONS:   # a bounded set, each from 0 so increase() sees the first
+                    values.setdefault((reason,), 0.0)
             if name == "govwatch_fim_changes_total":
                 # Every agent x change x severity exists from 0, so increase() sees the first web shell.
                 for agent in agents:
@@ -168,9 +174,9 @@ class StoreCollector:
         extra: dict[str, set[str]] = {}
         for row in self.store.query("SELECT site, source, defaced FROM defacement_state ORDER BY site"):
             site, source = row["site"], row["source"]
-            if source == "collector" and site not in configured:
+            if source in ("collector", "render") and site not in configured:
                 continue
-            if source != "collector" and source not in agents:
+            if source not in ("collector", "render") and source not in agents:
                 continue
             if not isinstance(site, str) or not re.fullmatch(SITE, site) or number(row["defaced"]) is None:
                 badrows.note(source, "defacement_state", site)
@@ -228,6 +234,21 @@ class StoreCollector:
             if row["agent"] in agents and number(row["skew"]) is not None:
                 family.add_metric([row["agent"]], float(row["skew"]))
         yield family
+
+    def _renders(self) -> Iterator[Metric]:
+        from govwatch.collector.render.storage import last_renders
+
+        duration = GaugeMetricFamily("govwatch_site_render_duration_seconds", "Duration of the last render in "
+                                     "headless Chromium", labels=["site"])
+        difference = GaugeMetricFamily("govwatch_site_render_visual_difference_ratio", "Share of the last "
+                                       "screenshot differing from the nearest known-good render", labels=["site"])
+        configured = {s["name"] for s in self.cfg["sites"]}
+        for row in last_renders(self.store):
+            if row["site"] in configured and number(row["duration"]) is not None:
+                duration.add_metric([row["site"]], float(row["duration"]))
+                if number(row["visual_difference"]) is not None:
+                    difference.add_metric([row["site"]], float(row["visual_difference"]))
+        yield from (duration, difference)
 
 
 def _dict(value: Any) -> dict[str, Any]:

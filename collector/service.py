@@ -37,6 +37,7 @@ class Collector:
                        lambda: read_secret(cfg["enroll_key_file"], "enrollment key"), renderer)
         if self.outside is not None:
             self.app.hooks["rebaseline"] = self.outside.rebaseline
+        self.render = _render_view(cfg, self.store, self.outside, self.app)
         _install_console(self.app, self.store, cfg)
         host, port = split_listen(cfg["listen"])
         tls = tls_context(cfg["tls"]["cert"], cfg["tls"]["key"]) if cfg["tls"] else None
@@ -62,6 +63,8 @@ class Collector:
         self._spawn("housekeeping", self._housekeeping)
         if self.outside is not None:
             self.outside.start()
+        if self.render is not None:
+            self.render.start()
         log.info("govwatch collector %s listening on %s (store %s)", __version__, self.url, self.store.path)
 
     def _spawn(self, name: str, target: Any) -> None:
@@ -87,6 +90,8 @@ class Collector:
         self._stop.set()
         if self.outside is not None:
             self.outside.stop()
+        if self.render is not None:
+            self.render.stop()
         self.server.shutdown()
         self.server.server_close()
         for thread in self._threads:
@@ -103,6 +108,23 @@ def _outside_view(cfg: dict[str, Any], store: Store) -> Any:
         log.warning("external site probes unavailable: %s", exc)
         return None
     return OutsideView(cfg, store)
+
+
+def _render_view(cfg: dict[str, Any], store: Store, outside: Any, app: App) -> Any:
+    """The rendered view (headless Chromium), or None with the reason logged; rebaseline accepts the new look."""
+    from govwatch.collector.render.view import build
+
+    view = build(cfg, store, outside)
+    if view is not None:
+        app.hooks["render_shot"] = view.shots.path
+        plain = app.hooks.get("rebaseline")
+
+        def rebaseline(name: str, user: str) -> Any:
+            view.rebaseline(name)
+            return plain(name, user) if plain else {"site": name, "rebaselined_by": user}
+
+        app.hooks["rebaseline"] = rebaseline
+    return view
 
 
 def _install_console(app: App, store: Store, cfg: dict[str, Any]) -> None:

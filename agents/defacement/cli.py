@@ -155,3 +155,13 @@ def register(groups: argparse._SubParsersAction) -> None:
                                        "and run each rule's own match/no_match tests.")
     rules.add_argument("--rules", metavar="DIR", help="defacement rules folder (default: installed rules)")
     rules.set_defaults(func=_rules)
+    _render_hook(sub)
+
+
+def _render_hook(sub: argparse._SubParsersAction) -> None:
+    """`deface render` lives with the collector's render pool (one browser client for both)."""
+    try:
+        from govwatch.collector.render.cli import add_parser
+    except ImportError:
+        return
+    add_parser(sub)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govwatch.collector.console import accounts, actions, fleet, incident_pages
+from govwatch.collector.console import accounts, actions, fleet, incident_pages, screenshots
 from govwatch.collector.console.render import static_file
 from govwatch.collector.console.web import SECURITY_HEADERS, Console
 from govwatch.collector.httpd import Request, Response
@@ -32,6 +32,7 @@ def install(app: Any, store: Any, cfg: dict[str, Any]) -> Console:
     accounts.install(console, route)
     incident_pages.install(console, route)
     fleet.install(console, route)
+    screenshots.install(console, route)
     return console
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from govwatch.collector import badrows
 from govwatch.collector.console.reasons import translate
 from govwatch.collector.console.render import Safe, clock_time, esc, html, join
+from govwatch.collector.console.screenshots import screenshots
 
 AGENT_CONFIG = "/etc/govwatch/agent.yml"  # where deploy/govwatch-agent.service reads it (when no heartbeat says)
 Row = tuple[str | None, str, str | None, str]  # left text, left class, right text, right class
@@ -119,8 +120,8 @@ def _defacement_view(view: dict[str, Any], w: dict[str, str], tz: Any) -> Safe:
     return html(
         '<article class="card view {state}"><h3>{source} · {view} · <span class="badge {state}">{state_w}</span> '
         '<time>{ts}</time></h3><dl class="facts"><dt>{t_score}</dt><dd>{score}</dd><dt>{t_url}</dt><dd>{url}</dd>'
-        '<dt>{t_title}</dt><dd>{title}</dd></dl><h4>{t_reasons}</h4><ul class="reasons">{reasons}</ul>'
-        '<h4>{t_domains}</h4><p>{domains}</p>{diff}</article>',
+        '<dt>{t_title}</dt><dd>{title}</dd></dl>{shots}<h4>{t_reasons}</h4><ul class="reasons">{reasons}</ul>'
+        '<h4>{t_domains}</h4><p>{domains}</p>{diff}</article>', shots=screenshots(view, w),
         state=state, state_w=w[state] if state in ("defaced", "clean") else state,
         source=_source(view.get("source"), w), view=_view_name(view.get("view"), w),
         ts=clock_time(view.get("ts"), tz, w), t_score=w["score"], score=_score(view.get("score"), w),

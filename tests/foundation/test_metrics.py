@@ -59,6 +59,11 @@ def busy_collector(tmp_path):
     running.outside.tracker.record(site | {"confirm_failures": 3}, ProbeResult(
         url=site["url"], ts=now + 1, up=True, status=200, duration=0.2, ip="127.0.0.2", cert=cert,
         https_redirect=True))  # the site moved
+    from govwatch.collector.render import storage  # the last render, as the render pool records it
+
+    storage.install_tables(running.store)
+    with running.store.transaction() as conn:
+        storage.record_state(conn, "moc-home", now, True, None, 1.5, 0.02, None, site["url"], None)
     requests.post(f"{running.url}/api/v1/events", data=b"{", headers={"Authorization": "Bearer nope"})
     running.app.rejections.flush()
     yield running
