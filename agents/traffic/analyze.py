@@ -32,6 +32,7 @@ class Summary:
     pps: float
     anomalies: int
     home: list[str]
+    warning: str | None = None   # the capture was cut short or damaged: what came before was analysed
 
     def record(self) -> dict[str, object]:
         return {"packets": self.packets, "seconds": round(self.seconds, 3), "pps": round(self.pps),
@@ -101,11 +102,12 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
                     if grow is not None and d[1] not in home and d[0] not in home:
                         grow(d[0], d[1])
                     packet(ts, buf, *d)
+        warning = capture.damage
     engine.finish()
     count = engine.packets
     seconds = time.perf_counter() - started
     return Summary(count, seconds, count / seconds if seconds > 0 else 0.0, engine.tracker.total,
-                   sorted(addr_text(a) for a in home))
+                   sorted(addr_text(a) for a in home), warning)
 
 
 def _look_ahead(records: Iterator[tuple[float, int, bytes]]) -> list[tuple[float, bytes, Decoded]]:

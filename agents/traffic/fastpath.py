@@ -36,7 +36,8 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
         sec, frac, caplen, _orig = record(data, pos)
         start = pos + 16
         if start + caplen > size:
-            break  # truncated last packet
+            capture.cut_short(pos)
+            break
         pos = start + caplen
         ts = sec + frac * unit
         buf = None
@@ -89,4 +90,6 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
     engine.sec_pkts += count
     engine.sec_bytes += nbytes
     engine.last_ts = last_ts
+    if 0 < size - pos < 16:
+        capture.cut_short(pos)
     capture.pos = pos
