@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import fastpath
 from .engine import Engine
-from .packets import SYN, TCP, Decoded, addr_bytes, addr_text, decode, decode_raw
+from .packets import ICMP, SYN, TCP, Decoded, addr_bytes, addr_text, decode, decode_raw
 from .pcapfile import open_capture
 from .rules import TrafficRule
 from .tracker import Anomaly
@@ -40,16 +40,19 @@ class Summary:
 
 
 def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
-    """The protected hosts of a capture: who receives first contacts (and, failing that, packets)."""
+    """The protected hosts of a capture: who receives first contacts (SYNs, pings) and packets, less
+    the first contacts it makes itself (a scanner receives many replies but opens every exchange)."""
     packets: dict[int | bytes, int] = {}
     syns: dict[int | bytes, int] = {}
+    opened: dict[int | bytes, int] = {}
     for d in decoded:
         packets[d.dst] = packets.get(d.dst, 0) + 1
-        if d.proto == TCP and d.flags & 0x12 == SYN:
+        if (d.proto == TCP and d.flags & 0x12 == SYN) or (d.proto == ICMP and d.sport in (8, 13, 128)):
             syns[d.dst] = syns.get(d.dst, 0) + 1
+            opened[d.src] = opened.get(d.src, 0) + 1
     if not packets:
         return set()
-    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0))
+    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0) - 10 * opened.get(a, 0))
     home = {best}
     top_syns = syns.get(best, 0)
     home.update(a for a, n in syns.items() if n >= 10 and n >= 0.3 * top_syns)
@@ -87,6 +90,8 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
         else:
             home = infer_home(d for _ts, _b, d in ahead)
         engine = Engine(rules, home, lambda state, a: on_anomaly(a) if state == "end" else None)
+        if nets:
+            engine.near = set()   # the operator named the protected networks: only those are judged
         home = engine.home   # the engine's own set: addresses found later under --home are added to it
         packet = engine.packet
         for ts, buf, d in ahead:

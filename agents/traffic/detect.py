@@ -20,8 +20,8 @@ from .tracker import Anomaly
 if TYPE_CHECKING:
     from .engine import Engine
 
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
-    range(12)
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS, \
+    SC_PROBES = range(13)
 
 
 def trw_step(engine: Engine, st: list, success: bool) -> None:
@@ -150,6 +150,8 @@ def evaluate(engine: Engine, now: float) -> None:
         _http_flood(engine, now)
     if "outbound_anomaly" in engine.rules:
         _outbound(engine, now)
+    for plugin in engine.plugins:
+        plugin.second(now, engine.table)
     engine.tracker.sweep(now)
 
 
@@ -215,8 +217,7 @@ def _port_scan(engine: Engine, now: float) -> None:
             or (features["trw_scanner"] and features["failed"] >= p["min_failed"])
         ports = sorted(st[SC_PORTS])
         hosts = [addr_text(h) for h in list(st[SC_HOSTS])[:10]]
-        scan_type = ("horizontal sweep" if len(st[SC_HOSTS]) > len(ports) else "vertical sweep") if sweep \
-            else "service/OS fingerprinting"
+        scan_type = _scan_type(st, len(ports)) if sweep else "service/OS fingerprinting"
         elapsed = max(st[SC_LAST] - st[SC_FIRST], 1e-3)
         evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(hosts),
                     "ports_sample": ports[:20], "port_range": [ports[0], ports[-1]] if ports else [],
@@ -234,6 +235,22 @@ def _port_scan(engine: Engine, now: float) -> None:
                key=("port_scan", src))
 
 
+PROBE_SCANS = ("vertical sweep", "UDP scan", "ACK scan", "FIN/NULL/Xmas scan", "Maimon scan", "host sweep")
+
+
+def _scan_type(st: list, nports: int) -> str:
+    """Name the scan by what it touched and how: many hosts on a port or two (or pings) is host
+    discovery; otherwise the probe kind that made most first contacts (SYN scans keep their old names)."""
+    probes = st[SC_PROBES]
+    hosts = len(st[SC_HOSTS])
+    if hosts > nports and (nports <= 3 or probes[5] * 2 >= sum(probes)):
+        return "host sweep"
+    kind = max(range(5), key=lambda k: probes[k])
+    if kind == 0 or not probes[kind]:
+        return "horizontal sweep" if hosts > nports else "vertical sweep"
+    return PROBE_SCANS[kind]
+
+
 def _scan_features(st: list, threshold: float) -> dict[str, Any]:
     return {"distinct_ports": len(st[SC_PORTS]), "distinct_hosts": len(st[SC_HOSTS]), "failed": st[SC_FAILED],
             "succeeded": st[SC_OK], "trw_scanner": st[SC_LLR] >= threshold, "scanner_user_agent": st[SC_UA],
@@ -243,7 +260,8 @@ def _scan_features(st: list, threshold: float) -> dict[str, Any]:
 def expanded(engine: Engine, compact: tuple) -> list:
     """The full scan state a compact (one-contact) entry stands for, without storing it."""
     first, last, port, host, failures = compact
-    full = [first, last, {port}, {host}, 0, 0, 0.0, 0, 0, 0, 0, {port} if failures else set()]
+    full = [first, last, {port} if port >= 0 else set(), {host}, 0, 0, 0.0, 0, 0, 0, 0,
+            {port} if failures else set(), [0] * 6]
     for _ in range(failures):
         trw_step(engine, full, False)
     return full

@@ -14,9 +14,11 @@ from ipaddress import ip_network
 from typing import Any
 
 from . import detect, logins
+from .detectors import REGISTRY
 from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG, addr_key
 from .rules import TrafficRule
 from .state import BoundedTable, Cusum, Ewma, Seasonal
+from .table import SecondTable
 from .tracker import Listener, Tracker
 
 # per-second counters for each protected (home) address
@@ -24,8 +26,10 @@ D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB,
 # per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals. A source
 # seen for a single first contact only (every source of a spoofed flood) is kept as the compact tuple
 # (first, last, port, host, failures) and becomes the full list on its second distinct contact.
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
-    range(12)
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS, \
+    SC_PROBES = range(13)
+# what a first contact was (SC_PROBES counts each): SYN, UDP datagram, lone ACK, FIN/NULL/Xmas, FIN+ACK, ping
+P_SYN, P_UDP, P_ACK, P_STEALTH, P_MAIMON, P_PING = range(6)
 OVERFLOW = b""   # per-second source counters: where sources beyond max_sources are counted together
 # half-open table: connection key -> first SYN time; keys answered by a SYN-ACK are in `answered`
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
@@ -58,6 +62,11 @@ class Engine:
         self.scan_window = p.get("port_scan", {}).get("window", 60.0)
         self.beacon_ignore = [ip_network(str(c), strict=False)
                               for c in p.get("outbound_anomaly", {}).get("beacon_ignore_nets", ())]
+        # the /24s of the protected IPv4 addresses: a sweep across the home network reaches addresses
+        # that are not themselves known (offline, the capture names only the servers it sees busy)
+        self.near = {a >> 8 for a in self.home if a.__class__ is int}
+        self.plugins = [cls(rules[kind].params, self.plugin_report, lambda: self.first_ts)
+                        for kind, cls in REGISTRY.items() if kind in rules]
         self._init_state()
 
     def _init_state(self) -> None:
@@ -71,6 +80,7 @@ class Engine:
         self._new_second()
         # bounded tables that live across seconds
         self.halfopen = BoundedTable(65536)      # conn_key(src, sport, dport) -> first SYN time
+        self.est = BoundedTable(65536)           # conn keys of connections the server is known to be in
         self.answered: set = set()               # half-open keys the server answered with a SYN-ACK
         self.scan = BoundedTable(20000)          # src -> scan state list
         self.asked_tcp = BoundedTable(16384)     # (remote, port) the home side opened -> ts
@@ -105,7 +115,13 @@ class Engine:
         self.volume_run = 0.0
         self.learned_s = 0.0
 
+    def plugin_report(self, kind: str, now: float, src: str, dst: str, evidence: dict[str, Any],
+                      features: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
+        """What a plug-in detector calls to open or extend its anomaly (one per kind and victim)."""
+        detect.report(self, kind, now, src, dst, features, evidence, start, key or (kind, dst))
+
     def _new_second(self) -> None:
+        self.table = SecondTable()
         self.dsts: dict[int | bytes, list[int]] = {}
         # per-source counters of the second, one int dict each (no per-source object to allocate)
         self.srcs: dict[int | bytes, int] = {}     # packets from each active source (capped, see OVERFLOW)
@@ -142,6 +158,20 @@ class Engine:
             self.out_pkts += 1
             if dst not in self.trusted:
                 self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+        elif self.near:
+            self.neighbour(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
+
+    def neighbour(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
+                  dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
+        """A packet between an outside address and another address of a home /24: judged as if that
+        address were protected (host sweeps and scans of the whole network), replies included."""
+        near = self.near
+        inside_dst = dst.__class__ is int and dst >> 8 in near
+        inside_src = src.__class__ is int and src >> 8 in near
+        if inside_dst and not inside_src and src not in self.trusted:
+            self._inbound(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
+        elif inside_src and not inside_dst and dst not in self.trusted:
+            self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
 
     def _inbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                  dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
@@ -171,15 +201,18 @@ class Engine:
                     self.src_syn[who] = self.src_syn.get(who, 0) + 1
                     self._syn(ts, src, dst, sport, dport, flags)
             else:
-                if flags & ACK and self.halfopen:
-                    key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
-                    if self.halfopen.pop(key, None) is not None:
+                key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+                if key not in self.est:
+                    if flags & ACK and self.halfopen and self.halfopen.pop(key, None) is not None:
+                        self.est.put(key, ts)
                         if key in self.answered:
                             self.answered.discard(key)
                             self.peers.put(src, ts)
                         h[D_DONE] += 1
                         if dport in self.web_ports:
                             self._http_count(src, ts)
+                    else:
+                        self._stray(ts, src, dst, dport, flags, who)
                 if pend > pstart:
                     if dport in self.auth_ports and self.authconns:
                         self._auth_bytes(ts, src, sport, dport, pend - pstart)
@@ -196,6 +229,26 @@ class Engine:
             h[D_ICMP] += 1
             h[D_ICMPB] += length
             self.src_icmp[who] = self.src_icmp.get(who, 0) + 1
+            if sport == 8 or sport == 13 or sport == 128:   # echo or timestamp request: host discovery
+                self._contact(ts, src, dst, -1, False, P_PING)
+
+    def _stray(self, ts: float, src: int | bytes, dst: int | bytes, dport: int, flags: int,
+               who: int | bytes) -> None:
+        """An inbound segment outside every known connection: counted in the second's table (floods),
+        and a lone ACK or FIN+ACK is a probe (ACK and Maimon scans map firewalls and open ports)."""
+        t = self.table
+        t.stray += 1
+        t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1
+        t.stray_src[who] = t.stray_src.get(who, 0) + 1
+        bits = flags & 0x3F
+        t.stray_flags[bits] = t.stray_flags.get(bits, 0) + 1
+        t.stray_ports[dport] = t.stray_ports.get(dport, 0) + 1
+        if bits == ACK:
+            self._contact(ts, src, dst, dport, False, P_ACK)
+        elif bits == FIN | ACK:
+            self._contact(ts, src, dst, dport, False, P_MAIMON)
+        elif not flags & (ACK | RST):
+            self._contact(ts, src, dst, dport, False, P_STEALTH)
 
     web_ports = frozenset((80, 443, 8080, 8443, 8000, 8888))
 
@@ -206,6 +259,8 @@ class Engine:
         halfopen = self.halfopen
         if key in halfopen:
             return  # a retransmitted SYN is not a new attempt
+        if self.est and key in self.est:
+            del self.est[key]   # the client reuses the address and port pair: a new connection
         failed_now = self.listen_tcp is not None and dport not in self.listen_tcp
         if not failed_now:
             if len(halfopen) >= halfopen.cap:
@@ -220,8 +275,10 @@ class Engine:
         if flags & (FIN | URG | PSH):
             self._odd_flags(ts, src, flags)
 
-    def _contact(self, ts: float, src: int | bytes, dst: int | bytes, port: int, failed_now: bool) -> None:
-        """A first contact from `src` to (dst, port): feeds the distinct-port counts and the random walk."""
+    def _contact(self, ts: float, src: int | bytes, dst: int | bytes, port: int, failed_now: bool,
+                 probe: int = P_SYN) -> None:
+        """A first contact from `src` to (dst, port) (port -1: a ping): feeds the distinct-port and host
+        counts, the kinds of probe, and the random walk."""
         scan = self.scan
         st = scan.get(src)
         if st is None or ts - st[SC_LAST] > self.scan_window:
@@ -239,8 +296,9 @@ class Engine:
                 return
             st = self.scan_state(src)
         st[SC_LAST] = ts
+        st[SC_PROBES][probe] += 1
         ports = st[SC_PORTS]
-        if port not in ports and len(ports) < MAX_SET:
+        if port not in ports and len(ports) < MAX_SET and port >= 0:
             ports.add(port)
             if failed_now:
                 detect.trw_step(self, st, False)
@@ -254,7 +312,7 @@ class Engine:
         if st is None:
             if create_at is None:
                 return None
-            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0, set()])
+            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0, set(), [0] * 6])
         if st.__class__ is tuple:
             st = self.scan[src] = detect.expanded(self, st)   # same place in the recency order
         return st
@@ -315,7 +373,7 @@ class Engine:
         self.udp_ports[dport] = self.udp_ports.get(dport, 0) + 1
         if sport >= 1024 or dport < 1024:  # reply-shaped packets (service port -> ephemeral) are not contacts
             failed_now = self.listen_udp is not None and dport not in self.listen_udp
-            self._contact(ts, src, dst, dport, failed_now)
+            self._contact(ts, src, dst, dport, failed_now, P_UDP)
 
     def _http_count(self, src: int | bytes, ts: float) -> None:
         counts = self.window["http"]
@@ -351,8 +409,12 @@ class Engine:
                         self.answered.discard(key)
                     else:
                         detect.outcome(self, dst, False, sport)
-            elif pend > pstart:
-                detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
+            else:
+                key = dst << 32 | dport << 16 | sport if dst.__class__ is int else (dst, dport, sport)
+                if key not in self.est:
+                    self.est.put(key, ts)   # the server takes part: a connection it knows
+                if pend > pstart:
+                    detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:
             key = (dst, dport)
             if key in self.asked_udp:
@@ -405,7 +467,7 @@ class Engine:
         self.tracker.close_all()
 
     def stats(self) -> dict[str, Any]:
-        tables = (self.halfopen, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
+        tables = (self.halfopen, self.est, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
                   self.outbound, self.beacons, self.authconns, self.peers, self.login_pending)
         return {"packets": self.packets, "bytes": self.bytes, "sources_tracked": len(self.scan),
                 "evicted": sum(t.evicted for t in tables), "active": self.tracker.active_kinds(),

@@ -30,7 +30,7 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
     record = struct.Struct(capture.order + "IIII").unpack_from
     ether = linktype == 1
     home, trusted = engine.home, engine.trusted
-    inbound, outbound = engine._inbound, engine._outbound
+    inbound, outbound, near = engine._inbound, engine._outbound, engine.near
     next_tick, last_ts, count, nbytes = engine.next_tick, engine.last_ts, 0, 0
     while pos + 16 <= size:
         sec, frac, caplen, _orig = record(data, pos)
@@ -85,6 +85,10 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
                 if buf is None:
                     buf = data[start:pos] if pend > pstart else b""
                 outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+        elif near:
+            if buf is None:
+                buf = data[start:pos] if pend > pstart else b""
+            engine.neighbour(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
     engine.packets += count
     engine.bytes += nbytes
     engine.sec_pkts += count

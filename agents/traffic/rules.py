@@ -16,8 +16,11 @@ from typing import Any
 from govwatch.errors import ConfigError
 from govwatch.rules import Rule, load_rules, rules_dir
 
+from .detectors import REGISTRY
+
+# the traffic anomaly kinds: the engine's built-in detectors, then the plug-in ones (detectors/)
 KINDS = ("port_scan", "syn_flood", "udp_flood", "icmp_flood", "reflection", "brute_force", "slow_http",
-         "http_flood", "volume_spike", "outbound_anomaly")
+         "http_flood", "volume_spike", "outbound_anomaly", *REGISTRY)
 
 AUTH_PORTS = {22: "ssh", 21: "ftp", 23: "telnet", 25: "smtp", 110: "pop3", 143: "imap", 465: "smtps",
               587: "submission", 993: "imaps", 995: "pop3s", 1433: "mssql", 3306: "mysql", 3389: "rdp",
@@ -125,6 +128,9 @@ DECIDE: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
     "port_scan": _port_scan, "syn_flood": _syn_flood, "udp_flood": _rate_flood, "icmp_flood": _rate_flood,
     "reflection": _reflection, "brute_force": _brute_force, "slow_http": _slow_http, "http_flood": _http_flood,
     "volume_spike": _volume_spike, "outbound_anomaly": _outbound}
+for _kind, _detector in REGISTRY.items():
+    PARAMS[_kind] = dict(_detector.PARAMS)
+    DECIDE[_kind] = _detector.decide
 
 
 @dataclass
