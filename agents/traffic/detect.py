@@ -301,9 +301,11 @@ def _http_flood(engine: Engine, now: float) -> None:
     rps = sum(engine.src_reqs.values())
     base, usual = engine.http_base, engine.http_source_base.mean
     elapsed = now - win["http_start"]
+    learned = now - (engine.first_ts or now)
+    floor = min(p["min_requests_per_source"], p["min_learned_requests_per_source"])
     for src in set(reqs) | set(conns):
         count = max(reqs.get(src, 0), conns.get(src, 0))
-        if count < p["min_requests_per_source"]:
+        if count < floor:
             continue
         evidence = {"requests": reqs.get(src, 0), "connections": conns.get(src, 0), "window_s": round(elapsed, 1),
                     "requests_per_s": round(count / max(elapsed, 1.0), 1),
@@ -311,7 +313,8 @@ def _http_flood(engine: Engine, now: float) -> None:
                     f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s "
                     f"(the busiest source usually sends {usual:.0f})"}
         report(engine, "http_flood", now, addr_text(src), home_text(engine),
-               {"requests": count, "source_baseline": usual}, evidence, win["http_start"], key=("http_flood", src))
+               {"requests": count, "source_baseline": usual, "learned_s": learned}, evidence, win["http_start"],
+               key=("http_flood", src))
     features = {"rps": rps, "baseline_rps": base.mean, "learned_s": now - (engine.first_ts or now)}
     if engine.rules["http_flood"].decide(features):
         busiest = top({k: v for k, v in reqs.items()}, 5)
@@ -328,7 +331,8 @@ def _learn_busiest_source(engine: Engine, reqs: dict, conns: dict) -> None:
     """After each window, learn how much the busiest source usually sends (a NAT gateway of a ministry
     office is always busy), unless that window's busiest source was itself reported as a flood."""
     busiest = max((max(reqs.get(s, 0), conns.get(s, 0)) for s in set(reqs) | set(conns)), default=0)
-    features = {"requests": busiest, "source_baseline": engine.http_source_base.mean}
+    features = {"requests": busiest, "source_baseline": engine.http_source_base.mean,
+                "learned_s": engine.now - (engine.first_ts or engine.now)}
     if not engine.rules["http_flood"].decide(features):
         engine.http_source_base.update(busiest)
 

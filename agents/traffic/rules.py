@@ -51,9 +51,12 @@ PARAMS: dict[str, dict[str, Any]] = {
                    "min_bps": 8e6, "min_synack": 100, "min_synack_sources": 5, "quiet": 15.0},
     "brute_force": {"ports": sorted(AUTH_PORTS), "window": 300.0, "min_attempts": 10, "min_auth_failures": 5,
                     "max_attempt_bytes": 16384, "max_attempt_seconds": 120.0,
-                    "login_paths": LOGIN_PATHS, "min_login_posts": 10, "quiet": 120.0},
+                    "login_paths": LOGIN_PATHS, "min_login_posts": 10, "periodic_min_period": 0.5,
+                    "periodic_max_cv": 0.1, "periodic_max_size_spread": 0.1, "periodic_max_bytes": 1024,
+                    "min_distributed_sources": 20, "min_distributed_attempts": 40, "quiet": 120.0},
     "slow_http": {"header_timeout": 10.0, "min_trickled": 1, "min_held": 5, "quiet": 30.0},
-    "http_flood": {"window": 10.0, "min_requests_per_source": 1000, "source_factor": 5.0,
+    "http_flood": {"window": 10.0, "min_requests_per_source": 1000, "min_learned_requests_per_source": 200,
+                   "source_factor": 5.0,
                    "initial_source_baseline": 20.0, "source_baseline_alpha": 0.1, "min_rps": 500.0, "factor": 5.0,
                    "baseline_alpha": 0.01, "initial_baseline": 20.0, "warmup": 60.0, "quiet": 15.0},
     "volume_spike": {"warmup": 120.0, "z": 6.0, "factor": 4.0, "min_pps": 2000.0, "sustain": 5.0,
@@ -93,8 +96,11 @@ def _reflection(p: dict[str, Any], f: dict[str, Any]) -> bool:
 
 
 def _brute_force(p: dict[str, Any], f: dict[str, Any]) -> bool:
-    return (f.get("attempts", 0) >= p["min_attempts"] or f.get("auth_failures", 0) >= p["min_auth_failures"]
-            or f.get("login_posts", 0) >= p["min_login_posts"])
+    attempts = 0 if f.get("periodic") else f.get("attempts", 0)   # a poller's clockwork checks are not guesses
+    distributed = (f.get("distributed_sources", 0) >= p["min_distributed_sources"]
+                   and f.get("distributed_attempts", 0) >= p["min_distributed_attempts"])
+    return (attempts >= p["min_attempts"] or f.get("auth_failures", 0) >= p["min_auth_failures"]
+            or f.get("login_posts", 0) >= p["min_login_posts"] or distributed)
 
 
 def _slow_http(p: dict[str, Any], f: dict[str, Any]) -> bool:
@@ -103,7 +109,9 @@ def _slow_http(p: dict[str, Any], f: dict[str, Any]) -> bool:
 
 def _http_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
     requests = f.get("requests", 0)
-    if requests >= p["min_requests_per_source"] and requests >= p["source_factor"] * f.get("source_baseline", 0):
+    learned = f.get("learned_s", 0) >= p["warmup"]   # once the site's own rates are known, a lower floor
+    floor = p["min_learned_requests_per_source"] if learned else p["min_requests_per_source"]
+    if requests >= floor and requests >= p["source_factor"] * f.get("source_baseline", 0):
         return True
     rps = f.get("rps", 0)   # the whole site: only against a baseline learned for `warmup` seconds
     return bool(rps >= p["min_rps"] and rps >= p["factor"] * f.get("baseline_rps", 0)
