@@ -40,19 +40,24 @@ class Summary:
 
 
 def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
-    """The protected hosts of a capture: who receives first contacts (SYNs, pings) and packets, less
-    the first contacts it makes itself (a scanner receives many replies but opens every exchange)."""
+    """The protected hosts of a capture: who receives first contacts (SYNs, pings) and packets and
+    answers connections (SYN-ACKs, resets), less the first contacts it makes itself (a scanner receives
+    many replies but opens every exchange)."""
     packets: dict[int | bytes, int] = {}
     syns: dict[int | bytes, int] = {}
     opened: dict[int | bytes, int] = {}
+    answers: dict[int | bytes, int] = {}
     for d in decoded:
         packets[d.dst] = packets.get(d.dst, 0) + 1
         if (d.proto == TCP and d.flags & 0x12 == SYN) or (d.proto == ICMP and d.sport in (8, 13, 128)):
             syns[d.dst] = syns.get(d.dst, 0) + 1
             opened[d.src] = opened.get(d.src, 0) + 1
+        elif d.proto == TCP and (d.flags & 0x12 == 0x12 or d.flags & 0x04):   # SYN-ACK or reset: it answers
+            answers[d.src] = answers.get(d.src, 0) + 1
     if not packets:
         return set()
-    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0) - 10 * opened.get(a, 0))
+    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0) - 10 * opened.get(a, 0)
+               + 2 * answers.get(a, 0))
     home = {best}
     top_syns = syns.get(best, 0)
     home.update(a for a, n in syns.items() if n >= 10 and n >= 0.3 * top_syns)

@@ -219,14 +219,14 @@ def _port_scan(engine: Engine, now: float) -> None:
         hosts = [addr_text(h) for h in list(st[SC_HOSTS])[:10]]
         scan_type = _scan_type(st, len(ports)) if sweep else "service/OS fingerprinting"
         elapsed = max(st[SC_LAST] - st[SC_FIRST], 1e-3)
-        evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(hosts),
+        evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(st[SC_HOSTS]),
                     "ports_sample": ports[:20], "port_range": [ports[0], ports[-1]] if ports else [],
                     "failed_contacts": st[SC_FAILED], "answered_contacts": st[SC_OK],
                     "probes_per_s": round(len(ports) / elapsed, 1), "scanner_user_agent_requests": st[SC_UA],
                     "odd_tcp_flag_probes": st[SC_ODD], "http_errors": st[SC_HERR], "http_requests": st[SC_HREQ],
                     "targets": hosts}
         evidence["explanation"] = (
-            f"{addr_text(src)} contacted {len(ports)} ports on {len(hosts)} host(s) in {elapsed:.1f}s, "
+            f"{addr_text(src)} contacted {len(ports)} ports on {len(st[SC_HOSTS])} host(s) in {elapsed:.1f}s, "
             f"{st[SC_FAILED]} failed ({scan_type})" if sweep else
             f"{addr_text(src)} probed like a fingerprinting tool: {st[SC_UA]} scanner user-agent requests, "
             f"{st[SC_ODD]} odd-flag TCP probes, {st[SC_HERR]}/{st[SC_HREQ]} HTTP errors")

@@ -74,7 +74,7 @@ def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, siz
         entry.learn_rhythm(engine.p["brute_force"])
     else:
         (entry.failures if what == 1 else entry.posts).append(ts)
-    entry.last = ts
+    entry.last = max(entry.last, ts, engine.now)
     log = engine.auth_log.get(port)
     if log is None:
         if len(engine.auth_log) >= 64:
@@ -121,7 +121,7 @@ def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -
     if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
         return
     if ts - conn[0] <= p["max_attempt_seconds"]:
-        event(engine, ts, src, dport, 0, conn[1])
+        event(engine, conn[0], src, dport, 0, conn[1])   # when it opened: a poller keeps its own clock
 
 
 def close_all(engine: Engine) -> None:
