@@ -374,8 +374,3 @@ SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
 
 def build(name: str, seed: int = 1) -> Frames:
     return sorted(SCENARIOS[name](random.Random(seed)), key=lambda f: f[0])
-
-
-from benign_periodic import PERIODIC  # noqa: E402  (regular machines: pollers, health checks, backups)
-
-SCENARIOS.update(PERIODIC)
