@@ -88,6 +88,7 @@ class Engine:
         self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
         self.auth = BoundedTable(10000)          # (src, port) -> logins.Guesses
         self.auth_log: dict[int, deque] = {}     # login port -> recent (time, source) of every guess
+        self.auth_dirty: set[int] = set()        # login ports with a guess since the last second
         self.authconns = BoundedTable(16384)     # conn_key to a login port -> [opened, client bytes, logged in]
         self.login_pending = BoundedTable(4096)  # (client, port) that posted a login form -> ts, until the reply
         self.peers = BoundedTable(4096)          # remotes in a conversation the server opened or accepted -> ts

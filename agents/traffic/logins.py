@@ -81,6 +81,7 @@ def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, siz
             return
         log = engine.auth_log[port] = deque(maxlen=8192)
     log.append((ts, src))
+    engine.auth_dirty.add(port)
 
 
 def session(engine: Engine, ts: float, src: int | bytes, port: int, conn: list) -> None:
@@ -171,9 +172,9 @@ def evaluate(engine: Engine, now: float) -> None:
                                    f"({failures} failed-login replies seen) in {now - first:.0f}s")
         detect.report(engine, "brute_force", now, addr_text(src), detect.home_text(engine), features, evidence,
                       first, key=("brute_force", src, port))
-    for port, log in engine.auth_log.items():
-        if log and log[-1][0] >= now - 1.0:
-            _distributed(engine, now, port, log, since)
+    for port in engine.auth_dirty:   # services that saw a guess this second
+        _distributed(engine, now, port, engine.auth_log[port], since)
+    engine.auth_dirty.clear()
 
 
 def _distributed(engine: Engine, now: float, port: int, log: deque, since: float) -> None:
