@@ -71,15 +71,13 @@ def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: in
 
 def http_request(engine: Engine, ts: float, src: bytes, head: bytes, sport: int = 0) -> None:
     """A request head from a client: scanner user agents, login form posts, request counts."""
-    lowered = head[:2048].lower()
-    agent_at = lowered.find(b"\nuser-agent:")
-    scanner = agent_at >= 0 and any(token in lowered[agent_at:lowered.find(b"\n", agent_at + 1)]
-                                    for token in engine.scanner_agents)
+    scanner = engine.scanner_ua is not None and engine.scanner_ua(head, 0, 2048) is not None
     st = engine.scan_state(src, ts if scanner else None)
     if st is not None:
         st[SC_HREQ] += 1
         st[SC_UA] += scanner
-    if lowered.startswith(b"post ") and engine.login_paths:
+    if head.startswith(b"POST ") and engine.login_paths:
+        lowered = head[:2048].lower()
         path = lowered[5:lowered.find(b" ", 5)]
         if any(path.startswith(login) for login in engine.login_paths):
             engine.login_pending.put((src, sport), ts)   # judged by the reply: see logins.form_reply

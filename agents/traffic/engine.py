@@ -8,6 +8,7 @@ per-detector features, and the tracker opens and closes anomalies.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from ipaddress import ip_network
@@ -35,6 +36,7 @@ OVERFLOW = b""   # per-second source counters: where sources beyond max_sources 
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
                 b"CONNECT ", b"TRACE ")
 MAX_SET = 1024
+TLS_PORTS = frozenset((443, 8443, 465, 993, 995))   # server segments here are encrypted: no status to read
 
 
 class Engine:
@@ -57,7 +59,10 @@ class Engine:
         self.auth_ports = set(p.get("brute_force", {}).get("ports", ()))
         self.attempt_bytes = p.get("brute_force", {}).get("max_attempt_bytes", 16384)
         self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
-        self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
+        agents = [re.escape(a.lower().encode()) for a in p.get("port_scan", {}).get("scanner_agents", ())]
+        # one case-insensitive search of the User-Agent line for every scanner name (was a loop per name)
+        self.scanner_ua = re.compile(rb"\nuser-agent:[^\n]*?(?:" + b"|".join(agents) + b")",
+                                     re.IGNORECASE).search if agents else None
         self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
         self.scan_window = p.get("port_scan", {}).get("window", 60.0)
         self.beacon_ignore = [ip_network(str(c), strict=False)
@@ -415,7 +420,7 @@ class Engine:
                 key = dst << 32 | dport << 16 | sport if dst.__class__ is int else (dst, dport, sport)
                 if key not in self.est:
                     self.est.put(key, ts)   # the server takes part: a connection it knows
-                if pend > pstart:
+                if pend > pstart and sport not in TLS_PORTS:   # replies in clear text: HTTP status, logins
                     detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:
             key = (dst, dport)
