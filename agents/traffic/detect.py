@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import floods, logins
 from .packets import addr_text
+from .report import home_text, report
 from .state import top
-from .tracker import Anomaly
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -151,24 +151,6 @@ def evaluate(engine: Engine, now: float) -> None:
     for plugin in engine.plugins:
         plugin.second(now, engine.table)
     engine.tracker.sweep(now)
-
-
-def report(engine: Engine, kind: str, now: float, src: str, dst: str, features: dict[str, Any],
-           evidence: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
-    """If the rule says yes and the source is not allowed, open or extend the anomaly."""
-    rule = engine.rules.get(kind)
-    if rule is None or not rule.decide(features) or rule.allowed(src):
-        return
-    begin = now - 1.0 if start is None else min(start, now)
-    begin = max(begin, engine.first_ts or begin)
-    evidence = {**evidence, "duration_s": round(now - begin, 3)}
-
-    def build() -> Anomaly:
-        anomaly = Anomaly(kind, src, dst, begin, now, rule.rule.severity, evidence)
-        anomaly.summary = rule.rule.render({"src": src, "dst": dst, "kind": kind, "evidence": evidence})
-        return anomaly
-
-    engine.tracker.seen(key or (kind, src, dst), now, rule.params["quiet"], build, evidence)
 
 
 def _pending(engine: Engine, now: float) -> None:
@@ -369,7 +351,3 @@ def _internal(engine: Engine, addr: int | bytes) -> bool:
     command-and-control server is out on the internet."""
     ip = ip_address(addr)
     return any(ip.version == net.version and ip in net for net in engine.beacon_ignore)
-
-
-def home_text(engine: Engine) -> str:
-    return addr_text(next(iter(engine.home))) if len(engine.home) == 1 else "many"

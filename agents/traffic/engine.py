@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ipaddress import ip_network
 from typing import Any
 
-from . import detect, logins
+from . import detect, logins, report
 from .detectors import REGISTRY
 from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG, addr_key
 from .rules import TrafficRule
@@ -125,7 +125,7 @@ class Engine:
     def plugin_report(self, kind: str, now: float, src: str, dst: str, evidence: dict[str, Any],
                       features: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
         """What a plug-in detector calls to open or extend its anomaly (one per kind and victim)."""
-        detect.report(self, kind, now, src, dst, features, evidence, start, key or (kind, dst))
+        report.report(self, kind, now, src, dst, features, evidence, start, key or (kind, dst))
 
     def _new_second(self) -> None:
         self.table = SecondTable()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .packets import addr_text
+from .report import report
 from .rules import REFLECTION_PORTS
 from .state import Cusum, Ewma, top
 
@@ -193,7 +194,5 @@ def _known_transfer(engine: Engine) -> bool:
 
 def engine_report(engine: Engine, kind: str, now: float, src: str, dst: bytes | str, features: dict[str, Any],
                   evidence: dict[str, Any], start: float | None = None) -> None:
-    from .detect import report
-
     dst_text = dst if isinstance(dst, str) else addr_text(dst)
     report(engine, kind, now, src, dst_text, features, evidence, start, key=(kind, dst_text))

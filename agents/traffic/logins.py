@@ -10,8 +10,8 @@ import statistics
 from collections import deque
 from typing import TYPE_CHECKING
 
-from . import detect
 from .packets import addr_text
+from .report import home_text, report
 from .rules import AUTH_PORTS
 from .state import top
 
@@ -170,7 +170,7 @@ def evaluate(engine: Engine, now: float) -> None:
                     "attempts_per_min": round(60 * max(attempts, failures, posts) / max(now - first, 1.0), 1)}
         evidence["explanation"] = (f"{addr_text(src)} made {max(attempts, posts)} {service} login attempts "
                                    f"({failures} failed-login replies seen) in {now - first:.0f}s")
-        detect.report(engine, "brute_force", now, addr_text(src), detect.home_text(engine), features, evidence,
+        report(engine, "brute_force", now, addr_text(src), home_text(engine), features, evidence,
                       first, key=("brute_force", src, port))
     for port in engine.auth_dirty:   # services that saw a guess this second
         _distributed(engine, now, port, engine.auth_log[port], since)
@@ -200,5 +200,5 @@ def _distributed(engine: Engine, now: float, port: int, log: deque, since: float
                 "explanation": f"{len(per_source)} sources made {attempts} {service} login attempts in "
                                f"{now - first:.0f}s (at most {busiest[0][1] if busiest else 0} each): "
                                "distributed password guessing"}
-    detect.report(engine, "brute_force", now, "many", detect.home_text(engine), features, evidence, first,
+    report(engine, "brute_force", now, "many", home_text(engine), features, evidence, first,
                   key=("brute_force", "distributed", port))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-Report = Callable[..., None]   # detect.report bound to the engine: (kind, now, src, dst, features, evidence, ...)
+Report = Callable[..., None]   # Engine.plugin_report: (kind, now, src, dst, evidence, features, start=None, key=None)
 
 
 class SecondTable:
