@@ -65,8 +65,10 @@ def _entry(engine: Engine, ts: float, src: int | bytes, port: int) -> Guesses:
     return entry
 
 
-def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, size: int = 0) -> None:
-    """what: 0 connection attempt (`size` client bytes), 1 failed login reply, 2 login form post."""
+def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, size: int = 0,
+          shared: bool = True) -> None:
+    """what: 0 connection attempt (`size` client bytes), 1 failed login reply, 2 login form post;
+    `shared`: also counts towards the service's distributed-guessing tally."""
     entry = _entry(engine, ts, src, port)
     if what == 0:
         entry.attempts.append(ts)
@@ -75,6 +77,8 @@ def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, siz
     else:
         (entry.failures if what == 1 else entry.posts).append(ts)
     entry.last = max(entry.last, ts, engine.now)
+    if not shared:
+        return
     log = engine.auth_log.get(port)
     if log is None:
         if len(engine.auth_log) >= 64:
@@ -110,7 +114,7 @@ def form_reply(engine: Engine, ts: float, client: int | bytes, cport: int, statu
         event(engine, ts, client, 80, 2)
 
 
-def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -> None:
+def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int, final: bool = False) -> None:
     """A login-port connection ended: it was a guess only if the client spoke briefly and never got in.
 
     A connect-and-close liveness probe sends nothing; a session, a file copy or a deployment tool's
@@ -122,14 +126,18 @@ def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -
     if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
         return
     if ts - conn[0] <= p["max_attempt_seconds"]:
-        event(engine, conn[0], src, dport, 0, conn[1])   # when it opened: a poller keeps its own clock
+        event(engine, conn[0], src, dport, 0, conn[1], shared=not final)   # opening time: a poller's clock
 
 
 def close_all(engine: Engine) -> None:
-    """End of a capture: login-port connections and login posts still open are judged on what was seen."""
+    """End of a capture: login-port connections and login posts still open are judged on what was seen.
+
+    Connections cut by the end of the capture count towards their own source only: a busy server's
+    capture ends with every admin's SSH session open, and those many sources are not a distributed
+    guessing campaign."""
     for key in list(engine.authconns):
         src, sport, dport = (key >> 32, key >> 16 & 0xFFFF, key & 0xFFFF) if key.__class__ is int else key
-        close(engine, engine.last_ts, src, sport, dport)
+        close(engine, engine.last_ts, src, sport, dport, final=True)
     while engine.login_pending:   # login form posts whose reply was never seen
         (src, _port), _ts = engine.login_pending.popitem(last=False)
         event(engine, engine.last_ts, src, 80, 2)

@@ -7,7 +7,7 @@ import random
 
 from benign_periodic import POLLER
 from benign_traffic import T0, connection, get
-from traffic_frames import Feeder
+from traffic_frames import SERVER, Feeder, tcp
 
 
 def guess(out: list, t: float, client: str, sport: int, rng: random.Random) -> None:
@@ -89,3 +89,18 @@ def test_the_same_rate_on_an_unlearned_capture_start_is_not_judged_per_source_ye
     for n in range(40 * 40):
         connection(frames, T0 + n / 40, "203.0.113.67", 10000 + n, 80, [get("/docs/1")], gap=0.01)
     assert started(run(frames), "http_flood") == []
+
+
+def test_capture_ending_with_many_open_ssh_sessions_is_not_distributed_guessing() -> None:
+    """A busy server's capture cut while 60 people's interactive SSH sessions are open (each only a few
+    kB so far): sessions cut by the end of the capture are not a guessing campaign."""
+    rng, frames = random.Random(8), []
+    for n in range(60):
+        client, sport, t = f"198.18.{n // 200}.{n % 200 + 1}", 40000 + n, 1_700_031_600.0 + n
+        frames += [(t, tcp(client, SERVER, sport, 22, "S")), (t + 0.01, tcp(SERVER, client, 22, sport, "SA")),
+                   (t + 0.02, tcp(client, SERVER, sport, 22, "A"))]
+        for k in range(40):
+            ts = t + 0.1 + k * rng.uniform(0.1, 0.5)
+            frames += [(ts, tcp(client, SERVER, sport, 22, "PA", b"k" * 36)),
+                       (ts + 0.02, tcp(SERVER, client, 22, sport, "PA", b"o" * 200))]
+    assert started(run(frames), "brute_force") == []
