@@ -51,6 +51,7 @@ class Engine(Contacts):
         self.p = p
         self.auth_ports = set(p.get("brute_force", {}).get("ports", ()))
         self.attempt_bytes = p.get("brute_force", {}).get("max_attempt_bytes", 16384)
+        self.attempt_segments = p.get("brute_force", {}).get("max_attempt_segments", 40)
         self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
         agents = [re.escape(a.lower().encode()) for a in p.get("port_scan", {}).get("scanner_agents", ())]
         # one case-insensitive search of the User-Agent line for every scanner name (was a loop per name)
@@ -239,7 +240,7 @@ class Engine(Contacts):
             halfopen[key] = ts
         self._contact(ts, src, dst, dport, failed_now)
         if dport in self.auth_ports and not failed_now:
-            self.authconns.put(key, [ts, 0, False])
+            self.authconns.put(key, [ts, 0, False, 0])   # opened, client bytes, logged in, client segments
         if flags & (FIN | URG | PSH):
             self._odd_flags(ts, src, flags)
 
@@ -305,8 +306,9 @@ class Engine(Contacts):
         conn = self.authconns.get(key)
         if conn is not None:
             conn[1] += size
-            if conn[1] > self.attempt_bytes and not conn[2]:
-                logins.session(self, ts, src, dport, conn)
+            conn[3] += 1
+            if (conn[1] > self.attempt_bytes or conn[3] > self.attempt_segments) and not conn[2]:
+                logins.session(self, ts, src, dport, conn)   # a session's worth of bytes or keystrokes
 
     def _outbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                   dport: int, flags: int, pstart: int, pend: int) -> None:

@@ -104,3 +104,21 @@ def test_capture_ending_with_many_open_ssh_sessions_is_not_distributed_guessing(
             frames += [(ts, tcp(client, SERVER, sport, 22, "PA", b"k" * 36)),
                        (ts + 0.02, tcp(SERVER, client, 22, sport, "PA", b"o" * 200))]
     assert started(run(frames), "brute_force") == []
+
+
+def test_many_people_closing_short_interactive_ssh_sessions_are_not_guessing() -> None:
+    """Sixty short interactive sessions from sixty addresses, each only a few kB but hundreds of
+    keystrokes: sessions, not guesses (a guess is a key exchange and a few passwords)."""
+    rng, frames = random.Random(9), []
+    for n in range(60):
+        client, sport, t = f"198.18.1.{n + 1}", 41000 + n, 1_700_031_600.0 + n * 2
+        frames += [(t, tcp(client, SERVER, sport, 22, "S")), (t + 0.01, tcp(SERVER, client, 22, sport, "SA")),
+                   (t + 0.02, tcp(client, SERVER, sport, 22, "A"))]
+        ts = t
+        for _ in range(100):
+            ts += rng.uniform(0.05, 0.3)
+            frames += [(ts, tcp(client, SERVER, sport, 22, "PA", b"k" * 36)),
+                       (ts + 0.02, tcp(SERVER, client, 22, sport, "PA", b"o" * 100))]
+        frames += [(ts + 0.5, tcp(client, SERVER, sport, 22, "FA")), (ts + 0.52, tcp(SERVER, client, 22, sport, "FA")),
+                   (ts + 0.54, tcp(client, SERVER, sport, 22, "A"))]
+    assert started(run(frames), "brute_force") == []
