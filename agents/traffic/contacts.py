@@ -49,9 +49,10 @@ class Contacts:
             self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
 
     def _stray(self, ts: float, src: int | bytes, dst: int | bytes, dport: int, flags: int,
-               who: int | bytes) -> None:
+               who: int | bytes, data: bool) -> None:
         """An inbound segment outside every known connection: counted in the second's table (floods),
-        and a lone ACK or FIN+ACK is a probe (ACK and Maimon scans map firewalls and open ports)."""
+        and an empty lone ACK or FIN+ACK is a probe (ACK and Maimon scans map firewalls and open
+        ports; a segment carrying data is a flow whose start the capture missed, or a flood)."""
         t = self.table
         t.stray += 1
         t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1
@@ -59,6 +60,8 @@ class Contacts:
         bits = flags & 0x3F
         t.stray_flags[bits] = t.stray_flags.get(bits, 0) + 1
         t.stray_ports[dport] = t.stray_ports.get(dport, 0) + 1
+        if data:
+            return
         if bits == ACK:
             self._contact(ts, src, dst, dport, False, P_ACK)
         elif bits == FIN | ACK:

@@ -178,8 +178,8 @@ def evaluate(engine: Engine, now: float) -> None:
                     "attempts_per_min": round(60 * max(attempts, failures, posts) / max(now - first, 1.0), 1)}
         evidence["explanation"] = (f"{addr_text(src)} made {max(attempts, posts)} {service} login attempts "
                                    f"({failures} failed-login replies seen) in {now - first:.0f}s")
-        report(engine, "brute_force", now, addr_text(src), home_text(engine), features, evidence,
-                      first, key=("brute_force", src, port))
+        report(engine, "brute_force", now, addr_text(src), home_text(engine), features, evidence, first,
+               key=("brute_force", src, port))
     for port in engine.auth_dirty:   # services that saw a guess this second
         _distributed(engine, now, port, engine.auth_log[port], since)
     engine.auth_dirty.clear()
@@ -209,4 +209,4 @@ def _distributed(engine: Engine, now: float, port: int, log: deque, since: float
                                f"{now - first:.0f}s (at most {busiest[0][1] if busiest else 0} each): "
                                "distributed password guessing"}
     report(engine, "brute_force", now, "many", home_text(engine), features, evidence, first,
-                  key=("brute_force", "distributed", port))
+           key=("brute_force", "distributed", port))
