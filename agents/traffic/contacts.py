@@ -31,6 +31,7 @@ class Contacts:
     """The reconnaissance half of the engine's per-packet path."""
 
     scan: BoundedTable
+    est: BoundedTable
     scan_window: float
     table: SecondTable
     near: set[int]
@@ -48,11 +49,16 @@ class Contacts:
         elif inside_src and not inside_dst and dst not in self.trusted:
             self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
 
-    def _stray(self, ts: float, src: int | bytes, dst: int | bytes, dport: int, flags: int,
+    def _stray(self, ts: float, key: Any, src: int | bytes, dst: int | bytes, dport: int, flags: int,
                who: int | bytes, data: bool) -> None:
         """An inbound segment outside every known connection: counted in the second's table (floods),
         and an empty lone ACK or FIN+ACK is a probe (ACK and Maimon scans map firewalls and open
-        ports; a segment carrying data is a flow whose start the capture missed, or a flood)."""
+        ports; a segment carrying data is a flow whose start the capture missed, or a flood).
+
+        Each connection key counts once: it is known from then on, so a flow that began before the
+        capture (or whose server half the capture never sees) is counted once, not for its lifetime,
+        while flood tools change the source port (or address) with every segment."""
+        self.est.put(key, ts)
         t = self.table
         t.stray += 1
         t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1

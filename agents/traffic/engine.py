@@ -201,7 +201,7 @@ class Engine(Contacts):
                         if dport in self.web_ports:
                             self._http_count(src, ts)
                     else:
-                        self._stray(ts, src, dst, dport, flags, who, pend > pstart)
+                        self._stray(ts, key, src, dst, dport, flags, who, pend > pstart)
                 if pend > pstart:
                     if dport in self.auth_ports and self.authconns:
                         self._auth_bytes(ts, src, sport, dport, pend - pstart)

@@ -38,8 +38,9 @@ LOGIN_PATHS = ["/wp-login.php", "/xmlrpc.php", "/login", "/admin", "/user/login"
 PARAMS: dict[str, dict[str, Any]] = {
     "port_scan": {"window": 60.0, "distinct_ports": 25, "distinct_hosts": 25, "theta0": 0.8, "theta1": 0.2,
                   "alpha": 0.01, "beta": 0.99, "min_failed": 5, "pending_timeout": 3.0,
-                  "fingerprint_user_agents": 3, "fingerprint_odd_flags": 3, "fingerprint_http_errors": 30,
-                  "fingerprint_error_ratio": 0.5, "scanner_agents": SCANNER_AGENTS, "quiet": 30.0},
+                  "fingerprint_user_agents": 3, "fingerprint_odd_flags": 3, "fingerprint_max_odd_per_port": 50,
+                  "fingerprint_http_errors": 30, "fingerprint_error_ratio": 0.5, "scanner_agents": SCANNER_AGENTS,
+                  "quiet": 30.0},
     "syn_flood": {"min_rate": 200.0, "min_half_open": 0.7, "cusum_threshold": 500.0, "initial_baseline": 10.0,
                   "baseline_alpha": 0.01, "slack_ratio": 0.5, "slack_min": 20.0, "min_port_share": 0.5,
                   "min_sources_spread": 100, "quiet": 10.0},
@@ -71,8 +72,9 @@ def _port_scan(p: dict[str, Any], f: dict[str, Any]) -> bool:
     sweep = (f.get("trw_scanner") and f.get("failed", 0) >= p["min_failed"]) \
         or f.get("distinct_ports", 0) >= p["distinct_ports"] or f.get("distinct_hosts", 0) >= p["distinct_hosts"]
     errors, requests = f.get("http_errors", 0), f.get("http_requests", 0)
+    odd = f.get("odd_tcp_flags", 0)   # a few odd-flag probes fingerprint; thousands at one port are a flood
     fingerprint = f.get("scanner_user_agent", 0) >= p["fingerprint_user_agents"] \
-        or f.get("odd_tcp_flags", 0) >= p["fingerprint_odd_flags"] \
+        or p["fingerprint_odd_flags"] <= odd <= p["fingerprint_max_odd_per_port"] * max(f.get("distinct_ports", 0), 1) \
         or (errors >= p["fingerprint_http_errors"] and errors >= p["fingerprint_error_ratio"] * max(requests, 1))
     return bool(sweep or fingerprint)
 

@@ -159,3 +159,24 @@ def test_ping_sweep_across_home_addresses_is_a_host_sweep(tmp_path, capsys) -> N
 
 def test_syn_scans_keep_their_names() -> None:
     assert scan_types(run(probe_scan("S", range(1, 200), "RA"))) == ["vertical sweep"]
+
+
+def test_fin_flood_at_one_port_is_a_tcp_flood_not_fingerprinting() -> None:
+    frames: list = []
+    visitors(frames, T0, 25)
+    ack_flood(frames, T0 + 12, 8000, "F", spoofed=False)
+    feeder = run(frames)
+    assert [a.evidence["flags"][0]["flags"] for a in starts(feeder, "tcp_flood")] == ["FIN"]
+    assert starts(feeder, "port_scan") == []
+
+
+def test_one_way_capture_of_flows_begun_before_it_is_not_a_tcp_flood() -> None:
+    """Only the inbound half is captured (a span of one direction) and hundreds of downloads were
+    already running: their clients' ACKs are outside any handshake seen, once per connection."""
+    frames: list = []
+    for n in range(600):
+        client, port = f"192.0.2.{n % 250 + 1}", 20000 + n
+        for k in range(60):
+            frames.append((T0 + n * 0.003 + k * 0.25, tcp(client, SERVER, port, 443, "A")))
+    feeder = run(frames)
+    assert starts(feeder, "tcp_flood") == [] and starts(feeder, "port_scan") == []
