@@ -125,6 +125,8 @@ def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int, f
     p = engine.p["brute_force"]
     if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
         return
+    if dport == 22 and conn[1] < p["min_ssh_attempt_bytes"]:
+        return   # a version string and no key exchange (a banner check): no password can have been sent
     if ts - conn[0] <= p["max_attempt_seconds"]:
         event(engine, conn[0], src, dport, 0, conn[1], shared=not final)   # opening time: a poller's clock
 

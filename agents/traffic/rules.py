@@ -52,6 +52,7 @@ PARAMS: dict[str, dict[str, Any]] = {
                    "min_bps": 8e6, "min_synack": 100, "min_synack_sources": 5, "quiet": 15.0},
     "brute_force": {"ports": sorted(AUTH_PORTS), "window": 300.0, "min_attempts": 10, "min_auth_failures": 5,
                     "max_attempt_bytes": 16384, "max_attempt_seconds": 120.0, "max_attempt_segments": 40,
+                    "min_ssh_attempt_bytes": 600,
                     "login_paths": LOGIN_PATHS, "min_login_posts": 10, "periodic_min_period": 0.5,
                     "periodic_max_cv": 0.1, "periodic_max_size_spread": 0.1, "periodic_max_bytes": 1024,
                     "min_distributed_sources": 20, "min_distributed_attempts": 40, "quiet": 120.0},
