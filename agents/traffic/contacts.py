@@ -36,18 +36,29 @@ class Contacts:
     table: SecondTable
     near: set[int]
     trusted: set[Any]
+    srcs: dict[Any, int]
+    max_sources: int
 
-    def neighbour(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
-                  dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
-        """A packet between an outside address and another address of a home /24: judged as if that
-        address were protected (host sweeps and scans of the whole network), replies included."""
-        near = self.near
-        inside_dst = dst.__class__ is int and dst >> 8 in near
-        inside_src = src.__class__ is int and src >> 8 in near
-        if inside_dst and not inside_src and src not in self.trusted:
-            self._inbound(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
-        elif inside_src and not inside_dst and dst not in self.trusted:
-            self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+    def neighbour(self, ts: float, src: int | bytes, dst: int | bytes, proto: int, sport: int, dport: int,
+                  flags: int) -> None:
+        """A packet from outside to another address of a home /24 (not itself protected): only its
+        first contacts are kept, pings and SYNs, so a sweep of the whole network is seen. Nothing else
+        of a neighbour's traffic is judged: the capture may hold a whole office's workstations, whose
+        connections the engine does not follow."""
+        if src.__class__ is int and src >> 8 in self.near or src in self.trusted:
+            return
+        if proto == 1:   # ICMP: type and code stand in for the ports
+            if sport not in (8, 13, 128):
+                return
+            port, probe = -1, P_PING
+        elif proto == 6 and flags & 0x17 == 0x02:   # a bare SYN
+            port, probe = dport, P_SYN
+        else:
+            return
+        srcs = self.srcs
+        if src in srcs or len(srcs) < self.max_sources:   # judged this second with the other sources
+            srcs[src] = srcs.get(src, 0) + 1
+        self._contact(ts, src, dst, port, False, probe)
 
     def _stray(self, ts: float, key: Any, src: int | bytes, dst: int | bytes, dport: int, flags: int,
                who: int | bytes, data: bool) -> None:

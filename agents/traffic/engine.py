@@ -159,8 +159,8 @@ class Engine(Contacts):
             self.out_pkts += 1
             if dst not in self.trusted:
                 self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
-        elif self.near:
-            self.neighbour(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
+        elif self.near and dst.__class__ is int and dst >> 8 in self.near:
+            self.neighbour(ts, src, dst, proto, sport, dport, flags)
 
     def _inbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                  dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:

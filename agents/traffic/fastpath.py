@@ -85,10 +85,8 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
                 if buf is None:
                     buf = data[start:pos] if pend > pstart else b""
                 outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
-        elif near:
-            if buf is None:
-                buf = data[start:pos] if pend > pstart else b""
-            engine.neighbour(ts, buf, src, dst, proto, sport, dport, flags, length, pstart, pend, fragid)
+        elif near and dst.__class__ is int and dst >> 8 in near:
+            engine.neighbour(ts, src, dst, proto, sport, dport, flags)
     engine.packets += count
     engine.bytes += nbytes
     engine.sec_pkts += count

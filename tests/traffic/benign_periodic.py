@@ -84,3 +84,32 @@ def http_uptime_monitors(rng: random.Random) -> Frames:
 
 PERIODIC = {"ssh_banner_poller": ssh_banner_poller, "lb_health_checks": lb_health_checks,
             "backup_job": backup_job, "http_uptime_monitors": http_uptime_monitors}
+
+
+def office_lan(rng: random.Random) -> Frames:
+    """The capture point also sees the office's workstations on the server's /24 browsing out: their
+    SYN-ACKs, the CDNs' ACKs to dozens of their ephemeral ports, a chat client polling every 30 s, a
+    file-sync client, the workstations pinging each other. None of it is about the server."""
+    out: Frames = []
+    cdn = "151.101.1.10"
+    for w in range(30):
+        station = f"10.9.0.{50 + w}"
+        for n in range(20):   # page loads out to the internet: SYN out, SYN-ACK in, data in, ACKs out
+            t, port = T0 + rng.uniform(0, 280), 40000 + w * 100 + n
+            out += [(t, tcp(station, cdn, port, 443, "S")), (t + 0.01, tcp(cdn, station, 443, port, "SA")),
+                    (t + 0.02, tcp(station, cdn, port, 443, "A"))]
+            for k in range(6):
+                out += [(t + 0.03 + k * 0.01, tcp(cdn, station, 443, port, "PA", b"\x17\x03\x03" + b"c" * 1200)),
+                        (t + 0.031 + k * 0.01, tcp(station, cdn, port, 443, "A")),
+                        (t + 0.032 + k * 0.01, tcp(cdn, station, 443, port, "A"))]
+        for n in range(10):   # a chat client polling like clockwork
+            t = T0 + n * 30 + w * 0.1
+            out += [(t, tcp(station, "203.0.113.77", 45000 + n, 443, "S")),
+                    (t + 0.02, tcp("203.0.113.77", station, 443, 45000 + n, "SA"))]
+        peer = f"10.9.0.{50 + (w + 1) % 30}"
+        out += [(T0 + w * 9, icmp(peer, station, 8)), (T0 + w * 9 + 0.001, icmp(station, peer, 0))]
+    background(out, rng, T0, 300, 1.0, many_clients(80, rng))
+    return out
+
+
+NEIGHBOURS = {"office_lan": office_lan}
