@@ -142,14 +142,13 @@ def evaluate(engine: Engine, now: float) -> None:
         _port_scan(engine, now)
     if "brute_force" in engine.rules:
         logins.evaluate(engine, now)
-    if "slow_http" in engine.rules:
-        _slow_http(engine, now)
     if "http_flood" in engine.rules:
         _http_flood(engine, now)
     if "outbound_anomaly" in engine.rules:
         _outbound(engine, now)
     for plugin in engine.plugins:
         plugin.second(now, engine.table)
+    engine.conns.expire(now - 600.0, 1)   # request heads unfinished for ten minutes are forgotten
     engine.tracker.sweep(now)
 
 
@@ -245,30 +244,6 @@ def expanded(engine: Engine, compact: tuple) -> list:
     for _ in range(failures):
         trw_step(engine, full, False)
     return full
-
-
-def _slow_http(engine: Engine, now: float) -> None:
-    p = engine.p["slow_http"]
-    per_source: dict[bytes, list] = {}
-    for (src, _sport, dst, _dport), conn in engine.conns.items():
-        age = now - conn[0]
-        if age >= p["header_timeout"]:
-            stats = per_source.setdefault(src, [0, 0, 0.0, 0, dst, conn[0]])
-            stats[0] += 1
-            stats[1] += conn[4] > 0
-            stats[2] = max(stats[2], age)
-            stats[3] += conn[3]
-            stats[5] = min(stats[5], conn[0])
-    for src, (held, trickled, oldest, nbytes, dst, first) in per_source.items():
-        features = {"held": held, "trickled": trickled}
-        evidence = {"held_connections": held, "trickled_connections": trickled, "max_held_s": round(oldest, 1),
-                    "bytes_sent": nbytes, "explanation": (
-                        f"{addr_text(src)} holds {held} HTTP request(s) with unfinished headers for up to "
-                        f"{oldest:.0f}s, {trickled} trickling header lines (slowloris)")}
-        report(engine, "slow_http", now, addr_text(src), addr_text(dst), features, evidence, first,
-               key=("slow_http", src))
-    expire = now - 600.0
-    engine.conns.expire(expire, 1)
 
 
 def _http_flood(engine: Engine, now: float) -> None:

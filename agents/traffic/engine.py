@@ -76,7 +76,6 @@ class Engine(Contacts):
         self.last_ts = 0.0
         self.next_tick = 0.0
         self.last_out = -1e18        # last time a home address sent anything (two-way visibility)
-        self._new_second()
         # bounded tables that live across seconds
         self.halfopen = BoundedTable(65536)      # conn_key(src, sport, dport) -> first SYN time
         self.est = BoundedTable(65536)           # conn keys of connections the server is known to be in
@@ -97,6 +96,7 @@ class Engine(Contacts):
         self.window: dict[str, Any] = {"refl_start": 0.0, "reflectors": {}, "synack_srcs": {}, "refl": 0,
                                        "reflb": 0, "synacks": 0, "frags": 0, "http_start": 0.0, "http": {}}
         self.history: deque = deque(maxlen=5)  # the last seconds' per-home counters, for half-open ratios
+        self._new_second()
         self._init_baselines()
 
     def _init_baselines(self) -> None:
@@ -122,7 +122,7 @@ class Engine(Contacts):
         report.report(self, kind, now, src, dst, features, evidence, start, key or (kind, dst))
 
     def _new_second(self) -> None:
-        self.table = SecondTable()
+        self.table = SecondTable(self.conns)
         self.dsts: dict[int | bytes, list[int]] = {}
         # per-source counters of the second, one int dict each (no per-source object to allocate)
         self.srcs: dict[int | bytes, int] = {}     # packets from each active source (capped, see OVERFLOW)

@@ -19,8 +19,8 @@ from govwatch.rules import Rule, load_rules, rules_dir
 from .detectors import REGISTRY
 
 # the traffic anomaly kinds: the engine's built-in detectors, then the plug-in ones (detectors/)
-KINDS = ("port_scan", "syn_flood", "udp_flood", "icmp_flood", "reflection", "brute_force", "slow_http",
-         "http_flood", "volume_spike", "outbound_anomaly", *REGISTRY)
+KINDS = ("port_scan", "syn_flood", "udp_flood", "icmp_flood", "reflection", "brute_force", "http_flood",
+         "volume_spike", "outbound_anomaly", *REGISTRY)
 
 AUTH_PORTS = {22: "ssh", 21: "ftp", 23: "telnet", 25: "smtp", 110: "pop3", 143: "imap", 465: "smtps",
               587: "submission", 993: "imaps", 995: "pop3s", 1433: "mssql", 3306: "mysql", 3389: "rdp",
@@ -56,7 +56,6 @@ PARAMS: dict[str, dict[str, Any]] = {
                     "login_paths": LOGIN_PATHS, "min_login_posts": 10, "periodic_min_period": 0.5,
                     "periodic_max_cv": 0.1, "periodic_max_size_spread": 0.1, "periodic_max_bytes": 1024,
                     "min_distributed_sources": 20, "min_distributed_attempts": 40, "quiet": 120.0},
-    "slow_http": {"header_timeout": 10.0, "min_trickled": 1, "min_held": 5, "quiet": 30.0},
     "http_flood": {"window": 10.0, "min_requests_per_source": 1000, "min_learned_requests_per_source": 200,
                    "source_factor": 5.0,
                    "initial_source_baseline": 20.0, "source_baseline_alpha": 0.1, "min_rps": 500.0, "factor": 5.0,
@@ -106,10 +105,6 @@ def _brute_force(p: dict[str, Any], f: dict[str, Any]) -> bool:
             or f.get("login_posts", 0) >= p["min_login_posts"] or distributed)
 
 
-def _slow_http(p: dict[str, Any], f: dict[str, Any]) -> bool:
-    return f.get("trickled", 0) >= p["min_trickled"] or f.get("held", 0) >= p["min_held"]
-
-
 def _http_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
     requests = f.get("requests", 0)
     learned = f.get("learned_s", 0) >= p["warmup"]   # once the site's own rates are known, a lower floor
@@ -137,7 +132,7 @@ def _outbound(p: dict[str, Any], f: dict[str, Any]) -> bool:
 
 DECIDE: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
     "port_scan": _port_scan, "syn_flood": _syn_flood, "udp_flood": _rate_flood, "icmp_flood": _rate_flood,
-    "reflection": _reflection, "brute_force": _brute_force, "slow_http": _slow_http, "http_flood": _http_flood,
+    "reflection": _reflection, "brute_force": _brute_force, "http_flood": _http_flood,
     "volume_spike": _volume_spike, "outbound_anomaly": _outbound}
 for _kind, _detector in REGISTRY.items():
     PARAMS[_kind] = dict(_detector.PARAMS)
