@@ -44,7 +44,8 @@ PARAMS: dict[str, dict[str, Any]] = {
     "syn_flood": {"min_rate": 200.0, "min_half_open": 0.7, "cusum_threshold": 500.0, "initial_baseline": 10.0,
                   "baseline_alpha": 0.01, "slack_ratio": 0.5, "slack_min": 20.0, "min_port_share": 0.5,
                   "min_sources_spread": 100, "quiet": 10.0},
-    "udp_flood": {"min_pps": 1000.0, "min_bps": 50e6, "factor": 5.0, "initial_baseline": 10.0,
+    "udp_flood": {"min_pps": 1000.0, "min_bps": 50e6, "factor": 5.0, "initial_baseline": 10.0, "dns_min_share": 0.8,
+                  "dns_warmup": 60.0,
                   "baseline_alpha": 0.01, "quiet": 10.0},
     "icmp_flood": {"min_pps": 200.0, "min_bps": 20e6, "factor": 5.0, "initial_baseline": 2.0,
                    "baseline_alpha": 0.01, "quiet": 10.0},
@@ -90,6 +91,16 @@ def _rate_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
     return bool(loud and f.get("pps", 0) >= p["factor"] * f.get("baseline_pps", 0))
 
 
+def _udp_flood(p: dict[str, Any], f: dict[str, Any]) -> bool:
+    """Loud one-way UDP is a flood; loud UDP the server answers is a busy service (HTTP/3, a VPN)
+    unless it is queries to the server's own DNS far above the rate learned for `dns_warmup` seconds."""
+    if not _rate_flood(p, f):
+        return False
+    if not f.get("answered"):
+        return True
+    return f.get("dns_share", 0) >= p["dns_min_share"] and f.get("learned_s", 0) >= p["dns_warmup"]
+
+
 def _reflection(p: dict[str, Any], f: dict[str, Any]) -> bool:
     replies = f.get("reflectors", 0) >= p["min_reflectors"] and f.get("replies", 0) >= p["min_packets"]
     heavy = f.get("reply_bps", 0) >= p["min_bps"]
@@ -131,7 +142,7 @@ def _outbound(p: dict[str, Any], f: dict[str, Any]) -> bool:
 
 
 DECIDE: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
-    "port_scan": _port_scan, "syn_flood": _syn_flood, "udp_flood": _rate_flood, "icmp_flood": _rate_flood,
+    "port_scan": _port_scan, "syn_flood": _syn_flood, "udp_flood": _udp_flood, "icmp_flood": _rate_flood,
     "reflection": _reflection, "brute_force": _brute_force, "http_flood": _http_flood,
     "volume_spike": _volume_spike, "outbound_anomaly": _outbound}
 for _kind, _detector in REGISTRY.items():

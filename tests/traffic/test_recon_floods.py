@@ -180,3 +180,27 @@ def test_one_way_capture_of_flows_begun_before_it_is_not_a_tcp_flood() -> None:
             frames.append((T0 + n * 0.003 + k * 0.25, tcp(client, SERVER, port, 443, "A")))
     feeder = run(frames)
     assert starts(feeder, "tcp_flood") == [] and starts(feeder, "port_scan") == []
+
+
+def dns_traffic(frames: list, start: float, seconds: float, qps: float, clients: list[str]) -> None:
+    """Queries to the server's own DNS service, each answered."""
+    for n in range(int(seconds * qps)):
+        client, ts = clients[n % len(clients)], start + n / qps
+        frames += [(ts, udp(client, SERVER, 30000 + n % 30000, 53, b"q" * 30)),
+                   (ts + 0.0005, udp(SERVER, client, 53, 30000 + n % 30000, b"a" * 90))]
+
+
+def test_query_flood_against_the_servers_own_dns_is_a_udp_flood() -> None:
+    frames: list = []
+    resolvers = [f"192.0.2.{n}" for n in range(1, 60)]
+    dns_traffic(frames, T0, 100, 20, resolvers)                          # ~20 queries/s, learned
+    dns_traffic(frames, T0 + 80, 8, 4000, ["198.51.100.9", "198.51.100.10"])   # then 4,000/s, answered
+    floods = starts(run(frames), "udp_flood")
+    assert len(floods) == 1 and floods[0].evidence["service"] == "dns" and floods[0].evidence["answered"]
+    assert floods[0].evidence["top_ports"][0]["port"] == 53
+
+
+def test_a_busy_dns_service_from_the_capture_start_is_not_a_flood() -> None:
+    frames: list = []
+    dns_traffic(frames, T0, 120, 2500, [f"192.0.2.{n}" for n in range(1, 200)])
+    assert starts(run(frames), "udp_flood") == []
