@@ -11,6 +11,7 @@ declare -A need=(
   [promtool]=prometheus [prometheus]=prometheus [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [aide]=aide [nmap]=nmap [hping3]=hping3 [tshark]=tshark [pdftotext]=poppler-utils [ip]=iproute2 [curl]=curl
   [chromium]=chromium [chromedriver]=chromium-driver [msgfmt]=gettext [nginx]=nginx-light
+  [hydra]=hydra [sshd]=openssh-server
 )
 missing=()
 for bin in "${!need[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}"); done

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import fastpath
 from .engine import Engine
-from .packets import SYN, TCP, Decoded, addr_bytes, addr_text, decode, decode_raw
+from .packets import ICMP, SYN, TCP, Decoded, addr_bytes, addr_text, decode, decode_raw
 from .pcapfile import open_capture
 from .rules import TrafficRule
 from .tracker import Anomaly
@@ -32,6 +32,7 @@ class Summary:
     pps: float
     anomalies: int
     home: list[str]
+    warning: str | None = None   # the capture was cut short or damaged: what came before was analysed
 
     def record(self) -> dict[str, object]:
         return {"packets": self.packets, "seconds": round(self.seconds, 3), "pps": round(self.pps),
@@ -39,16 +40,24 @@ class Summary:
 
 
 def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
-    """The protected hosts of a capture: who receives first contacts (and, failing that, packets)."""
+    """The protected hosts of a capture: who receives first contacts (SYNs, pings) and packets and
+    answers connections (SYN-ACKs, resets), less the first contacts it makes itself (a scanner receives
+    many replies but opens every exchange)."""
     packets: dict[int | bytes, int] = {}
     syns: dict[int | bytes, int] = {}
+    opened: dict[int | bytes, int] = {}
+    answers: dict[int | bytes, int] = {}
     for d in decoded:
         packets[d.dst] = packets.get(d.dst, 0) + 1
-        if d.proto == TCP and d.flags & 0x12 == SYN:
+        if (d.proto == TCP and d.flags & 0x12 == SYN) or (d.proto == ICMP and d.sport in (8, 13, 128)):
             syns[d.dst] = syns.get(d.dst, 0) + 1
+            opened[d.src] = opened.get(d.src, 0) + 1
+        elif d.proto == TCP and (d.flags & 0x12 == 0x12 or d.flags & 0x04):   # SYN-ACK or reset: it answers
+            answers[d.src] = answers.get(d.src, 0) + 1
     if not packets:
         return set()
-    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0))
+    best = max(packets, key=lambda a: packets[a] + 10 * syns.get(a, 0) - 10 * opened.get(a, 0)
+               + 2 * answers.get(a, 0))
     home = {best}
     top_syns = syns.get(best, 0)
     home.update(a for a, n in syns.items() if n >= 10 and n >= 0.3 * top_syns)
@@ -86,6 +95,8 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
         else:
             home = infer_home(d for _ts, _b, d in ahead)
         engine = Engine(rules, home, lambda state, a: on_anomaly(a) if state == "end" else None)
+        if nets:
+            engine.near = set()   # the operator named the protected networks: only those are judged
         home = engine.home   # the engine's own set: addresses found later under --home are added to it
         packet = engine.packet
         for ts, buf, d in ahead:
@@ -101,11 +112,12 @@ def analyze(path: str, rules: dict[str, TrafficRule], on_anomaly: Callable[[Anom
                     if grow is not None and d[1] not in home and d[0] not in home:
                         grow(d[0], d[1])
                     packet(ts, buf, *d)
+        warning = capture.damage
     engine.finish()
     count = engine.packets
     seconds = time.perf_counter() - started
     return Summary(count, seconds, count / seconds if seconds > 0 else 0.0, engine.tracker.total,
-                   sorted(addr_text(a) for a in home))
+                   sorted(addr_text(a) for a in home), warning)
 
 
 def _look_ahead(records: Iterator[tuple[float, int, bytes]]) -> list[tuple[float, bytes, Decoded]]:

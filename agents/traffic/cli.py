@@ -19,7 +19,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     run = sub.add_parser("analyze", help="run the traffic detectors over a pcap/pcapng capture", description=(
         "Runs the same detectors as the live watcher over a capture file, in packet time. Prints one JSON "
         "line per anomaly ({kind, start, end, src, dst, evidence}) and a last summary line "
-        "({packets, seconds, pps, anomalies}). Exit 0: no anomaly, 1: anomalies found, 2: error."))
+        "({packets, seconds, pps, anomalies}). Exit 0: no anomaly, 1: anomalies found, 2: error. A capture "
+        "cut short or with a damaged block is analysed up to that point, like `tshark -r`: the lines are "
+        "printed, one warning line goes to stderr and the exit status is 2."))
     run.add_argument("capture", metavar="FILE.pcap", help="pcap or pcapng file (Ethernet, Linux cooked, raw IP, "
                      "loopback)")
     run.add_argument("--rules", metavar="DIR", help="traffic rules folder (default: the installed rules/traffic)")
@@ -47,6 +49,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
     summary = analyze(args.capture, rules, emit, home or None)
     sys.stdout.write(json.dumps(summary.record()) + "\n")
+    if summary.warning:
+        sys.stdout.flush()
+        sys.stderr.write(f"govwatch: {summary.warning} ({summary.packets} packets before it were analysed)\n")
+        return 2
     return 1 if summary.anomalies else 0
 
 

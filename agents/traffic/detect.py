@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import floods, logins
 from .packets import addr_text
+from .report import home_text, report
 from .state import top
-from .tracker import Anomaly
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
-    range(12)
+SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS, \
+    SC_PROBES = range(13)
 
 
 def trw_step(engine: Engine, st: list, success: bool) -> None:
@@ -71,15 +71,13 @@ def unreachable(engine: Engine, client: bytes, buf: bytes, pstart: int, pend: in
 
 def http_request(engine: Engine, ts: float, src: bytes, head: bytes, sport: int = 0) -> None:
     """A request head from a client: scanner user agents, login form posts, request counts."""
-    lowered = head[:2048].lower()
-    agent_at = lowered.find(b"\nuser-agent:")
-    scanner = agent_at >= 0 and any(token in lowered[agent_at:lowered.find(b"\n", agent_at + 1)]
-                                    for token in engine.scanner_agents)
+    scanner = engine.scanner_ua is not None and engine.scanner_ua(head, 0, 2048) is not None
     st = engine.scan_state(src, ts if scanner else None)
     if st is not None:
         st[SC_HREQ] += 1
         st[SC_UA] += scanner
-    if lowered.startswith(b"post ") and engine.login_paths:
+    if head.startswith(b"POST ") and engine.login_paths:
+        lowered = head[:2048].lower()
         path = lowered[5:lowered.find(b" ", 5)]
         if any(path.startswith(login) for login in engine.login_paths):
             engine.login_pending.put((src, sport), ts)   # judged by the reply: see logins.form_reply
@@ -144,31 +142,14 @@ def evaluate(engine: Engine, now: float) -> None:
         _port_scan(engine, now)
     if "brute_force" in engine.rules:
         logins.evaluate(engine, now)
-    if "slow_http" in engine.rules:
-        _slow_http(engine, now)
     if "http_flood" in engine.rules:
         _http_flood(engine, now)
     if "outbound_anomaly" in engine.rules:
         _outbound(engine, now)
+    for plugin in engine.plugins:
+        plugin.second(now, engine.table)
+    engine.conns.expire(now - 600.0, 1)   # request heads unfinished for ten minutes are forgotten
     engine.tracker.sweep(now)
-
-
-def report(engine: Engine, kind: str, now: float, src: str, dst: str, features: dict[str, Any],
-           evidence: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
-    """If the rule says yes and the source is not allowed, open or extend the anomaly."""
-    rule = engine.rules.get(kind)
-    if rule is None or not rule.decide(features) or rule.allowed(src):
-        return
-    begin = now - 1.0 if start is None else min(start, now)
-    begin = max(begin, engine.first_ts or begin)
-    evidence = {**evidence, "duration_s": round(now - begin, 3)}
-
-    def build() -> Anomaly:
-        anomaly = Anomaly(kind, src, dst, begin, now, rule.rule.severity, evidence)
-        anomaly.summary = rule.rule.render({"src": src, "dst": dst, "kind": kind, "evidence": evidence})
-        return anomaly
-
-    engine.tracker.seen(key or (kind, src, dst), now, rule.params["quiet"], build, evidence)
 
 
 def _pending(engine: Engine, now: float) -> None:
@@ -215,23 +196,38 @@ def _port_scan(engine: Engine, now: float) -> None:
             or (features["trw_scanner"] and features["failed"] >= p["min_failed"])
         ports = sorted(st[SC_PORTS])
         hosts = [addr_text(h) for h in list(st[SC_HOSTS])[:10]]
-        scan_type = ("horizontal sweep" if len(st[SC_HOSTS]) > len(ports) else "vertical sweep") if sweep \
-            else "service/OS fingerprinting"
+        scan_type = _scan_type(st, len(ports)) if sweep else "service/OS fingerprinting"
         elapsed = max(st[SC_LAST] - st[SC_FIRST], 1e-3)
-        evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(hosts),
+        evidence = {"scan_type": scan_type, "distinct_ports": len(ports), "distinct_hosts": len(st[SC_HOSTS]),
                     "ports_sample": ports[:20], "port_range": [ports[0], ports[-1]] if ports else [],
                     "failed_contacts": st[SC_FAILED], "answered_contacts": st[SC_OK],
                     "probes_per_s": round(len(ports) / elapsed, 1), "scanner_user_agent_requests": st[SC_UA],
                     "odd_tcp_flag_probes": st[SC_ODD], "http_errors": st[SC_HERR], "http_requests": st[SC_HREQ],
                     "targets": hosts}
         evidence["explanation"] = (
-            f"{addr_text(src)} contacted {len(ports)} ports on {len(hosts)} host(s) in {elapsed:.1f}s, "
+            f"{addr_text(src)} contacted {len(ports)} ports on {len(st[SC_HOSTS])} host(s) in {elapsed:.1f}s, "
             f"{st[SC_FAILED]} failed ({scan_type})" if sweep else
             f"{addr_text(src)} probed like a fingerprinting tool: {st[SC_UA]} scanner user-agent requests, "
             f"{st[SC_ODD]} odd-flag TCP probes, {st[SC_HERR]}/{st[SC_HREQ]} HTTP errors")
         dst = hosts[0] if len(hosts) == 1 else "many"
         report(engine, "port_scan", now, addr_text(src), dst, features, evidence, st[SC_FIRST],
                key=("port_scan", src))
+
+
+PROBE_SCANS = ("vertical sweep", "UDP scan", "ACK scan", "FIN/NULL/Xmas scan", "Maimon scan", "host sweep")
+
+
+def _scan_type(st: list, nports: int) -> str:
+    """Name the scan by what it touched and how: many hosts on a port or two (or pings) is host
+    discovery; otherwise the probe kind that made most first contacts (SYN scans keep their old names)."""
+    probes = st[SC_PROBES]
+    hosts = len(st[SC_HOSTS])
+    if hosts > nports and (nports <= 3 or probes[5] * 2 >= sum(probes)):
+        return "host sweep"
+    kind = max(range(5), key=lambda k: probes[k])
+    if kind == 0 or not probes[kind]:
+        return "horizontal sweep" if hosts > nports else "vertical sweep"
+    return PROBE_SCANS[kind]
 
 
 def _scan_features(st: list, threshold: float) -> dict[str, Any]:
@@ -243,34 +239,11 @@ def _scan_features(st: list, threshold: float) -> dict[str, Any]:
 def expanded(engine: Engine, compact: tuple) -> list:
     """The full scan state a compact (one-contact) entry stands for, without storing it."""
     first, last, port, host, failures = compact
-    full = [first, last, {port}, {host}, 0, 0, 0.0, 0, 0, 0, 0, {port} if failures else set()]
+    full = [first, last, {port} if port >= 0 else set(), {host}, 0, 0, 0.0, 0, 0, 0, 0,
+            {port} if failures else set(), [0] * 6]
     for _ in range(failures):
         trw_step(engine, full, False)
     return full
-
-
-def _slow_http(engine: Engine, now: float) -> None:
-    p = engine.p["slow_http"]
-    per_source: dict[bytes, list] = {}
-    for (src, _sport, dst, _dport), conn in engine.conns.items():
-        age = now - conn[0]
-        if age >= p["header_timeout"]:
-            stats = per_source.setdefault(src, [0, 0, 0.0, 0, dst, conn[0]])
-            stats[0] += 1
-            stats[1] += conn[4] > 0
-            stats[2] = max(stats[2], age)
-            stats[3] += conn[3]
-            stats[5] = min(stats[5], conn[0])
-    for src, (held, trickled, oldest, nbytes, dst, first) in per_source.items():
-        features = {"held": held, "trickled": trickled}
-        evidence = {"held_connections": held, "trickled_connections": trickled, "max_held_s": round(oldest, 1),
-                    "bytes_sent": nbytes, "explanation": (
-                        f"{addr_text(src)} holds {held} HTTP request(s) with unfinished headers for up to "
-                        f"{oldest:.0f}s, {trickled} trickling header lines (slowloris)")}
-        report(engine, "slow_http", now, addr_text(src), addr_text(dst), features, evidence, first,
-               key=("slow_http", src))
-    expire = now - 600.0
-    engine.conns.expire(expire, 1)
 
 
 def _http_flood(engine: Engine, now: float) -> None:
@@ -283,9 +256,11 @@ def _http_flood(engine: Engine, now: float) -> None:
     rps = sum(engine.src_reqs.values())
     base, usual = engine.http_base, engine.http_source_base.mean
     elapsed = now - win["http_start"]
+    learned = now - (engine.first_ts or now)
+    floor = min(p["min_requests_per_source"], p["min_learned_requests_per_source"])
     for src in set(reqs) | set(conns):
         count = max(reqs.get(src, 0), conns.get(src, 0))
-        if count < p["min_requests_per_source"]:
+        if count < floor:
             continue
         evidence = {"requests": reqs.get(src, 0), "connections": conns.get(src, 0), "window_s": round(elapsed, 1),
                     "requests_per_s": round(count / max(elapsed, 1.0), 1),
@@ -293,7 +268,8 @@ def _http_flood(engine: Engine, now: float) -> None:
                     f"{addr_text(src)} sent {count} HTTP requests/connections in {elapsed:.0f}s "
                     f"(the busiest source usually sends {usual:.0f})"}
         report(engine, "http_flood", now, addr_text(src), home_text(engine),
-               {"requests": count, "source_baseline": usual}, evidence, win["http_start"], key=("http_flood", src))
+               {"requests": count, "source_baseline": usual, "learned_s": learned}, evidence, win["http_start"],
+               key=("http_flood", src))
     features = {"rps": rps, "baseline_rps": base.mean, "learned_s": now - (engine.first_ts or now)}
     if engine.rules["http_flood"].decide(features):
         busiest = top({k: v for k, v in reqs.items()}, 5)
@@ -310,7 +286,8 @@ def _learn_busiest_source(engine: Engine, reqs: dict, conns: dict) -> None:
     """After each window, learn how much the busiest source usually sends (a NAT gateway of a ministry
     office is always busy), unless that window's busiest source was itself reported as a flood."""
     busiest = max((max(reqs.get(s, 0), conns.get(s, 0)) for s in set(reqs) | set(conns)), default=0)
-    features = {"requests": busiest, "source_baseline": engine.http_source_base.mean}
+    features = {"requests": busiest, "source_baseline": engine.http_source_base.mean,
+                "learned_s": engine.now - (engine.first_ts or engine.now)}
     if not engine.rules["http_flood"].decide(features):
         engine.http_source_base.update(busiest)
 
@@ -349,7 +326,3 @@ def _internal(engine: Engine, addr: int | bytes) -> bool:
     command-and-control server is out on the internet."""
     ip = ip_address(addr)
     return any(ip.version == net.version and ip in net for net in engine.beacon_ignore)
-
-
-def home_text(engine: Engine) -> str:
-    return addr_text(next(iter(engine.home))) if len(engine.home) == 1 else "many"

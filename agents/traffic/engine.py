@@ -8,32 +8,31 @@ per-detector features, and the tracker opens and closes anomalies.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from ipaddress import ip_network
 from typing import Any
 
-from . import detect, logins
+from . import detect, logins, report
+from .contacts import P_PING, P_UDP, Contacts
+from .detectors import REGISTRY
 from .packets import ACK, FIN, ICMP, PSH, RST, SYN, TCP, UDP, URG, addr_key
 from .rules import TrafficRule
 from .state import BoundedTable, Cusum, Ewma, Seasonal
+from .table import SecondTable
 from .tracker import Listener, Tracker
 
 # per-second counters for each protected (home) address
 D_PKTS, D_BYTES, D_SYN, D_DONE, D_UDP, D_UDPB, D_ICMP, D_ICMPB, D_REFL, D_REFLB, D_SYNACK, D_REQS = range(12)
-# per-source scan state: first/last seen, contacted ports and hosts, outcomes, probe signals. A source
-# seen for a single first contact only (every source of a spoofed flood) is kept as the compact tuple
-# (first, last, port, host, failures) and becomes the full list on its second distinct contact.
-SC_FIRST, SC_LAST, SC_PORTS, SC_HOSTS, SC_FAILED, SC_OK, SC_LLR, SC_UA, SC_ODD, SC_HERR, SC_HREQ, SC_FPORTS = \
-    range(12)
 OVERFLOW = b""   # per-second source counters: where sources beyond max_sources are counted together
 # half-open table: connection key -> first SYN time; keys answered by a SYN-ACK are in `answered`
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"PROPFIND ",
                 b"CONNECT ", b"TRACE ")
-MAX_SET = 1024
+TLS_PORTS = frozenset((443, 8443, 465, 993, 995))   # server segments here are encrypted: no status to read
 
 
-class Engine:
+class Engine(Contacts):
     """Counts and tables for one capture; `rules` holds each detector's parameters."""
 
     def __init__(self, rules: dict[str, TrafficRule], home: set, listener: Listener,
@@ -52,12 +51,21 @@ class Engine:
         self.p = p
         self.auth_ports = set(p.get("brute_force", {}).get("ports", ()))
         self.attempt_bytes = p.get("brute_force", {}).get("max_attempt_bytes", 16384)
+        self.attempt_segments = p.get("brute_force", {}).get("max_attempt_segments", 40)
         self.reflect_ports = set(p.get("reflection", {}).get("ports", ()))
-        self.scanner_agents = [a.lower().encode() for a in p.get("port_scan", {}).get("scanner_agents", ())]
+        agents = [re.escape(a.lower().encode()) for a in p.get("port_scan", {}).get("scanner_agents", ())]
+        # one case-insensitive search of the User-Agent line for every scanner name (was a loop per name)
+        self.scanner_ua = re.compile(rb"\nuser-agent:[^\n]*?(?:" + b"|".join(agents) + b")",
+                                     re.IGNORECASE).search if agents else None
         self.login_paths = [s.encode() for s in p.get("brute_force", {}).get("login_paths", ())]
         self.scan_window = p.get("port_scan", {}).get("window", 60.0)
         self.beacon_ignore = [ip_network(str(c), strict=False)
                               for c in p.get("outbound_anomaly", {}).get("beacon_ignore_nets", ())]
+        # the /24s of the protected IPv4 addresses: a sweep across the home network reaches addresses
+        # that are not themselves known (offline, the capture names only the servers it sees busy)
+        self.near = {a >> 8 for a in self.home if a.__class__ is int}
+        self.plugins = [cls(rules[kind].params, self.plugin_report, lambda: self.first_ts)
+                        for kind, cls in REGISTRY.items() if kind in rules]
         self._init_state()
 
     def _init_state(self) -> None:
@@ -68,15 +76,17 @@ class Engine:
         self.last_ts = 0.0
         self.next_tick = 0.0
         self.last_out = -1e18        # last time a home address sent anything (two-way visibility)
-        self._new_second()
         # bounded tables that live across seconds
         self.halfopen = BoundedTable(65536)      # conn_key(src, sport, dport) -> first SYN time
+        self.est = BoundedTable(65536)           # conn keys of connections the server is known to be in
         self.answered: set = set()               # half-open keys the server answered with a SYN-ACK
         self.scan = BoundedTable(20000)          # src -> scan state list
         self.asked_tcp = BoundedTable(16384)     # (remote, port) the home side opened -> ts
         self.asked_udp = BoundedTable(16384)
         self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
-        self.auth = BoundedTable(10000)          # src -> [attempt times, failure times, post times, ports, last]
+        self.auth = BoundedTable(10000)          # (src, port) -> logins.Guesses
+        self.auth_log: dict[int, deque] = {}     # login port -> recent (time, source) of every guess
+        self.auth_dirty: set[int] = set()        # login ports with a guess since the last second
         self.authconns = BoundedTable(16384)     # conn_key to a login port -> [opened, client bytes, logged in]
         self.login_pending = BoundedTable(4096)  # (client, port) that posted a login form -> ts, until the reply
         self.peers = BoundedTable(4096)          # remotes in a conversation the server opened or accepted -> ts
@@ -86,6 +96,7 @@ class Engine:
         self.window: dict[str, Any] = {"refl_start": 0.0, "reflectors": {}, "synack_srcs": {}, "refl": 0,
                                        "reflb": 0, "synacks": 0, "frags": 0, "http_start": 0.0, "http": {}}
         self.history: deque = deque(maxlen=5)  # the last seconds' per-home counters, for half-open ratios
+        self._new_second()
         self._init_baselines()
 
     def _init_baselines(self) -> None:
@@ -105,7 +116,13 @@ class Engine:
         self.volume_run = 0.0
         self.learned_s = 0.0
 
+    def plugin_report(self, kind: str, now: float, src: str, dst: str, evidence: dict[str, Any],
+                      features: dict[str, Any], start: float | None = None, key: tuple | None = None) -> None:
+        """What a plug-in detector calls to open or extend its anomaly (one per kind and victim)."""
+        report.report(self, kind, now, src, dst, features, evidence, start, key or (kind, dst))
+
     def _new_second(self) -> None:
+        self.table = SecondTable(self.conns)
         self.dsts: dict[int | bytes, list[int]] = {}
         # per-source counters of the second, one int dict each (no per-source object to allocate)
         self.srcs: dict[int | bytes, int] = {}     # packets from each active source (capped, see OVERFLOW)
@@ -142,6 +159,8 @@ class Engine:
             self.out_pkts += 1
             if dst not in self.trusted:
                 self._outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+        elif self.near and dst.__class__ is int and dst >> 8 in self.near:
+            self.neighbour(ts, src, dst, proto, sport, dport, flags)
 
     def _inbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                  dport: int, flags: int, length: int, pstart: int, pend: int, fragid: int) -> None:
@@ -171,15 +190,18 @@ class Engine:
                     self.src_syn[who] = self.src_syn.get(who, 0) + 1
                     self._syn(ts, src, dst, sport, dport, flags)
             else:
-                if flags & ACK and self.halfopen:
-                    key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
-                    if self.halfopen.pop(key, None) is not None:
+                key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
+                if key not in self.est:
+                    if flags & ACK and self.halfopen and self.halfopen.pop(key, None) is not None:
+                        self.est.put(key, ts)
                         if key in self.answered:
                             self.answered.discard(key)
                             self.peers.put(src, ts)
                         h[D_DONE] += 1
                         if dport in self.web_ports:
                             self._http_count(src, ts)
+                    else:
+                        self._stray(ts, key, src, dst, dport, flags, who, pend > pstart)
                 if pend > pstart:
                     if dport in self.auth_ports and self.authconns:
                         self._auth_bytes(ts, src, sport, dport, pend - pstart)
@@ -196,8 +218,8 @@ class Engine:
             h[D_ICMP] += 1
             h[D_ICMPB] += length
             self.src_icmp[who] = self.src_icmp.get(who, 0) + 1
-
-    web_ports = frozenset((80, 443, 8080, 8443, 8000, 8888))
+            if sport == 8 or sport == 13 or sport == 128:   # echo or timestamp request: host discovery
+                self._contact(ts, src, dst, -1, False, P_PING)
 
     def _syn(self, ts: float, src: int | bytes, dst: int | bytes, sport: int, dport: int, flags: int) -> None:
         syn_ports = self.syn_ports
@@ -206,6 +228,8 @@ class Engine:
         halfopen = self.halfopen
         if key in halfopen:
             return  # a retransmitted SYN is not a new attempt
+        if self.est and key in self.est:
+            del self.est[key]   # the client reuses the address and port pair: a new connection
         failed_now = self.listen_tcp is not None and dport not in self.listen_tcp
         if not failed_now:
             if len(halfopen) >= halfopen.cap:
@@ -216,54 +240,9 @@ class Engine:
             halfopen[key] = ts
         self._contact(ts, src, dst, dport, failed_now)
         if dport in self.auth_ports and not failed_now:
-            self.authconns.put(key, [ts, 0, False])
+            self.authconns.put(key, [ts, 0, False, 0])   # opened, client bytes, logged in, client segments
         if flags & (FIN | URG | PSH):
             self._odd_flags(ts, src, flags)
-
-    def _contact(self, ts: float, src: int | bytes, dst: int | bytes, port: int, failed_now: bool) -> None:
-        """A first contact from `src` to (dst, port): feeds the distinct-port counts and the random walk."""
-        scan = self.scan
-        st = scan.get(src)
-        if st is None or ts - st[SC_LAST] > self.scan_window:
-            if len(scan) >= scan.cap:
-                scan.popitem(last=False)
-                scan.evicted += 1
-            scan[src] = (ts, ts, port, dst, 0)   # compact until a second distinct contact
-            if failed_now:
-                detect.trw_step(self, self.scan_state(src), False)
-            return
-        scan.move_to_end(src)
-        if st.__class__ is tuple:
-            if st[2] == port and st[3] == dst:
-                scan[src] = (st[0], ts, port, dst, st[4])
-                return
-            st = self.scan_state(src)
-        st[SC_LAST] = ts
-        ports = st[SC_PORTS]
-        if port not in ports and len(ports) < MAX_SET:
-            ports.add(port)
-            if failed_now:
-                detect.trw_step(self, st, False)
-        hosts = st[SC_HOSTS]
-        if dst not in hosts and len(hosts) < MAX_SET:
-            hosts.add(dst)
-
-    def scan_state(self, src: int | bytes, create_at: float | None = None) -> list | None:
-        """The full scan state list of `src` (expanding a compact one), created at `create_at` if asked."""
-        st = self.scan.get(src)
-        if st is None:
-            if create_at is None:
-                return None
-            return self.scan.put(src, [create_at, create_at, set(), set(), 0, 0, 0.0, 0, 0, 0, 0, set()])
-        if st.__class__ is tuple:
-            st = self.scan[src] = detect.expanded(self, st)   # same place in the recency order
-        return st
-
-    def _odd_flags(self, ts: float, src: int | bytes, flags: int) -> None:
-        """NULL, FIN, Xmas and SYN+FIN probes: OS fingerprinting and stealth scans, never a real client."""
-        st = self.scan_state(src, ts)
-        st[SC_ODD] += 1
-        st[SC_LAST] = ts
 
     def _tcp_data(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, sport: int, dport: int,
                   pstart: int, pend: int, h: list[int], who: int | bytes) -> None:
@@ -315,7 +294,7 @@ class Engine:
         self.udp_ports[dport] = self.udp_ports.get(dport, 0) + 1
         if sport >= 1024 or dport < 1024:  # reply-shaped packets (service port -> ephemeral) are not contacts
             failed_now = self.listen_udp is not None and dport not in self.listen_udp
-            self._contact(ts, src, dst, dport, failed_now)
+            self._contact(ts, src, dst, dport, failed_now, P_UDP)
 
     def _http_count(self, src: int | bytes, ts: float) -> None:
         counts = self.window["http"]
@@ -327,8 +306,9 @@ class Engine:
         conn = self.authconns.get(key)
         if conn is not None:
             conn[1] += size
-            if conn[1] > self.attempt_bytes and not conn[2]:
-                logins.session(self, ts, src, dport, conn)
+            conn[3] += 1
+            if (conn[1] > self.attempt_bytes or conn[3] > self.attempt_segments) and not conn[2]:
+                logins.session(self, ts, src, dport, conn)   # a session's worth of bytes or keystrokes
 
     def _outbound(self, ts: float, buf: bytes, src: int | bytes, dst: int | bytes, proto: int, sport: int,
                   dport: int, flags: int, pstart: int, pend: int) -> None:
@@ -351,8 +331,12 @@ class Engine:
                         self.answered.discard(key)
                     else:
                         detect.outcome(self, dst, False, sport)
-            elif pend > pstart:
-                detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
+            else:
+                key = dst << 32 | dport << 16 | sport if dst.__class__ is int else (dst, dport, sport)
+                if key not in self.est:
+                    self.est.put(key, ts)   # the server takes part: a connection it knows
+                if pend > pstart and sport not in TLS_PORTS:   # replies in clear text: HTTP status, logins
+                    detect.response(self, ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:
             key = (dst, dport)
             if key in self.asked_udp:
@@ -405,7 +389,7 @@ class Engine:
         self.tracker.close_all()
 
     def stats(self) -> dict[str, Any]:
-        tables = (self.halfopen, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
+        tables = (self.halfopen, self.est, self.scan, self.asked_tcp, self.asked_udp, self.frags, self.auth, self.conns,
                   self.outbound, self.beacons, self.authconns, self.peers, self.login_pending)
         return {"packets": self.packets, "bytes": self.bytes, "sources_tracked": len(self.scan),
                 "evicted": sum(t.evicted for t in tables), "active": self.tracker.active_kinds(),

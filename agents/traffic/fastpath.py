@@ -30,13 +30,14 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
     record = struct.Struct(capture.order + "IIII").unpack_from
     ether = linktype == 1
     home, trusted = engine.home, engine.trusted
-    inbound, outbound = engine._inbound, engine._outbound
+    inbound, outbound, near = engine._inbound, engine._outbound, engine.near
     next_tick, last_ts, count, nbytes = engine.next_tick, engine.last_ts, 0, 0
     while pos + 16 <= size:
         sec, frac, caplen, _orig = record(data, pos)
         start = pos + 16
         if start + caplen > size:
-            break  # truncated last packet
+            capture.cut_short(pos)
+            break
         pos = start + caplen
         ts = sec + frac * unit
         buf = None
@@ -84,9 +85,13 @@ def run(engine: Engine, capture: Capture, grow: Callable[[int | bytes, int | byt
                 if buf is None:
                     buf = data[start:pos] if pend > pstart else b""
                 outbound(ts, buf, src, dst, proto, sport, dport, flags, pstart, pend)
+        elif near and dst.__class__ is int and dst >> 8 in near:
+            engine.neighbour(ts, src, dst, proto, sport, dport, flags)
     engine.packets += count
     engine.bytes += nbytes
     engine.sec_pkts += count
     engine.sec_bytes += nbytes
     engine.last_ts = last_ts
+    if 0 < size - pos < 16:
+        capture.cut_short(pos)
     capture.pos = pos

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .packets import addr_text
+from .report import report
 from .rules import REFLECTION_PORTS
 from .state import Cusum, Ewma, top
 
@@ -84,8 +85,14 @@ def _rate_flood(engine: Engine, now: float, dst: int | bytes, kind: str, pkts: i
         if len(bases) >= 256:
             return
         base = bases[dst] = Ewma(p["baseline_alpha"], p["initial_baseline"])
-    features = {"pps": pkts, "bps": nbytes * 8, "baseline_pps": base.mean}
-    if not engine.rules[kind].decide(features) or (kind == "udp_flood" and _udp_conversation(engine, per_source, now)):
+    features: dict[str, Any] = {"pps": pkts, "bps": nbytes * 8, "baseline_pps": base.mean}
+    rule = engine.rules[kind]
+    if kind == "udp_flood" and rule.decide(features):   # loud: is the server answering it?
+        features["answered"] = _udp_conversation(engine, per_source, now)
+        if features["answered"]:
+            features["dns_share"] = engine.udp_ports.get(53, 0) / max(sum(engine.udp_ports.values()), 1)
+            features["learned_s"] = now - (engine.first_ts or now)
+    if not rule.decide(features):
         base.update(pkts)
         return
     src, busiest, nsources = _sources(per_source, pkts)
@@ -98,6 +105,11 @@ def _rate_flood(engine: Engine, now: float, dst: int | bytes, kind: str, pkts: i
                                f"baseline {base.mean:.0f}/s, from {nsources} source(s)"}
     if ports:
         evidence["top_ports"] = [{"port": p_, "packets": n} for p_, n in ports]
+    if kind == "udp_flood":
+        evidence["answered"] = bool(features.get("answered"))
+        if evidence["answered"]:
+            evidence["service"] = "dns"
+            evidence["explanation"] += " (a query flood against the server's own DNS service)"
     engine_report(engine, kind, now, src, dst, features, evidence)
 
 
@@ -193,7 +205,5 @@ def _known_transfer(engine: Engine) -> bool:
 
 def engine_report(engine: Engine, kind: str, now: float, src: str, dst: bytes | str, features: dict[str, Any],
                   evidence: dict[str, Any], start: float | None = None) -> None:
-    from .detect import report
-
     dst_text = dst if isinstance(dst, str) else addr_text(dst)
     report(engine, kind, now, src, dst_text, features, evidence, start, key=(kind, dst_text))

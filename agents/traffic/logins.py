@@ -6,12 +6,14 @@ server let it in; a login form post counts when the server answers it without a 
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from typing import TYPE_CHECKING
 
-from . import detect
 from .packets import addr_text
+from .report import home_text, report
 from .rules import AUTH_PORTS
+from .state import top
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -20,23 +22,70 @@ FAILURE_REPLIES = {21: (b"530",), 25: (b"535",), 587: (b"535",), 110: (b"-ERR",)
 SUCCESS_REPLIES = {21: b"230", 25: b"235", 587: b"235"}
 
 
-def _entry(engine: Engine, ts: float, src: int | bytes, port: int) -> list:
-    """[attempt times, failure times, post times, last event, last session]; per service, since a
-    scanner touching each login port once is not guessing passwords."""
+class Guesses:
+    """One source's login activity on one service: times of attempts, failed-login replies and form
+    posts (bounded deques), the client bytes of each attempt, when it last got in, and whether its
+    attempts keep strict time (a monitoring poller or health check, learned as such)."""
+
+    __slots__ = ("attempts", "failures", "posts", "sizes", "last", "session", "periodic")
+
+    def __init__(self, limit: int, ts: float) -> None:
+        self.attempts: deque[float] = deque(maxlen=limit)
+        self.failures: deque[float] = deque(maxlen=limit)
+        self.posts: deque[float] = deque(maxlen=limit)
+        self.sizes: deque[int] = deque(maxlen=limit)
+        self.last = ts
+        self.session = -1e18
+        self.periodic = False
+
+    def learn_rhythm(self, p: dict) -> None:
+        """Strictly periodic, the same small exchange each time (under `periodic_max_bytes`, less than
+        an SSH key exchange): a poller (check_ssh reading the banner, a load balancer's health check, a
+        backup job's liveness probe), not a guesser, whose every connection carries a key exchange and
+        passwords."""
+        times = self.attempts
+        if len(times) < p["min_attempts"]:
+            self.periodic = False
+            return
+        gaps = [b - a for a, b in zip(times, list(times)[1:], strict=False)]
+        period = statistics.fmean(gaps)
+        sizes = self.sizes
+        self.periodic = (period >= p["periodic_min_period"] and max(sizes) <= p["periodic_max_bytes"]
+                         and statistics.pstdev(gaps) <= p["periodic_max_cv"] * period
+                         and max(sizes) - min(sizes) <= p["periodic_max_size_spread"] * max(statistics.fmean(sizes), 1))
+
+
+def _entry(engine: Engine, ts: float, src: int | bytes, port: int) -> Guesses:
+    """Per service, since a scanner touching each login port once is not guessing passwords."""
     entry = engine.auth.get((src, port))
     if entry is None:
         p = engine.p["brute_force"]
         limit = int(max(p["min_attempts"], p["min_auth_failures"], p["min_login_posts"]))
-        entry = engine.auth.put((src, port), [deque(maxlen=limit), deque(maxlen=limit), deque(maxlen=limit), ts,
-                                              -1e18])
+        entry = engine.auth.put((src, port), Guesses(limit, ts))
     return entry
 
 
-def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int) -> None:
-    """what: 0 connection attempt, 1 failed login reply, 2 login form post."""
+def event(engine: Engine, ts: float, src: int | bytes, port: int, what: int, size: int = 0,
+          shared: bool = True) -> None:
+    """what: 0 connection attempt (`size` client bytes), 1 failed login reply, 2 login form post;
+    `shared`: also counts towards the service's distributed-guessing tally."""
     entry = _entry(engine, ts, src, port)
-    entry[what].append(ts)
-    entry[3] = ts
+    if what == 0:
+        entry.attempts.append(ts)
+        entry.sizes.append(size)
+        entry.learn_rhythm(engine.p["brute_force"])
+    else:
+        (entry.failures if what == 1 else entry.posts).append(ts)
+    entry.last = max(entry.last, ts, engine.now)
+    if not shared:
+        return
+    log = engine.auth_log.get(port)
+    if log is None:
+        if len(engine.auth_log) >= 64:
+            return
+        log = engine.auth_log[port] = deque(maxlen=8192)
+    log.append((ts, src))
+    engine.auth_dirty.add(port)
 
 
 def session(engine: Engine, ts: float, src: int | bytes, port: int, conn: list) -> None:
@@ -44,7 +93,7 @@ def session(engine: Engine, ts: float, src: int | bytes, port: int, conn: list) 
     reply): its other short connections to the service in the window are a logged-in user's
     (Ansible without ControlPersist opens several small ones per task), not guesses."""
     conn[2] = True
-    _entry(engine, ts, src, port)[4] = ts
+    _entry(engine, ts, src, port).session = ts
 
 
 def service_reply(engine: Engine, ts: float, buf: bytes, client: int | bytes, sport: int, pstart: int, pend: int,
@@ -65,7 +114,7 @@ def form_reply(engine: Engine, ts: float, client: int | bytes, cport: int, statu
         event(engine, ts, client, 80, 2)
 
 
-def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -> None:
+def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int, final: bool = False) -> None:
     """A login-port connection ended: it was a guess only if the client spoke briefly and never got in.
 
     A connect-and-close liveness probe sends nothing; a session, a file copy or a deployment tool's
@@ -76,15 +125,21 @@ def close(engine: Engine, ts: float, src: int | bytes, sport: int, dport: int) -
     p = engine.p["brute_force"]
     if conn is None or conn[2] or not 0 < conn[1] <= p["max_attempt_bytes"]:
         return
+    if dport == 22 and conn[1] < p["min_ssh_attempt_bytes"]:
+        return   # a version string and no key exchange (a banner check): no password can have been sent
     if ts - conn[0] <= p["max_attempt_seconds"]:
-        event(engine, ts, src, dport, 0)
+        event(engine, conn[0], src, dport, 0, conn[1], shared=not final)   # opening time: a poller's clock
 
 
 def close_all(engine: Engine) -> None:
-    """End of a capture: login-port connections and login posts still open are judged on what was seen."""
+    """End of a capture: login-port connections and login posts still open are judged on what was seen.
+
+    Connections cut by the end of the capture count towards their own source only: a busy server's
+    capture ends with every admin's SSH session open, and those many sources are not a distributed
+    guessing campaign."""
     for key in list(engine.authconns):
         src, sport, dport = (key >> 32, key >> 16 & 0xFFFF, key & 0xFFFF) if key.__class__ is int else key
-        close(engine, engine.last_ts, src, sport, dport)
+        close(engine, engine.last_ts, src, sport, dport, final=True)
     while engine.login_pending:   # login form posts whose reply was never seen
         (src, _port), _ts = engine.login_pending.popitem(last=False)
         event(engine, engine.last_ts, src, 80, 2)
@@ -108,18 +163,52 @@ def evaluate(engine: Engine, now: float) -> None:
         event(engine, now, src, 80, 2)
     since = now - p["window"]
     for (src, port), entry in list(engine.auth.items())[-256:]:
-        if entry[3] < now - 1.0:
+        if entry.last < now - 1.0:
             continue
-        attempts, failures, posts = (sum(1 for t in entry[i] if t >= since) for i in range(3))
-        if entry[4] >= since:
+        attempts, failures, posts = (sum(1 for t in times if t >= since)
+                                     for times in (entry.attempts, entry.failures, entry.posts))
+        if entry.session >= since:
             attempts = 0   # it logged in: its short connections are a user's, failed-login replies still count
-        features = {"attempts": attempts, "auth_failures": failures, "login_posts": posts}
+        features = {"attempts": attempts, "auth_failures": failures, "login_posts": posts,
+                    "periodic": entry.periodic}
         service = "http-login" if posts else AUTH_PORTS.get(port, str(port))
-        first = min((t for i in range(3) for t in entry[i] if t >= since), default=now)
-        evidence = {"service": service, "port": port, "connection_attempts": attempts,
-                    "failed_logins_seen": failures, "login_form_posts": posts, "window_s": p["window"],
+        first = min((t for times in (entry.attempts, entry.failures, entry.posts) for t in times if t >= since),
+                    default=now)
+        evidence = {"service": service, "port": port, "distributed": False, "sources": 1,
+                    "connection_attempts": attempts, "failed_logins_seen": failures, "login_form_posts": posts,
+                    "window_s": p["window"],
                     "attempts_per_min": round(60 * max(attempts, failures, posts) / max(now - first, 1.0), 1)}
         evidence["explanation"] = (f"{addr_text(src)} made {max(attempts, posts)} {service} login attempts "
                                    f"({failures} failed-login replies seen) in {now - first:.0f}s")
-        detect.report(engine, "brute_force", now, addr_text(src), detect.home_text(engine), features, evidence,
-                      first, key=("brute_force", src, port))
+        report(engine, "brute_force", now, addr_text(src), home_text(engine), features, evidence, first,
+               key=("brute_force", src, port))
+    for port in engine.auth_dirty:   # services that saw a guess this second
+        _distributed(engine, now, port, engine.auth_log[port], since)
+    engine.auth_dirty.clear()
+
+
+def _distributed(engine: Engine, now: float, port: int, log: deque, since: float) -> None:
+    """Many sources, a few guesses each, against one service in the window: one anomaly for the
+    service. Sources that logged in there or keep a poller's rhythm are not counted."""
+    while log and log[0][0] < since:
+        log.popleft()
+    per_source: dict[int | bytes, int] = {}
+    for _ts, src in log:
+        per_source[src] = per_source.get(src, 0) + 1
+    for src in list(per_source):
+        entry = engine.auth.get((src, port))
+        if entry is not None and (entry.session >= since or entry.periodic):
+            del per_source[src]
+    attempts = sum(per_source.values())
+    features = {"distributed_sources": len(per_source), "distributed_attempts": attempts}
+    busiest = top(per_source, 5)
+    service = "http-login" if port == 80 else AUTH_PORTS.get(port, str(port))
+    first = log[0][0] if log else now
+    evidence = {"service": service, "port": port, "distributed": True, "sources": len(per_source),
+                "attempts": attempts, "window_s": engine.p["brute_force"]["window"],
+                "top_sources": [{"addr": addr_text(k), "attempts": v} for k, v in busiest],
+                "explanation": f"{len(per_source)} sources made {attempts} {service} login attempts in "
+                               f"{now - first:.0f}s (at most {busiest[0][1] if busiest else 0} each): "
+                               "distributed password guessing"}
+    report(engine, "brute_force", now, "many", home_text(engine), features, evidence, first,
+           key=("brute_force", "distributed", port))

@@ -1,7 +1,9 @@
 """Capture files: classic pcap (both byte orders, micro- and nanosecond) and pcapng, without scapy.
 
 The file is memory-mapped and records are sliced at their offsets, so reading costs one struct unpack
-per packet. A truncated last record (a capture cut short) ends the iteration quietly. `open_capture`
+per packet. A capture cut short (a truncated last record) or a damaged pcapng block ends the iteration
+where it is, like `tshark -r`: the packets before it are kept and `Capture.damage` says where and why
+(`traffic analyze` prints that as one warning line and exits 2). `open_capture`
 also exposes a classic pcap's layout (mapped bytes, record offset, byte order, time unit) so the offline
 analyzer can walk records itself and read headers in place, without a bytes object per packet.
 """
@@ -35,6 +37,7 @@ class Capture:
 
     def __init__(self, data: mmap.mmap, path: str) -> None:
         self.data, self.path, self.pos = data, path, 24
+        self.damage: str | None = None   # why reading stopped before the end of the file, if it did
         magic = data[:4]
         self.classic = magic in PCAP_MAGICS
         if self.classic:
@@ -46,7 +49,7 @@ class Capture:
 
     def records(self) -> Iterator[Record]:
         if not self.classic:
-            yield from _pcapng(self.data, self.path)
+            yield from _pcapng(self.data, self.path, self)
             return
         data, linktype, unit = self.data, self.linktype, self.unit
         record = struct.Struct(self.order + "IIII").unpack_from
@@ -55,9 +58,16 @@ class Capture:
             sec, frac, caplen, _orig = record(data, pos)
             start = pos + 16
             if start + caplen > size:
-                break  # truncated last packet
+                self.cut_short(pos)
+                break
             pos = self.pos = start + caplen
             yield sec + frac * unit, linktype, data[start:pos]
+        if 0 < size - pos < 16:
+            self.cut_short(pos)
+
+    def cut_short(self, offset: int) -> None:
+        """The classic pcap ends inside a record (a capture stopped while writing)."""
+        self.damage = f"{self.path}: capture cut short in the middle of a packet at byte {offset}"
 
 
 @contextmanager
@@ -100,24 +110,54 @@ class _Section:
         self.offsets: list[float] = []
 
 
-def _pcapng(data: mmap.mmap, path: str) -> Iterator[Record]:
+# pcapng block type -> smallest valid total length (header, fixed fields, trailer)
+MIN_BLOCK = {1: 20, 2: 32, 3: 16, 6: 32}
+
+
+def _pcapng(data: mmap.mmap, path: str, capture: Capture) -> Iterator[Record]:
+    """Walk the blocks; a damaged or cut-short block stops the walk (see `Capture.damage`)."""
     pos, size, section = 0, len(data), None
-    while pos + 12 <= size:
+    while pos < size:
+        problem = _block_problem(data, pos, size, section)
+        if problem is not None:
+            if pos == 0:
+                raise CaptureError(f"{path}: damaged pcapng section header ({problem})")
+            capture.damage = f"{path}: damaged pcapng block at byte {pos}: {problem}"
+            return
         if data[pos:pos + 4] == PCAPNG_SHB:
             section = _Section("<" if data[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">")
-        assert section is not None
+        assert section is not None   # _block_problem refuses a first block that is not a section header
         btype, blen = struct.unpack_from(section.order + "II", data, pos)
-        if blen < 12 or pos + blen > size:
-            if pos == 0:
-                raise CaptureError(f"{path}: damaged pcapng section header")
-            break  # truncated tail
         if btype == 1:
             _interface(data, pos, blen, section, path)
         elif btype in (6, 2, 3):
-            record = _packet(data, pos, btype, section)
+            record = _packet(data, pos, btype, blen, section)
             if record is not None:
                 yield record
         pos += blen
+
+
+def _block_problem(data: mmap.mmap, pos: int, size: int, section: _Section | None) -> str | None:
+    """Why the block at `pos` cannot be read (None when it can): lengths are checked before any field."""
+    if pos + 12 > size:
+        return f"{size - pos} bytes left, less than a block header"
+    shb = data[pos:pos + 4] == PCAPNG_SHB
+    if shb:
+        if data[pos + 8:pos + 12] not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            return "section header with an unknown byte-order magic"
+        order = "<" if data[pos + 8] == 0x4D else ">"
+    elif section is None:
+        return "the file does not start with a section header"
+    else:
+        order = section.order
+    btype, blen = struct.unpack_from(order + "II", data, pos)
+    if blen % 4 or blen < (28 if shb else MIN_BLOCK.get(btype, 12)):
+        return f"block type {btype:#x} with total length {blen}"
+    if pos + blen > size:
+        return f"block of {blen} bytes cut short ({size - pos} bytes left)"
+    if struct.unpack_from(order + "I", data, pos + blen - 4)[0] != blen:
+        return f"block type {btype:#x}: trailing length differs from the leading one ({blen})"
+    return None
 
 
 def _interface(data: mmap.mmap, pos: int, blen: int, section: _Section, path: str) -> None:
@@ -128,7 +168,7 @@ def _interface(data: mmap.mmap, pos: int, blen: int, section: _Section, path: st
     opt, end = pos + 16, pos + blen - 4
     while opt + 4 <= end:
         code, length = struct.unpack_from(order + "HH", data, opt)
-        if code == 0:
+        if code == 0 or opt + 4 + length > end:
             break
         if code == 9 and length >= 1:  # if_tsresol: 10^-n, or 2^-n with the top bit set
             value = data[opt + 4]
@@ -141,13 +181,15 @@ def _interface(data: mmap.mmap, pos: int, blen: int, section: _Section, path: st
     section.offsets.append(offset)
 
 
-def _packet(data: mmap.mmap, pos: int, btype: int, section: _Section) -> Record | None:
+def _packet(data: mmap.mmap, pos: int, btype: int, blen: int, section: _Section) -> Record | None:
+    """One packet block (its length already checked against its fixed fields); the frame never reaches
+    past the block."""
     order = section.order
     if btype == 3:  # simple packet block: first interface, no timestamp
         if not section.links:
             return None
         orig = struct.unpack_from(order + "I", data, pos + 8)[0]
-        caplen = min(orig, struct.unpack_from(order + "I", data, pos + 4)[0] - 16)
+        caplen = min(orig, blen - 16)
         return 0.0, section.links[0], data[pos + 12:pos + 12 + caplen]
     if btype == 6:
         iface, high, low, caplen = struct.unpack_from(order + "IIII", data, pos + 8)
@@ -157,4 +199,4 @@ def _packet(data: mmap.mmap, pos: int, btype: int, section: _Section) -> Record 
         return None
     ts = ((high << 32) | low) * section.units[iface] + section.offsets[iface]
     start = pos + 28
-    return ts, section.links[iface], data[start:start + caplen]
+    return ts, section.links[iface], data[start:start + min(caplen, blen - 32)]

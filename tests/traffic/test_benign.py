@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from benign_periodic import NEIGHBOURS, PERIODIC
 from benign_traffic import ADMIN, SCENARIOS, T0, build, connection
 from traffic_frames import SERVER, Feeder, icmp, tcp, udp, write_pcap
 
 from govwatch.cli import main
+
+SCENARIOS.update(PERIODIC)   # regular machines: pollers, health checks, backups (benign_periodic.py)
+SCENARIOS.update(NEIGHBOURS)   # workstations on the server's own /24
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -47,6 +47,22 @@ def test_corpus_capture_reports_its_attack(capsys, name: str, expected: str) -> 
         assert anomaly["evidence"]["explanation"]
 
 
+SCAN_TYPES = {"esnet__attacks_scanners_masscan_udp_0_1000_20190821.pcap": "UDP scan",
+              "esnet__attacks_scanners_masscan_tcp_0_1000_20190821.pcap": "vertical sweep"}
+
+
+@pytest.mark.skipif(not manifest(), reason="corpus not present (../shared/corpus/traffic)")
+@pytest.mark.parametrize("name,scan_type", sorted(SCAN_TYPES.items()))
+def test_corpus_scans_are_named_and_no_capture_is_also_a_tcp_flood(capsys, name: str, scan_type: str) -> None:
+    """masscan's UDP sweep is a "UDP scan"; none of the corpus (the spoofed SYN flood included, whose
+    packets are all out of any connection) is mistaken for a non-SYN TCP flood."""
+    _code, anomalies, _summary = analyze(capsys, os.path.join(CORPUS, name))
+    assert [a["evidence"]["scan_type"] for a in anomalies] == [scan_type]
+    for other, _expected in manifest():
+        _code, anomalies, _summary = analyze(capsys, os.path.join(CORPUS, other))
+        assert "tcp_flood" not in {a["kind"] for a in anomalies}, other
+
+
 def benign_capture(path) -> None:
     """Ten minutes of a small ministry site: visitors browsing, the server's DNS/NTP, an admin's SSH."""
     rng = random.Random(7)
