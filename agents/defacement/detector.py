@@ -82,7 +82,7 @@ def _severity(findings: list[sensors.Finding], score: float, defaced: bool) -> s
 
 def text_diff(reference: list[str], page: Page) -> str:
     """Bounded unified diff of visible (and hidden) text: what an analyst reads first."""
-    current = page.text + ["[hidden] " + t for t in page.hidden_text]
+    current = page.display or page.text + ["[hidden] " + t for t in page.hidden_text]
     lines: list[str] = []
     size = 0
     for line in difflib.unified_diff(reference, current[:2000], "known-good", "now", n=1, lineterm=""):
@@ -148,7 +148,7 @@ def judge(profile: Profile | None, html: str, url: str | None = None, rules: lis
     diff = text_diff(profile.reference, page) if score >= 0.2 and profile.learned else ""
     return Verdict(defaced=defaced, score=score, severity=_severity(findings, score, defaced),
                    reasons=[f.reason for f in findings], new_domains=domains, text_diff=diff,
-                   title=page.title, findings=[asdict(f) for f in findings],
+                   title=page.display_title or page.title, findings=[asdict(f) for f in findings],
                    rule_ids=[hit.rule_id for hit in hits] + sensors.structure_ids(page)
                    + evidence.comment_rule_ids(page, rules), maintenance=resting)
 

@@ -80,6 +80,10 @@ class Page:
     comments: list[str] = field(default_factory=list)
     overlays: list[str] = field(default_factory=list)
     stylesheets: list[str] = field(default_factory=list)   # same-document <link rel=stylesheet> hrefs
+    # Evidence only: visible then "[hidden] " lines and the title in the page's own case (analysts read "HACKED",
+    # not "hacked"); every judgment uses the folded fields above.
+    display: list[str] = field(default_factory=list)
+    display_title: str = ""
 
 
 def normalise(text: str) -> str:
@@ -237,6 +241,7 @@ class _Reader:
             found += lines
         self.page.text = _lines(visible)
         self.page.hidden_text = _lines(hidden)
+        self.page.display = _lines(visible, fold=False) + ["[hidden] " + t for t in _lines(hidden, fold=False)]
 
     def skipped(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> None:
         """Elements whose content is not text: scripts, styles, the title (first one only)."""
@@ -251,7 +256,9 @@ class _Reader:
         elif tag == "title" and not self.page.title:
             parent = node.parent
             if parent is None or parent.tag not in ("svg", "symbol", "g"):
-                self.page.title = normalise(node.text(deep=True))
+                raw = node.text(deep=True)
+                self.page.title = normalise(raw)
+                self.page.display_title = " ".join(raw.split())[:300]
 
     def link(self, node: LexborNode, tag: str, attrs: dict[str, str | None], hidden: bool) -> None:
         page = self.page
@@ -280,12 +287,15 @@ class _Reader:
         return page
 
 
-def _lines(pieces: list[str]) -> list[str]:
-    """`normalise` over many lines at once (one NFKC and one lower-casing for the whole text)."""
+def _lines(pieces: list[str], fold: bool = True) -> list[str]:
+    """`normalise` over many lines at once (one NFKC and one lower-casing for the whole text); with
+    fold=False only the spacing is normalised (the display copy)."""
     text = _SEP.join(pieces)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return [" ".join(line.split()) for line in text.lower().split(_SEP) if line and not line.isspace()]
+    if fold:
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        text = text.lower()
+    return [" ".join(line.split()) for line in text.split(_SEP) if line and not line.isspace()]
 
 
 def _describe(tag: str, attrs: dict[str, str | None]) -> str:

@@ -192,7 +192,7 @@ class Profile:
             setattr(self, name, sorted(merged)[-2000:])
         self.hits = sorted(set(self.hits) | set(hits or []))
         self.overlays = sorted(set(self.overlays) | set(page.overlays))[-200:]
-        self.reference = (page.text + ["[hidden] " + t for t in page.hidden_text])[:MAX_REFERENCE]
+        self.reference = (page.display or page.text + ["[hidden] " + t for t in page.hidden_text])[:MAX_REFERENCE]
         self._stable = {}
 
     def _decay(self, factor: float) -> None:

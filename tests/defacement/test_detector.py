@@ -152,3 +152,18 @@ def test_spam_hidden_by_compound_css_is_reported_as_a_hidden_block() -> None:
             if not any("hidden block with" in reason for reason in verdict.reasons):
                 unseen.append((name, seed, verdict.reasons))
     assert len(unseen) / total <= 0.05, unseen
+
+
+def test_evidence_keeps_the_page_s_own_case_while_judging_folds_it() -> None:
+    """Analysts read 'HACKED BY Team X' as the page shows it; signatures still match it folded."""
+    good = "<html><head><title>Ministry of Commerce</title></head><body><h1>Welcome</h1>" \
+           "<p>News of the Ministry of Commerce, Phnom Penh.</p><p>Contact us at the Ministry.</p></body></html>"
+    profile = learn([good], url="https://moc.example/")
+    bad = "<html><head><title>HaCkEd By Team X</title></head><body><h1>HACKED BY Team X</h1>" \
+          "<p>Your security is ZERO.</p></body></html>"
+    verdict = judge(bad, "https://moc.example/", profile)
+    assert verdict.defaced
+    assert verdict.title == "HaCkEd By Team X"
+    assert "+HACKED BY Team X" in verdict.text_diff
+    assert "-News of the Ministry of Commerce, Phnom Penh." in verdict.text_diff
+    assert "News of the Ministry of Commerce, Phnom Penh." in json.loads(json.dumps(profile.to_dict()))["reference"]
