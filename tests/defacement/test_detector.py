@@ -161,7 +161,7 @@ def test_evidence_keeps_the_page_s_own_case_while_judging_folds_it() -> None:
     profile = learn([good], url="https://moc.example/")
     bad = "<html><head><title>HaCkEd By Team X</title></head><body><h1>HACKED BY Team X</h1>" \
           "<p>Your security is ZERO.</p></body></html>"
-    verdict = judge(bad, "https://moc.example/", profile)
+    verdict = judge(profile, bad, "https://moc.example/")
     assert verdict.defaced
     assert verdict.title == "HaCkEd By Team X"
     assert "+HACKED BY Team X" in verdict.text_diff
