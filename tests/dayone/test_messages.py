@@ -123,7 +123,7 @@ def test_agent_modules_import_without_collector_packages():
 import importlib, pkgutil, sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('weasyprint', 'cryptography', 'pydyf', 'fontTools', 'tinycss2', 'cssselect2'):
+        if name.split('.')[0] in ('weasyprint', 'cryptography', 'pydyf', 'fontTools', 'cssselect2', 'PIL', 'websocket'):
             raise ImportError('collector-only package ' + name)
         if self.code and name.startswith('govwatch.collector'):
             raise ImportError('collector code ' + name)

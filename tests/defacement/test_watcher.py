@@ -59,7 +59,7 @@ def test_defacement_then_recovery_are_reported_once_each(site, run) -> None:
     event = _next(events)
     assert event.kind == "defacement" and event.severity == "critical"
     assert event.data["state"] == "defaced" and event.data["view"] == "browser" and event.data["site"] == "moc-home"
-    assert any("hacked by" in r for r in event.data["reasons"]) and "hacked by" in event.data["diff"]
+    assert any("hacked by" in r for r in event.data["reasons"]) and "hacked by" in event.data["diff"].lower()
     state.page = GOOD
     event = _next(events)
     assert event.data["state"] == "clean" and event.severity == "info"
