@@ -7,13 +7,11 @@ the verdict expected from `decide`, the very function the live detector calls.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from govwatch.errors import ConfigError
-from govwatch.rules import Rule, load_rules, rules_dir
+from govwatch.detector_rules import DetectorRule, check_allow_and_tests, load_detectors
+from govwatch.detector_rules import self_test as self_test  # re-exported: `test-rules` calls rules.self_test
 
 KINDS = ("web_brute_force", "vuln_probe", "webshell_use", "path_flood", "source_flood", "ssh_brute_force",
          "ssh_user_sweep", "login_after_guessing")
@@ -109,27 +107,10 @@ DECIDE: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
     "login_after_guessing": _after_guessing}
 
 
-@dataclass
-class LogRule:
-    """A loaded detector rule: its kind, merged parameters, exceptions and the core Rule record."""
+class LogRule(DetectorRule):
+    """A loaded logs detector rule (see govwatch.detector_rules)."""
 
-    kind: str
-    params: dict[str, Any]
-    rule: Rule
-    allow: list[Any] = field(default_factory=list)
-
-    def decide(self, features: dict[str, Any]) -> bool:
-        return DECIDE[self.kind](self.params, features)
-
-    def allowed(self, address: str) -> bool:
-        """True when `address` is on the rule's allow list (never reported)."""
-        if not self.allow:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip.version == net.version and ip in net for net in self.allow)
+    DECIDE = DECIDE
 
 
 def _check_param(kind: str, name: str, want: Any, value: Any) -> None:
@@ -163,35 +144,10 @@ def _check_body(raw: dict[str, Any]) -> None:
     if kind not in KINDS:
         raise ValueError(f"detector: must be one of {', '.join(KINDS)} (got {kind!r})")
     merge_params(kind, raw.get("params"))
-    for cidr in raw.get("allow") or []:
-        ipaddress.ip_network(str(cidr), strict=False)
-    for index, test in enumerate(raw["tests"]):
-        if not isinstance(test, dict) or test.get("expect") not in ("match", "no_match") \
-                or not isinstance(test.get("features"), dict):
-            raise ValueError(f"tests[{index}]: needs expect: match|no_match and features: {{...}}")
+    check_allow_and_tests(raw)
 
 
 def load(directory: str | None = None) -> dict[str, LogRule]:
     """Load rules/logs (or `directory`): kind -> rule; a kind with two enabled rules is refused."""
-    path = rules_dir("logs", directory)
-    loaded: dict[str, LogRule] = {}
-    for rule in load_rules(path, "logs", extra_keys={"detector", "params", "allow"}, check_body=_check_body):
-        kind = rule.raw["detector"]
-        if kind in loaded:
-            raise ConfigError(rule.file, "detector", f"a second enabled rule for {kind} "
-                              f"(first in {loaded[kind].rule.file})", rule.line)
-        allow = [ipaddress.ip_network(str(c), strict=False) for c in rule.raw.get("allow") or []]
-        loaded[kind] = LogRule(kind, merge_params(kind, rule.raw.get("params")), rule, allow)
-    return loaded
-
-
-def self_test(rules: dict[str, LogRule]) -> list[str]:
-    """Run every rule's own tests; return one failure line per test that disagrees."""
-    failures = []
-    for kind, lr in rules.items():
-        for index, test in enumerate(lr.rule.tests):
-            got = lr.decide(test["features"])
-            if got != (test["expect"] == "match"):
-                failures.append(f"{lr.rule.file}: tests[{index}] ({kind}): expected {test['expect']}, "
-                                f"got {'match' if got else 'no_match'}")
-    return failures
+    return load_detectors("logs", directory, _check_body, lambda kind, rule, allow: LogRule(
+        kind, merge_params(kind, rule.raw.get("params")), rule, allow))

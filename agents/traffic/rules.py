@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from govwatch.errors import ConfigError
-from govwatch.rules import Rule, load_rules, rules_dir
+from govwatch.detector_rules import DetectorRule, check_allow_and_tests, load_detectors
+from govwatch.detector_rules import self_test as self_test  # re-exported: `test-rules` calls rules.self_test
+from govwatch.rules import Rule
 
 from .detectors import REGISTRY
 
@@ -150,27 +150,10 @@ for _kind, _detector in REGISTRY.items():
     DECIDE[_kind] = _detector.decide
 
 
-@dataclass
-class TrafficRule:
-    """A loaded detector rule: its kind, merged parameters, exceptions and the core Rule record."""
+class TrafficRule(DetectorRule):
+    """A loaded traffic detector rule (see govwatch.detector_rules)."""
 
-    kind: str
-    params: dict[str, Any]
-    rule: Rule
-    allow: list[Any] = field(default_factory=list)
-
-    def decide(self, features: dict[str, Any]) -> bool:
-        return DECIDE[self.kind](self.params, features)
-
-    def allowed(self, address: str) -> bool:
-        """True when `address` is on the rule's allow list (never reported)."""
-        if not self.allow or not address or address == "many":
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip.version == net.version and ip in net for net in self.allow)
+    DECIDE = DECIDE
 
 
 def _merge_params(kind: str, raw: Any) -> dict[str, Any]:
@@ -199,38 +182,13 @@ def _check_body(raw: dict[str, Any]) -> None:
     params = _merge_params(kind, raw.get("params"))
     for cidr in params.get("beacon_ignore_nets", []):
         ipaddress.ip_network(str(cidr), strict=False)
-    for cidr in raw.get("allow") or []:
-        ipaddress.ip_network(str(cidr), strict=False)
-    for index, test in enumerate(raw["tests"]):
-        if not isinstance(test, dict) or test.get("expect") not in ("match", "no_match") \
-                or not isinstance(test.get("features"), dict):
-            raise ValueError(f"tests[{index}]: needs expect: match|no_match and features: {{...}}")
+    check_allow_and_tests(raw)
 
 
 def load(directory: str | None = None) -> dict[str, TrafficRule]:
     """Load rules/traffic (or `directory`): kind -> rule; a kind with two enabled rules is refused."""
-    path = rules_dir("traffic", directory)
-    loaded: dict[str, TrafficRule] = {}
-    for rule in load_rules(path, "traffic", extra_keys={"detector", "params", "allow"}, check_body=_check_body):
-        kind = rule.raw["detector"]
-        if kind in loaded:
-            raise ConfigError(rule.file, "detector", f"a second enabled rule for {kind} "
-                              f"(first in {loaded[kind].rule.file})", rule.line)
-        allow = [ipaddress.ip_network(str(c), strict=False) for c in rule.raw.get("allow") or []]
-        loaded[kind] = TrafficRule(kind, _merge_params(kind, rule.raw.get("params")), rule, allow)
-    return loaded
-
-
-def self_test(rules: dict[str, TrafficRule]) -> list[str]:
-    """Run every rule's own tests; return one failure line per test that disagrees."""
-    failures = []
-    for kind, tr in rules.items():
-        for index, test in enumerate(tr.rule.tests):
-            got = tr.decide(test["features"])
-            if got != (test["expect"] == "match"):
-                failures.append(f"{tr.rule.file}: tests[{index}] ({kind}): expected {test['expect']}, "
-                                f"got {'match' if got else 'no_match'}")
-    return failures
+    return load_detectors("traffic", directory, _check_body, lambda kind, rule, allow: TrafficRule(
+        kind, _merge_params(kind, rule.raw.get("params")), rule, allow))
 
 
 def defaults() -> dict[str, TrafficRule]:
