@@ -217,13 +217,17 @@ def _view_name(view: Any, w: Any) -> str:
 def render_all(evidence: dict[str, Any], w: dict[str, str], tz: Any, agent: str | None,
                config: str | None = None) -> Safe:
     """Every evidence section present, whatever the incident's kind (a defacement may carry FIM changes)."""
+    from govwatch.collector.console.logs import log_lines, source_traffic
     from govwatch.collector.console.traffic import anomalies
 
     sections = (("views", lambda items: defacement_views(items, w, tz)),
                 ("fim", lambda items: fim_changes(items, w, tz, agent, config)),
                 ("problems", lambda items: problems(items, w, tz)),
                 ("anomalies", lambda items: anomalies(items, w, tz)),
-                ("probes", lambda items: outage(items, w, tz)))
+                ("probes", lambda items: outage(items, w, tz)),
+                ("requests", lambda items: log_lines(items, w, tz)),
+                ("findings", lambda items: log_lines(items, w, tz)),
+                ("traffic", lambda items: source_traffic(items, w, tz)))
     parts = [_guarded(render, evidence[key], agent, key) for key, render in sections if evidence.get(key)]
     return join(parts) if parts else esc("—")
 

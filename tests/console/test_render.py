@@ -98,3 +98,24 @@ def test_figures_are_written_in_words_not_python_values():
     assert traffic.words_for([True, None, 3, 0.25], en) == "yes, —, 3, 0.25"
     assert traffic.words_for({"flags": ["ACK", "RST"], "ok": False}, en) == "flags: ACK, RST; ok: no"
     assert traffic.words_for(1200, km) == "១,២០០"
+
+
+def test_log_evidence_shows_the_lines_behind_a_web_shell_and_the_packet_view():
+    """A web-shell incident carries the requests that used the file and the source's traffic incidents."""
+    from zoneinfo import ZoneInfo
+
+    from govwatch.collector.console.evidence import render_all
+    from govwatch.collector.locale.check import english_words
+
+    line = {"ts": 1764600000.0, "src": "203.0.113.9", "method": "POST", "target": "/uploads/x.php?c=<b>id</b>",
+            "status": 200, "ua": "curl"}
+    evidence = {"requests": [{"ts": 1764600000.0, "state": "start", "src": "203.0.113.9",
+                              "evidence": {"sample": [line, "not a line"]},
+                              "packet_view": [{"incident": 7, "kind": "port_scan", "title": "scan"}]}],
+                "traffic": [{"src": "203.0.113.9", "incidents": [{"incident": 7}, {"incident": "x"}]}]}
+    tz = ZoneInfo("Asia/Phnom_Penh")
+    page = str(render_all(evidence, words("en"), tz, "web-01"))
+    assert "POST /uploads/x.php?c=&lt;b&gt;id&lt;/b&gt;" in page and "<b>id</b>" not in page
+    assert 'href="/incidents/7"' in page and "Same source in the packet view" in page
+    khmer = str(render_all(evidence, words("km"), tz, "web-01"))
+    assert english_words(khmer) == []   # the logged request is code, the rest comes from the catalogue
