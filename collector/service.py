@@ -112,6 +112,16 @@ def _outside_view(cfg: dict[str, Any], store: Store) -> Any:
 
 def _render_view(cfg: dict[str, Any], store: Store, outside: Any, app: App) -> Any:
     """The rendered view (headless Chromium), or None with the reason logged; rebaseline accepts the new look."""
+    from govwatch.collector.render.config import decide
+
+    decision = decide(cfg)   # before importing the view: a base install has no websocket-client or Pillow
+    if decision.problem:
+        from govwatch.errors import GovwatchError
+
+        raise GovwatchError(decision.line.replace("rendering: off", "render.enabled is true but rendering cannot run"))
+    if not decision.on:
+        logging.getLogger("govwatch.collector.render").info("%s", decision.line)
+        return None
     from govwatch.collector.render.view import build
 
     view = build(cfg, store, outside)

@@ -44,9 +44,12 @@ def decide(cfg: dict[str, Any]) -> Decision:
     if enabled is False:
         return Decision(False, None, "rendering: off (render.enabled is false)")
     try:
+        import PIL.Image  # noqa: F401  (the visual sensor; the collector extra brings it with websocket-client)
+
         from govwatch.collector.render.browser import find_browser
     except ImportError as exc:
-        return Decision(False, None, f"rendering: off ({exc.name} is not installed)", enabled is True)
+        return Decision(False, None, f"rendering: off ({exc.name} is not installed: pip install "
+                        "'govwatch[collector]')", enabled is True)
     browser = find_browser(section.get("browser"))
     if browser is None:
         where = section.get("browser") or "chromium on PATH"
