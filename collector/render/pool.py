@@ -78,8 +78,10 @@ class RenderPool:
             browser.kill_process()
         end = time.monotonic() + timeout
         for thread in [*self._threads, getattr(self, "_watchdog", None)]:
-            if thread is not None and thread.is_alive():
-                thread.join(max(0.0, end - time.monotonic()))
+            while thread is not None and thread.is_alive() and time.monotonic() < end:
+                for browser in list(self._browsers):   # one that was (re)starting when we killed the others
+                    browser.kill_process()
+                thread.join(0.5)
         for browser in list(self._browsers):
             browser.kill()
 

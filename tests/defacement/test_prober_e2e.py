@@ -36,6 +36,7 @@ def test_prober_keeps_healthy_intervals_while_a_hostile_page_is_stopped(server, 
     path = data_dir / "collector.yml"
     cfg = yaml.safe_load(path.read_text())
     cfg.pop("tls", None)
+    cfg["render"] = {"enabled": False}   # the static prober alone: a render would fetch /h too
     cfg.update({"listen": "127.0.0.1:0", "sites": [
         {"name": name, "url": f"{base}/{p}", "interval": "1s", "ministry": "MoC"}
         for name, p in (("healthy-a", "a"), ("healthy-b", "b"), ("hostile", "h"))]})
