@@ -70,7 +70,21 @@ def fill(driver, **fields: str) -> None:
 def submit(driver, form_selector: str) -> None:
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"{form_selector} button").click()
-    wait(driver, EC.staleness_of(old))
+    wait(driver, _replaced(old))
+
+
+def _replaced(old):
+    """Like EC.staleness_of, but chromedriver may answer "unhandled inspector error" instead of "stale element"
+    while the old page is torn down: either means the form's answer replaced the page."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    return gone
 
 
 def log_in(driver, url: str, user: str, password: str) -> None:
