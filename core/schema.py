@@ -6,6 +6,7 @@ durations/sizes converted to numbers, so the rest of the code never re-checks th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -188,6 +189,15 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 def check_name(value: str) -> str | None:
     """Site and agent names become metric labels: short, lowercase, no spaces."""
     return None if _NAME.match(value) else "must be lowercase letters, digits, '-', '_' or '.' (max 63)"
+
+
+def check_cidr(value: str) -> str | None:
+    """An address or network (allow lists, trusted sources): `203.0.113.0/24`, `2001:db8::1`."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return f"not an address or CIDR: {value!r}"
+    return None
 
 
 def check_url(value: str) -> str | None:

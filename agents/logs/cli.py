@@ -8,12 +8,13 @@ import sys
 
 from govwatch.cli import add_group
 from govwatch.errors import GovwatchError
+from govwatch.schema import check_cidr
 
 from . import rules as log_rules
 from .analyze import analyze
 from .findings import Finding
 from .formats import FormatError, build_parser
-from .watcher import _cidr, _login_path
+from .watcher import _login_path
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -50,7 +51,7 @@ def _check_args(args: argparse.Namespace) -> None:
         if (problem := _login_path(value)) is not None:
             raise GovwatchError(f"--login-path: {problem}")
     for value in args.trusted:
-        if (problem := _cidr(value)) is not None:
+        if (problem := check_cidr(value)) is not None:
             raise GovwatchError(f"--trusted: {problem}")
 
 

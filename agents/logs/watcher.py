@@ -9,7 +9,6 @@ URL, and requests to it are web-shell use.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ from typing import Any
 
 from govwatch.agents.base import Emit, register
 from govwatch.events import Event
-from govwatch.schema import Field
+from govwatch.schema import Field, check_cidr
 
 from . import rules as log_rules
 from .engine import Engine
@@ -40,14 +39,6 @@ def _format(value: str) -> str | None:
         build_parser(value)
     except FormatError as exc:
         return f"{exc} (or use one of: {', '.join(PRESETS)})"
-    return None
-
-
-def _cidr(value: str) -> str | None:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return f"not an address or CIDR: {value!r}"
     return None
 
 
@@ -80,7 +71,7 @@ SCHEMA = Field("map", check=_sections, fields={
     "rules": Field("str", default=None, doc="logs rules folder (default: the installed rules/logs)"),
     "login_paths": Field("list", item=Field("str", check=_login_path), default=[],
                          doc="the site's own login URLs, besides the CMS ones in the rule"),
-    "trusted": Field("list", item=Field("str", check=_cidr), default=[],
+    "trusted": Field("list", item=Field("str", check=check_cidr), default=[],
                      doc="sources never judged (monitoring, the office), addresses or CIDRs"),
     "max_line": Field("size", default=16 * 1024, minimum=1024, doc="longer lines are cut, counted and sampled"),
     "max_sources": Field("int", default=20000, minimum=100, doc="bound on sources tracked per detector"),

@@ -29,14 +29,6 @@ log = logging.getLogger("govwatch.traffic")
 DEFAULT_BPF = "ip or ip6"
 
 
-def _cidr(value: str) -> str | None:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return f"not an address or CIDR: {value!r}"
-    return None
-
-
 def _addr(value: str) -> str | None:
     try:
         ipaddress.ip_address(value)
