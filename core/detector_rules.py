@@ -8,7 +8,9 @@ a family is only its kinds, their parameters and how each decides.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -81,3 +83,24 @@ def self_test(rules: Mapping[str, DetectorRule]) -> list[str]:
                 failures.append(f"{detector.rule.file}: tests[{index}] ({kind}): expected {test['expect']}, "
                                 f"got {'match' if got else 'no_match'}")
     return failures
+
+
+def add_test_rules_command(sub: argparse._SubParsersAction, family: str,
+                           load: Callable[[str | None], Mapping[str, DetectorRule]]) -> None:
+    """`govwatch <family> test-rules`: load the family's rules (malformed: file:line, exit 2) and run their tests."""
+    test = sub.add_parser("test-rules", help=f"validate the {family} rules and run their own tests",
+                          description="Loads every rule (refusing malformed ones at file:line) and runs each "
+                          "rule's tests through the detector's decision function. Exit 0 all pass, 1 a test "
+                          "failed, 2 a rule is malformed.")
+    test.add_argument("--rules", metavar="DIR", help=f"{family} rules folder (default: the installed rules/{family})")
+
+    def run(args: argparse.Namespace) -> int:
+        rules = load(args.rules)
+        failures = self_test(rules)
+        for line in failures:
+            sys.stdout.write(line + "\n")
+        tests = sum(len(r.rule.tests) for r in rules.values())
+        sys.stdout.write(f"{len(rules)} rules, {tests} tests, {len(failures)} failed\n")
+        return 1 if failures else 0
+
+    test.set_defaults(func=run)

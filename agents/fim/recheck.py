@@ -50,27 +50,19 @@ class GatedWalk:
             visited.add(folder)
             listed: list[tuple[str, os.stat_result, str | None]] = []
             records: list[tuple] = []
+            fd = None
             try:
                 fd = open_folder(top, folder, expected)
-            except FileNotFoundError:
-                self.moved.append(folder)
-                continue
-            except OSError as exc:
-                problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
-                self.moved.append(folder)
-                continue
-            try:
                 self._list(fd, folder.rstrip("/") + "/", excluded if not no_excludes else None, listed, records,
                            stack)
-            except FileNotFoundError:
-                self.moved.append(folder)
-                continue
-            except OSError as exc:
-                problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
+            except OSError as exc:   # gone (moved meanwhile) or unreadable: the folder is looked at again later
+                if not isinstance(exc, FileNotFoundError):
+                    problems.append(Problem(folder, f"cannot list folder: {exc.strerror}"))
                 self.moved.append(folder)
                 continue
             finally:
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
             self.entries += len(listed)
             gate = folder_gate(records)
             if gates.get(folder) != gate:

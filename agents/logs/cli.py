@@ -7,6 +7,7 @@ import json
 import sys
 
 from govwatch.cli import add_group
+from govwatch.detector_rules import add_test_rules_command
 from govwatch.errors import GovwatchError
 from govwatch.schema import check_cidr
 
@@ -33,12 +34,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     run.add_argument("--trusted", metavar="CIDR", action="append", default=[],
                      help="a source never judged (repeatable)")
     run.set_defaults(func=_analyze)
-    test = sub.add_parser("test-rules", help="validate the logs rules and run their own tests",
-                          description="Loads every rule (refusing malformed ones at file:line) and runs each "
-                          "rule's tests through the detector's decision function. Exit 0 all pass, 1 a test "
-                          "failed, 2 a rule is malformed.")
-    test.add_argument("--rules", metavar="DIR", help="logs rules folder (default: the installed rules/logs)")
-    test.set_defaults(func=_test_rules)
+    add_test_rules_command(sub, "logs", log_rules.load)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -67,12 +63,3 @@ def _analyze(args: argparse.Namespace) -> int:
     sys.stdout.write(json.dumps(summary.record()) + "\n")
     return 1 if summary.findings else 0
 
-
-def _test_rules(args: argparse.Namespace) -> int:
-    rules = log_rules.load(args.rules)
-    failures = log_rules.self_test(rules)
-    for line in failures:
-        sys.stdout.write(line + "\n")
-    tests = sum(len(r.rule.tests) for r in rules.values())
-    sys.stdout.write(f"{len(rules)} rules, {tests} tests, {len(failures)} failed\n")
-    return 1 if failures else 0

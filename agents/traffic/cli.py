@@ -7,6 +7,7 @@ import json
 import sys
 
 from govwatch.cli import add_group
+from govwatch.detector_rules import add_test_rules_command
 from govwatch.errors import GovwatchError
 
 from . import rules as traffic_rules
@@ -28,12 +29,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     run.add_argument("--home", metavar="CIDR", action="append", default=[],
                      help="protected address or network (repeatable); default: inferred from the capture")
     run.set_defaults(func=_analyze)
-    test = sub.add_parser("test-rules", help="validate the traffic rules and run their own tests",
-                          description="Loads every rule (refusing malformed ones at file:line) and runs "
-                          "each rule's tests through the detector's decision function. Exit 0 all pass, 1 "
-                          "a test failed, 2 a rule is malformed.")
-    test.add_argument("--rules", metavar="DIR", help="traffic rules folder (default: the installed rules/traffic)")
-    test.set_defaults(func=_test_rules)
+    add_test_rules_command(sub, "traffic", traffic_rules.load)
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -55,12 +51,3 @@ def _analyze(args: argparse.Namespace) -> int:
         return 2
     return 1 if summary.anomalies else 0
 
-
-def _test_rules(args: argparse.Namespace) -> int:
-    rules = traffic_rules.load(args.rules)
-    failures = traffic_rules.self_test(rules)
-    for line in failures:
-        sys.stdout.write(line + "\n")
-    tests = sum(len(r.rule.tests) for r in rules.values())
-    sys.stdout.write(f"{len(rules)} rules, {tests} tests, {len(failures)} failed\n")
-    return 1 if failures else 0
