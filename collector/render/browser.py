@@ -16,11 +16,11 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 
 from govwatch.collector.render.cdp import CDPError, Connection
+from govwatch.collector.render.profiles import new_profile_dir
 
 log = logging.getLogger("govwatch.collector.render")
 
@@ -129,7 +129,7 @@ class Browser:
 
     def _launch(self, account: Account, sandbox: bool) -> None:
         self.kill()
-        self.profile_dir = tempfile.mkdtemp(prefix="govwatch-render-", dir=self.tmp_root)
+        self.profile_dir = new_profile_dir(self.tmp_root, account.uid)
         if account.uid is not None:
             os.chown(self.profile_dir, account.uid, account.gid or 0)
         os.chmod(self.profile_dir, 0o700)
