@@ -71,6 +71,9 @@ SCHEMA = Field("map", fields={
         "ca": Field("str", default=None, doc="CA certificate handed to agents"),
     }, doc="omit for plain HTTP on loopback"),
     "allow_plain_http": Field("bool", default=False, doc="serve plain HTTP on a non-loopback address (not advised)"),
+    "console_url": Field("str", default=None, check=check_url,
+                         doc="the console's address as staff open it, e.g. https://govwatch.nida.gov.kh:8443 "
+                             "(links to incidents and screenshots in reports)"),
     "admin_token_file": Field("str", default="admin-token", doc="admin API token; creates the first console admin"),
     "enroll_key_file": Field("str", default="enroll-key", doc="key agents enroll with (rotate-enroll-key)"),
     "sites": Field("list", item=SITE, default=[], doc="sites probed from outside (uptime, TLS, defacement)"),

@@ -23,6 +23,7 @@ listen: {listen}                 # HOST:PORT; TLS is required off loopback
 data_dir: {data_dir}             # SQLite store (govwatch.db) lives here
 tls: {{cert: server.pem, key: server-key.pem}}
 admin_token_file: admin-token    # console first login and admin API (Bearer)
+# console_url: https://govwatch.example.gov.kh:8443   # links to incidents and screenshots in reports
 enroll_key_file: enroll-key      # agents enroll with this key; rotate it with `govwatch collector rotate-enroll-key`
 agent_silent_after: 3m
 sites: []                        # probed from outside: uptime, TLS, defacement as citizens see it

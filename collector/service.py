@@ -122,11 +122,13 @@ def _render_view(cfg: dict[str, Any], store: Store, outside: Any, app: App) -> A
     if not decision.on:
         logging.getLogger("govwatch.collector.render").info("%s", decision.line)
         return None
+    from govwatch.collector.render import storage
     from govwatch.collector.render.view import build
 
     view = build(cfg, store, outside)
     if view is not None:
         app.hooks["render_shot"] = view.shots.path
+        app.hooks["render_latest"] = lambda site: storage.latest_screenshot(store, site)
         plain = app.hooks.get("rebaseline")
 
         def rebaseline(name: str, user: str) -> Any:

@@ -11,6 +11,8 @@ from govwatch.collector.console.web import SECURITY_HEADERS, Console, Ctx
 from govwatch.collector.httpd import Response
 
 ROUTE = "/render/shots/{0}.png"
+LATEST_ROUTE = "/sites/{0}/screenshot.png"
+LATEST_ROUTE_PATTERN = "/sites/(?P<site>[a-z0-9][a-z0-9_.-]{0,62})/screenshot\\.png"
 MAX_SHOT = 32 * 2**20
 
 
@@ -47,5 +49,16 @@ def serve(console: Console, ctx: Ctx) -> Response:
     return Response(200, body, "image/png", headers)
 
 
+def serve_latest(console: Console, ctx: Ctx) -> Response:
+    """The site's last screenshot under a link that never changes: what alert messages point at."""
+    latest = console.app.hooks.get("render_latest")
+    sha = latest(ctx.params["site"]) if latest else None
+    if not sha:
+        return console.error_page(ctx, 404, ctx.w["shot_missing"])
+    ctx.params["sha"] = sha
+    return serve(console, ctx)
+
+
 def install(console: Console, route: Any) -> None:
     route("GET", "/render/shots/(?P<sha>[0-9a-f]{64})\\.png")(console.page("viewer")(lambda ctx: serve(console, ctx)))
+    route("GET", LATEST_ROUTE_PATTERN)(console.page("viewer")(lambda ctx: serve_latest(console, ctx)))

@@ -106,6 +106,14 @@ def record_state(conn: sqlite3.Connection, site: str, ts: float, ok: bool, reaso
                   (error or "")[:300] or None))
 
 
+def latest_screenshot(store: Any, site: str) -> str | None:
+    """The sha256 of the site's last screenshot (what an alert's link shows), None if never rendered."""
+    for row in last_renders(store):
+        if row["site"] == site and row["screenshot"]:
+            return str(row["screenshot"])
+    return None
+
+
 def last_renders(store: Any) -> list[sqlite3.Row]:
     """The last render of every site (empty when rendering never ran: no table yet)."""
     try:

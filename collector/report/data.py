@@ -92,6 +92,7 @@ class Report:
     daily: list[tuple[float, float | None, bool]] = field(default_factory=list)  # day, percent, in the future
     incidents: list[dict[str, Any]] = field(default_factory=list)
     event_counts: dict[str, int] = field(default_factory=dict)
+    console_url: str = ""   # collector.yml console_url: incidents and screenshots become links
 
     @property
     def has_data(self) -> bool:
@@ -200,7 +201,8 @@ def build_period(cfg: dict[str, Any], start: float, end: float, now: float, mont
     year, mon = (int(month[:4]), int(month[5:])) if month else (0, 0)
     report = Report(month=month, year=year, mon=mon, start=start, end=end, tz=tz,
                     target=float(settings.get("target", 99.5)), generated=now,
-                    organisation=settings.get("organisation", ""), sites={})
+                    organisation=settings.get("organisation", ""), sites={},
+                    console_url=(cfg.get("console_url") or "").rstrip("/"))
     conn = open_store(cfg)
     try:
         report.sites = _report_sites(conn, cfg, start, end)

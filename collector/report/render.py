@@ -173,12 +173,36 @@ def _security(r: Report, w: Words) -> str:
     if not r.incidents:
         return "".join(parts) + f"<p>{t(w, 'none')}</p>"
     rows = [[_when(i["opened"], r, w), escape(w.kind(i["kind"])), escape(w.severity(i["severity"])),
-             escape(i.get("site") or "–"), escape(incident_title(_with_evidence(i), w)), escape(w.status(i["status"]))]
+             escape(i.get("site") or "–"), escape(incident_title(_with_evidence(i), w)), escape(w.status(i["status"])),
+             _evidence_links(i, r, w)]
             for i in r.incidents]
     rows, more = _limited(rows, w)
     parts.append(_table([(t(w, "opened"), False), (t(w, "kind"), False), (t(w, "severity"), False),
-                         (t(w, "site"), False), (t(w, "title_col"), False), (t(w, "status"), False)], rows))
+                         (t(w, "site"), False), (t(w, "title_col"), False), (t(w, "status"), False),
+                         (t(w, "evidence"), False)], rows))
     return "".join(parts) + more
+
+
+def _screenshot(incident: dict) -> str | None:
+    """The rendered view's picture of the incident (the latest view that has one), if any."""
+    views = _with_evidence(incident).get("evidence", {}).get("views") or []
+    for view in reversed(views if isinstance(views, list) else []):
+        sha = view.get("screenshot") if isinstance(view, dict) else None
+        if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha):
+            return sha
+    return None
+
+
+def _evidence_links(incident: dict, r: Report, w: Words) -> str:
+    """The incident number and its screenshot, as links into the console when `console_url` is set."""
+    number, sha = f"#{w.number(int(incident['id']))}", _screenshot(incident)
+    if not r.console_url:
+        return escape(number) + (f" · {t(w, 'screenshot_link')}" if sha else "")
+    base = escape(r.console_url, quote=True)
+    cell = f'<a href="{base}/incidents/{int(incident["id"])}">{escape(number)}</a>'
+    if sha:
+        cell += f' · <a href="{base}/render/shots/{sha}.png">{t(w, "screenshot_link")}</a>'
+    return cell
 
 
 def _with_evidence(incident: dict) -> dict:

@@ -4,6 +4,7 @@ the static probe misses, open the incident with both screenshots, export the ren
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -136,6 +137,10 @@ def test_image_defacement_incident_has_both_screenshots_and_console_shows_them(t
         assert staff.get(f"{collector.url}/render/shots/{now}.png", timeout=10).content.startswith(b"\x89PNG")
         assert requests.get(f"{collector.url}/render/shots/{now}.png", timeout=10,
                             allow_redirects=False).status_code in (302, 303)   # not without a session
+        latest = staff.get(f"{collector.url}/sites/moc/screenshot.png", timeout=10)   # the alert's link
+        last = collector.store.query("SELECT screenshot FROM render_state WHERE site='moc'")[0]["screenshot"]
+        assert latest.status_code == 200 and hashlib.sha256(latest.content).hexdigest() == last
+        assert staff.get(f"{collector.url}/sites/nosuch/screenshot.png", timeout=10).status_code == 404
         page = _open_in_browser(f"{collector.url}/incidents/{row['id']}", staff.cookies.get_dict(),
                                 ARTIFACTS / "console-render-incident.png")
         assert [i["alt"] for i in page["imgs"]] == ["Known good", "Now"], page

@@ -65,6 +65,9 @@ TAMPERED = {"moc-home": 3 * 3600, "moh-home": 0, "mef-home": 1800}
 INTACT = {site: 100 * (1 - NOT_INTACT[site] / MEASURED[site]) for site in MEASURED}  # 99.44, 99.85, 99.93
 
 
+SHOT = "ab" * 32   # the rendered view's screenshot of the 12 Sep defacement
+
+
 def shown(value: float) -> str:
     """How the report prints a percentage: 2 decimals, truncated."""
     return f"{int(value * 100) / 100:.2f}%"
@@ -91,7 +94,8 @@ def build_history(folder: Path) -> Path:
                                              duration=0.4 if up else 1.0, error=None if up else "HTTP 503",
                                              ip="192.0.2.1", cert=cert))
     incidents = [
-        ("defacement:moc-home", "defacement", "moc-home", None, at(12, 3), at(12, 4), "{}"),
+        ("defacement:moc-home", "defacement", "moc-home", None, at(12, 3), at(12, 4),
+         '{"views": [{"source": "render", "state": "defaced", "screenshot": "' + SHOT + '"}]}'),
         ("defacement:moc-home", "defacement", "moc-home", None, at(10, 9), at(10, 11), "{}"),
         ("defacement:moh-home", "defacement", "moh-home", None, at(20, 23), at(21, 0, 30), "{}"),
         ("fim:web-01:/var/www/mef", "fim", None, "web-01", at(15, 10), at(15, 10, 30),
@@ -132,6 +136,21 @@ def test_html_report_gives_the_known_availability_worst_first(month, tmp_path):
     assert "Site moc-home defaced" in html and "/var/www/mef/index.php modified" in html
     assert "Asia/Phnom_Penh" in html and "consecutive probes fail" in html  # the method is printed
     assert "<svg" in html
+
+
+def test_security_events_link_the_incident_and_its_screenshot_into_the_console(month, tmp_path):
+    report(month, tmp_path / "plain.html")
+    plain = (tmp_path / "plain.html").read_text(encoding="utf-8")
+    security = plain[plain.index("Security"):]
+    assert "· screenshot" in security and "/render/shots/" not in security   # no console_url: said, not linked
+    linked = tmp_path / "linked.yml"
+    linked.write_text(month.read_text().replace("data_dir: data", f"data_dir: {month.parent / 'data'}")
+                      + "console_url: https://govwatch.nida.gov.kh:8443/\n")
+    report(linked, tmp_path / "linked.html")
+    html = (tmp_path / "linked.html").read_text(encoding="utf-8")
+    assert f'href="https://govwatch.nida.gov.kh:8443/render/shots/{SHOT}.png"' in html
+    assert html.count('href="https://govwatch.nida.gov.kh:8443/incidents/') == 6   # every incident, once
+    assert html.count("/render/shots/") == 1   # only the incident that has a screenshot
 
 
 def test_ministry_summary_is_judged_against_the_target(month, tmp_path):
