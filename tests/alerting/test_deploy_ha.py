@@ -84,7 +84,8 @@ def test_alertmanagers_are_each_others_mesh_peers_with_one_shared_config():
 
 def test_haproxy_backends_are_the_scraped_collectors_checked_on_readyz():
     text = (HA / "haproxy.cfg").read_text()
-    servers = re.findall(r"^\s+server \S+ (\S+)", text, re.M)
+    collectors = text.split("backend collectors", 1)[1].split("\nfrontend", 1)[0]
+    servers = re.findall(r"^\s+server \S+ (\S+)", collectors, re.M)
     assert sorted(servers) == sorted(collector_targets())
     assert "uri /readyz" in text and "check-ssl verify required" in text
 
@@ -92,7 +93,10 @@ def test_haproxy_backends_are_the_scraped_collectors_checked_on_readyz():
 def test_haproxy_accepts_the_config(tmp_path):
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy not installed (Debian package haproxy; scripts/system-deps.sh installs it)")
-    config = loopback_haproxy(tmp_path, 18443, [("collector-a", 18444), ("collector-b", 18445)], 18405)
+    loopback_haproxy(tmp_path, 18443, [("collector-a", 18444), ("collector-b", 18445)], 18405)  # writes a CA
+    config = tmp_path / "shipped.cfg"   # the whole shipped file, only the CA path changed (-c binds nothing)
+    config.write_text((HA / "haproxy.cfg").read_text().replace("/etc/haproxy/govwatch-ca.pem",
+                                                                 str(tmp_path / "collector" / "ca.pem")))
     result = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -108,6 +112,7 @@ def loopback_haproxy(tmp: Path, port: int, servers: list[tuple[str, int]], stats
     text = text.replace("/etc/haproxy/govwatch-ca.pem", str(ca))
     text = text.replace("bind 10.0.0.10:8443", f"bind 127.0.0.1:{port}")
     text = text.replace("bind 10.0.0.10:8405", f"bind 127.0.0.1:{stats}")
+    text = re.sub(r"\n(frontend|backend) prometheus\n(    .*\n)+", "\n", text)   # not under test here
     for (name, target), (_, local) in zip(re.findall(r"^\s+server (\S+) (\S+)", text, re.M), servers, strict=True):
         text = text.replace(f"server {name} {target}", f"server {name} 127.0.0.1:{local}")
     path = tmp / "haproxy.cfg"
