@@ -2,7 +2,8 @@
 
 Two Alertmanagers run deploy/alertmanager.yml clustered as deploy/ha/alertmanager-*.default does it (mesh
 peers on 127.0.0.1); every alert is posted to both, as a Prometheus pair does. A webhook receiver in this test
-must get exactly one notification per alert group, and still one when an Alertmanager is SIGKILLed. Without
+must get exactly one notification per alert group, and still one when an Alertmanager is SIGKILLed (whose
+silence the survivor keeps). Without
 the cluster the same traffic is notified twice (the control that shows the counting can fail). Last, two real
 Prometheus servers run deploy/ha/prometheus.yml against two collectors that export identical series: one
 SiteDown reaches the webhook, once, with neither `replica` nor `instance`.
@@ -21,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,21 @@ class Pair:
             except urllib.error.URLError:
                 pass  # a dead Alertmanager: Prometheus logs it and carries on with the other
 
+    def silence(self, i: int, site: str) -> str:
+        """A one-hour silence of `site` made on Alertmanager i (as an operator would in its web UI)."""
+        now = datetime.now(UTC)
+        body = json.dumps({"matchers": [{"name": "site", "value": site, "isRegex": False, "isEqual": True}],
+                           "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
+                           "createdBy": "test", "comment": "HA drill"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web[i]}/api/v2/silences", data=body,
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)["silenceID"]
+
+    def silences(self, i: int) -> set[str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web[i]}/api/v2/silences", timeout=5) as response:
+            return {s["id"] for s in json.load(response) if s["status"]["state"] == "active"}
+
     def collect(self, seconds: float) -> list[dict]:
         """Every notification that arrives within `seconds` (added to self.seen)."""
         end = time.monotonic() + seconds
@@ -131,10 +147,14 @@ def test_clustered_alertmanagers_notify_once_per_group_and_survive_one_dying(har
     pair.collect(QUIET)
     assert pair.firing_per_group() == {"ha-1": 1, "ha-2": 1, "ha-3": 1}, pair.seen
     assert all(len(note["alerts"]) == 1 for note in pair.seen)
-    # One Alertmanager dies. The other pages for what is new, without re-paging what was already sent.
+    # A silence made on the first reaches the second before the first dies.
+    silence = pair.silence(0, "ha-5")
+    wait_for(lambda: silence in pair.silences(1), 30, "the silence to reach the other Alertmanager")
+    # One Alertmanager dies. The other pages for what is new, without re-paging what was already sent, and
+    # keeps the dead one's silence.
     pair.handles[0].kill()
     pair.handles[0].wait(10)
-    pair.post([alert("SiteDown", "ha-4")])
+    pair.post([alert("SiteDown", "ha-4"), alert("SiteDown", "ha-5")])
     pair.wait_groups({"ha-4"}, 60 + PEER_TIMEOUT)
     pair.collect(QUIET)
     assert pair.firing_per_group() == {"ha-1": 1, "ha-2": 1, "ha-3": 1, "ha-4": 1}, pair.seen
