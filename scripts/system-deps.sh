@@ -3,7 +3,8 @@
 # prometheus (promtool), prometheus-alertmanager (amtool), aide, nmap, hping3, tshark, poppler-utils
 # (pdftotext), fonts-khmeros (Khmer in reports), chromium + chromium-driver (console browser tests), pango
 # (PDF reports), gettext (msgfmt: make locale and the catalogue test), nginx-light (the logs watcher's tests serve
-# a web root with a real nginx).
+# a web root with a real nginx), haproxy (the HA layout's load-balancer config is checked and run in front of two
+# loopback collectors).
 # Only what is missing is installed; without root or apt-get it says what is missing and carries on.
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -12,6 +13,7 @@ declare -A need=(
   [aide]=aide [nmap]=nmap [hping3]=hping3 [tshark]=tshark [pdftotext]=poppler-utils [ip]=iproute2 [curl]=curl
   [chromium]=chromium [chromedriver]=chromium-driver [msgfmt]=gettext [nginx]=nginx-light
   [hydra]=hydra [sshd]=openssh-server
+  [haproxy]=haproxy
 )
 missing=()
 for bin in "${!need[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}"); done
