@@ -300,6 +300,8 @@ def test_defacement_reaches_the_webhook_through_alertmanager_and_resolves(stack)
     assert alert["labels"]["site"] == "e2e-home" and alert["labels"]["ministry"] == "MoC"
     assert alert["annotations"]["summary"] == "Site e2e-home looks defaced"
     assert "ត្រូវបានគេកែប្រែរូបរាង" in alert["annotations"]["summary_km"]
+    console = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())["global"]["external_labels"]["console_url"]
+    assert alert["annotations"]["screenshot"] == f"{console}/sites/e2e-home/screenshot.png"   # the last render
     # 3. Restore the page: the alert resolves through the same path.
     stack["site"].page = GOOD_PAGE
     stack["receiver"].wait(lambda n: is_alert(n, "resolved", "DefacementDetected"), 120,
