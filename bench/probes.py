@@ -6,7 +6,8 @@ after a fixed delay. The collector's real Prober and UptimeTracker (SQLite store
 one fsynced transaction per probe) probe S sites for one window with every site's interval equal to the
 window, so "keeping up" means every site probed once per window. Defacement judging is off (this measures
 probing and the uptime store; judging runs in its own bounded worker processes).
-Printed per scenario: probes finished in the window and the same as a per-minute rate, the rate the sites
+Printed per scenario: probes finished in the window, distinct sites among them (jitter of +-10 % probes a few
+sites twice), the probes as a per-minute rate, the rate the sites
 need (S x 60 / interval), peak probe threads, the bench process's CPU (cores, user+system, the server
 excluded) and peak RSS.
 The anchor is today's fixed pool of 4 workers (limit 4) measured in the same run.
@@ -130,14 +131,16 @@ def main() -> int:
         runs = runs[:1] + runs[2:3]
     print(f"window = interval = {args.window:g} s per scenario (keeping up = every site probed once per window); "
           f"machine may be shared: compare with the anchor (fixed pool of 4)")
-    print(f"{'sites':>6} {'delay':>5} {'limit':>5} {'probes':>7} {'sites/min':>9} {'needed':>7} {'failed':>6} "
+    print(f"{'sites':>6} {'delay':>5} {'limit':>5} {'probes':>7} {'distinct':>8} {'sites/min':>9} {'needed':>7} "
+          f"{'failed':>6} "
           f"{'peak thr':>8} {'CPU cores':>9} {'RSS MB':>7}")
     anchor = None
     for sites, delay, limit in runs:
         r = scenario(sites, delay, args.window, limit)
         anchor = anchor or r["per_min"]
-        print(f"{r['sites']:>6} {r['delay']:>5g} {r['limit']:>5} {r['probes']:>7} {r['per_min']:>9.0f} "
-              f"{r['need_min']:>7.0f} {r['failed']:>6} {r['peak']:>8} {r['cpu']:>9.2f} {r['rss']:>7.0f}"
+        print(f"{r['sites']:>6} {r['delay']:>5g} {r['limit']:>5} {r['probes']:>7} {r['distinct']:>8} "
+              f"{r['per_min']:>9.0f} {r['need_min']:>7.0f} {r['failed']:>6} {r['peak']:>8} {r['cpu']:>9.2f} "
+              f"{r['rss']:>7.0f}"
               f"   x{r['per_min'] / anchor:.1f} anchor", flush=True)
     return 0
 

@@ -54,27 +54,39 @@ class Leases:
             conn.execute("INSERT INTO probe_collectors(name, vantage, seen, expires) VALUES (?,?,?,?) "
                          "ON CONFLICT(name) DO UPDATE SET vantage=excluded.vantage, seen=excluded.seen, "
                          "expires=excluded.expires", (self.name, self.vantage, now, now + self.ttl))
-            live = conn.execute("SELECT COUNT(*) FROM probe_collectors WHERE expires > ?", (now,)).fetchone()[0]
-            share = math.ceil(len(self.sites) / max(1, int(live)))
-            conn.execute("UPDATE probe_leases SET expires=? WHERE holder=?", (now + self.ttl, self.name))
+            live = int(conn.execute("SELECT COUNT(*) FROM probe_collectors WHERE expires > ?", (now,)).fetchone()[0])
+            share = math.ceil(len(self.sites) / max(1, live))
+            conn.execute("UPDATE probe_leases SET expires=? WHERE holder=? AND expires > ?",
+                         (now + self.ttl, self.name, now))
             leased = {r[0]: (r[1], float(r[2])) for r in conn.execute("SELECT site, holder, expires FROM probe_leases")}
-            held = sorted((s for s, (h, _e) in leased.items() if h == self.name and s in self.sites),
-                          key=lambda s: _rank(s, self.name), reverse=True)
-            for site in [s for s, (h, _e) in leased.items() if h == self.name and s not in self.sites] + held[share:]:
-                conn.execute("DELETE FROM probe_leases WHERE site=? AND holder=?", (site, self.name))
-            free = sorted((s for s in self.sites if s not in leased or leased[s][1] <= now),
-                          key=lambda s: _rank(s, self.name), reverse=True)
-            for site in free[:max(0, share - len(held))]:
+            mine = [s for s, (h, e) in leased.items() if h == self.name and e > now]
+            held = sorted((s for s in mine if s in self.sites), key=self._rank, reverse=True)
+            for site in [s for s in mine if s not in self.sites] + held[share:]:
+                conn.execute("UPDATE probe_leases SET expires=? WHERE site=? AND holder=?", (now, site, self.name))
+            for site in self._claims(leased, min(len(held), share), share, now):
                 conn.execute("INSERT INTO probe_leases(site, holder, expires) VALUES (?,?,?) ON CONFLICT(site) "
                              "DO UPDATE SET holder=excluded.holder, expires=excluded.expires "
                              "WHERE probe_leases.expires <= ?", (site, self.name, now + self.ttl, now))
-            rows = conn.execute("SELECT site FROM probe_leases WHERE holder=?", (self.name,)).fetchall()
+            rows = conn.execute("SELECT site FROM probe_leases WHERE holder=? AND expires > ?",
+                                (self.name, now)).fetchall()
         held_now = {r[0] for r in rows} & set(self.sites)
         if held_now != self.held:
             log.info("collector %s probes %d of %d sites (%d collectors live)", self.name, len(held_now),
                      len(self.sites), live)
         self.held = held_now
         return set(held_now)
+
+    def _rank(self, site: str) -> bytes:
+        return _rank(site, self.name)
+
+    def _claims(self, leased: dict[str, tuple[str, float]], holding: int, share: int, now: float) -> list[str]:
+        """Free sites to claim: up to the fair share, plus any left free for a third of a lease (collectors
+        with other site lists, or a newcomer that never came), so no configured site goes unprobed."""
+        free = sorted((s for s in self.sites if s not in leased or leased[s][1] <= now), key=self._rank,
+                      reverse=True)
+        wanted = free[:max(0, share - holding)]
+        stale = [s for s in free[len(wanted):] if s not in leased or leased[s][1] <= now - self.ttl / 3]
+        return wanted + stale
 
     def peers(self) -> list[Peer]:
         """Other live collectors (any vantage)."""
@@ -85,6 +97,7 @@ class Leases:
     def release(self) -> None:
         """A clean stop hands every site back at once instead of waiting for the leases to expire."""
         with self.store.transaction() as conn:
-            conn.execute("DELETE FROM probe_leases WHERE holder=?", (self.name,))
+            conn.execute("UPDATE probe_leases SET expires=? WHERE holder=? AND expires > ?",
+                         (self.clock(), self.name, self.clock()))
             conn.execute("DELETE FROM probe_collectors WHERE name=?", (self.name,))
         self.held = set()

@@ -200,7 +200,7 @@ class Vantage:
 
 
 def _local_entry(status_json: Any, site: dict[str, Any]) -> dict[str, Any] | None:
-    """The agent heartbeat's record of its last local fetch of this site (by site name, else URL), typed."""
+    """The agent heartbeat's record of its last local fetch of this site (same site name in agent.yml), typed."""
     try:
         status = json.loads(status_json or "{}")
         local = status["stats"]["defacement"]["local"]
@@ -210,8 +210,6 @@ def _local_entry(status_json: Any, site: dict[str, Any]) -> dict[str, Any] | Non
         return None
     entry = local.get(site["name"])
     if not isinstance(entry, dict):
-        entry = next((e for e in local.values() if isinstance(e, dict) and e.get("url") == site["url"]), None)
-    if entry is None:
         return None
     try:
         ts = float(entry["ts"])
