@@ -116,6 +116,10 @@ class Vantage:
             return       # recovered meanwhile, or already down
         result, change = failing
         inside = self.inside_view(site, float(change["since"]))
+        if inside is not None and inside.get("stale"):
+            if self.clock() - float(change["since"]) < self.timeout:
+                return   # the agent has not fetched since the failures began: decide at the next failed probe
+            inside = None
         if inside is not None and inside["up"]:
             self._unreachable(site, result, inside)
             return
@@ -157,7 +161,8 @@ class Vantage:
 
     # -- the inside view ------------------------------------------------------------------------------
     def inside_view(self, site: dict[str, Any], since: float) -> dict[str, Any] | None:
-        """The site's agent's own fetch of the page, if it happened after the outside failures began."""
+        """The site's agent's own fetch of the page after the outside failures began; {"stale": True} while
+        its last fetch is older than that; None without a live agent reporting this site."""
         agent = (site.get("web_root") or "").partition(":")[0]
         if not agent:
             return None
@@ -171,7 +176,7 @@ class Vantage:
             return None
         ts = entry["ts"] - float(rows[0][2] or 0.0)        # the agent's clock, moved onto the collector's
         if ts < since:
-            return None
+            return {"stale": True}
         self._write_view(site["name"], INSIDE, agent, entry["up"], ts, entry["error"])
         return {"ts": ts, "vantage": INSIDE, "agent": agent, "up": entry["up"], "status": entry["status"],
                 "error": entry["error"]}
