@@ -53,6 +53,7 @@ class Vantage:
         self.unreachable = {r[0] for r in store.query(
             "SELECT site FROM incidents WHERE kind='site_unreachable' AND status != 'resolved'")}
         self.pool = ElasticPool(self._answer, limit=16, idle=10.0, name="probe-confirm")
+        self._purged = 0.0
 
     def close(self) -> None:
         self.pool.close()
@@ -82,6 +83,8 @@ class Vantage:
     def poll(self) -> None:
         """Answer other collectors' requests; settle this collector's answered or expired ones."""
         now = self.clock()
+        if now - self._purged > 3600:
+            self._purge(now)
         for row in self.store.query("SELECT id, site FROM probe_confirmations WHERE answerer IS NULL AND "
                                     "vantage != ? AND deadline > ? AND handled = 0", (self.vantage, now)):
             if row[1] in self.sites and self._claim(int(row[0])):
@@ -158,6 +161,13 @@ class Vantage:
                 add_counters(conn, counts)
             with self._lock:
                 self.unreachable.discard(name)
+
+    def _purge(self, now: float) -> None:
+        """Settled requests and collectors gone for a day are history nobody reads: drop them."""
+        self._purged = now
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM probe_confirmations WHERE handled=1 AND requested < ?", (now - 86400,))
+            conn.execute("DELETE FROM probe_collectors WHERE expires < ?", (now - 86400,))
 
     # -- the inside view ------------------------------------------------------------------------------
     def inside_view(self, site: dict[str, Any], since: float) -> dict[str, Any] | None:
