@@ -101,6 +101,9 @@ SCHEMA = Field("map", fields={
                             "(and flagged)"),
         "min_free_disk": Field("size", default=64 * 2**20, maximum=2**50,
                                doc="/readyz says not ready below this much free space on the store's file system"),
+        "probe_concurrency": Field("int", default=128, minimum=1, maximum=4096,
+                                   doc="most site probes in flight at once (the pool grows with the work up to this; "
+                                   "each holds a socket and up to 2 MiB of page)"),
     }),
     "retention": Field("map", default={}, fields={
         "events": Field("duration", default=180 * 86400.0, minimum=3600.0, maximum=20 * 365 * 86400.0,
@@ -121,6 +124,19 @@ SCHEMA = Field("map", fields={
         "organisation": Field("str", default="National Institute of Digital Technology (NiDA), MPTC"),
     }),
     "render": RENDER,
+    "name": Field("str", default=None, check=check_name,
+                  doc="this collector's name among collectors sharing one store (default: the host name)"),
+    "vantage": Field("str", default=None, check=check_name,
+                     doc="label of this collector's network; a site is confirmed down only when two vantages "
+                     "agree (default: the collector's name)"),
+    "probing": Field("map", default={}, fields={
+        "lease": Field("duration", default=45.0, minimum=1.0, maximum=3600.0,
+                       doc="a collector holds each site it probes for this long and renews every third of it; "
+                       "a dead collector's sites are taken over within 4/3 of it"),
+        "confirm_timeout": Field("duration", default=30.0, minimum=1.0, maximum=3600.0,
+                                 doc="how long to wait for another vantage's confirmation probe before "
+                                 "confirming an outage alone"),
+    }),
     "agent_silent_after": Field("duration", default=180.0, minimum=1.0, maximum=30 * 86400.0,
                                 doc="an agent is silent after this long without events"),
 })
@@ -139,6 +155,8 @@ def load_config(path: str) -> dict[str, Any]:
     cfg = load_file(path, SCHEMA)
     _check_sites(cfg, path)
     cfg["config_file"] = os.path.abspath(path)
+    cfg["name"] = cfg["name"] or collector_name()
+    cfg["vantage"] = cfg["vantage"] or cfg["name"]
     cfg["data_dir"] = resolve_path(path, cfg["data_dir"])
     for key in ("admin_token_file", "enroll_key_file"):
         cfg[key] = resolve_path(path, cfg[key])
@@ -150,6 +168,15 @@ def load_config(path: str) -> dict[str, Any]:
         raise ConfigError(path, "tls", f"is required when listening on {host} (not loopback); "
                           "set tls: {cert, key} or allow_plain_http: true")
     return cfg
+
+
+def collector_name() -> str:
+    """The host name as a valid collector name (characters check_name refuses become '-')."""
+    import re
+    import socket
+
+    name = re.sub(r"[^a-z0-9_.-]", "-", socket.gethostname().lower()).strip("-_.")[:63]
+    return name if check_name(name) is None else "collector"
 
 
 def db_path(cfg: dict[str, Any]) -> str:

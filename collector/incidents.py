@@ -155,6 +155,26 @@ def record_site_down(conn: sqlite3.Connection, site: str, down: bool, probe: dic
                      (now, now, "recovered: the outside probe succeeded", row["id"]))
 
 
+def record_site_unreachable(conn: sqlite3.Connection, site: str, unreachable: bool, view: dict[str, Any],
+                            now: float, counts: Counts, severity: str = "medium") -> None:
+    """"Up inside, down outside": the site's own server fetches its page while outside probes fail, so the
+    fault is the network or DNS, not the server (a `site_unreachable` incident, not `site_down`); the first
+    good outside probe resolves it."""
+    key = f"site_unreachable:{site}"
+    row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
+                       (key,)).fetchone()
+    if unreachable and row is None:
+        _create(conn, counts, key, "site_unreachable", site, view.get("agent"), severity,
+                f"site {site} is up on its server but unreachable from outside (network or DNS, not the server)",
+                {"views": [view]}, now)
+    elif unreachable:
+        _append(conn, row, "views", view, severity, now)
+    elif row is not None:
+        _append(conn, row, "views", view, "info", now)
+        conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE id=?",
+                     (now, now, "recovered: the outside probe succeeded", row["id"]))
+
+
 def _defacement(conn, agent, event, now, counts, joining) -> None:
     record_defacement(conn, agent, agent, event["data"], event["severity"], event["ts"], now, counts, joining)
 

@@ -164,6 +164,17 @@ class StoreCollector:
                     continue
                 family.add_metric([row["site"]], float(row[column]))
         yield from (info, maint, *fams.values())
+        yield self._vantages(sites)
+
+    def _vantages(self, sites: dict[str, Any]) -> Metric:
+        """Each vantage's last view of each site (collector networks, and 'inside' = the site's own agent)."""
+        family = GaugeMetricFamily("govwatch_site_vantage_up", "1 if the site answered this vantage's last probe "
+                                   "(vantage: a collector's network, or 'inside' for the agent on its server)",
+                                   labels=["site", "vantage"])
+        for row in self.store.query("SELECT site, vantage, up FROM site_vantage ORDER BY site, vantage"):
+            if row["site"] in sites:
+                family.add_metric([row["site"], row["vantage"]], 1.0 if row["up"] else 0.0)
+        return family
 
     def _defacement(self, agents: set[str]) -> Iterator[Metric]:
         """Configured sites always; sites only an agent reports, at most SITES_PER_AGENT per agent."""

@@ -15,11 +15,14 @@ import time
 from typing import Any
 
 from govwatch.collector import incidents
-from govwatch.collector.config import db_path
+from govwatch.collector.config import collector_name, db_path
 from govwatch.collector.counters import add_counters
+from govwatch.collector.leases import Leases
+from govwatch.collector.probepool import DEFAULT_LIMIT
 from govwatch.collector.probes import Prober, ProbeResult
 from govwatch.collector.store import Store
 from govwatch.collector.uptime import UptimeTracker, maintenance_active
+from govwatch.collector.vantage import Vantage
 
 log = logging.getLogger("govwatch.collector.outside")
 
@@ -39,36 +42,86 @@ def failed_phase(result: ProbeResult) -> str | None:
 
 
 class OutsideView:
-    """Owns the prober, the uptime tracker and one defacement monitor per site."""
+    """Owns the prober, the uptime tracker, this collector's leases and vantage, one defacement monitor per site."""
 
     def __init__(self, cfg: dict[str, Any], store: Store) -> None:
         self.cfg, self.store = cfg, store
         self.tracker = UptimeTracker(db_path(cfg))
-        self.prober = Prober(cfg["sites"], self.tracker, on_result=self._judge, on_change=self.up_or_down)
+        self.tracker.deferred = True     # outages open once a second vantage agreed (vantage.py)
+        limit = cfg.get("limits", {}).get("probe_concurrency", DEFAULT_LIMIT)
+        self.prober = Prober(cfg["sites"], self.tracker, on_result=self._observed, on_change=self.up_or_down,
+                             workers=limit)
+        name = cfg.get("name") or collector_name()
+        self.lease_ttl = float(cfg.get("probing", {}).get("lease", 45.0))
+        self.leases = Leases(store, name, cfg.get("vantage") or name, [s["name"] for s in cfg["sites"]],
+                             self.lease_ttl)
+        self.vantage = Vantage(cfg, store, self.tracker, self.leases, self._record_change)
         self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
         self.monitors: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._pool: Any = None   # defacement judges in worker processes with a hard deadline (bounded.py)
+        self._stop = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_leases, name="probe-leases", daemon=True)
 
     def start(self) -> None:
         if self.cfg["sites"]:
+            self.prober.set_active(self.leases.tick())     # before the first round: never probe another's site
             self.prober.start()
-            log.info("probing %d sites from outside", len(self.cfg["sites"]))
+            self._keeper.start()
+            log.info("probing %d of %d sites from outside (collector %s, vantage %s)", len(self.leases.held),
+                     len(self.cfg["sites"]), self.leases.name, self.leases.vantage)
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._keeper.is_alive():
+            self._keeper.join(10)
         self.prober.stop()
+        self.vantage.close()
+        if self.cfg["sites"]:
+            try:
+                self.leases.release()
+            except Exception as exc:   # the store may be gone: the leases expire on their own
+                log.warning("could not hand back probe leases: %s", exc)
         self.tracker.close()
         if self._pool is not None:
             self._pool.close()
+
+    def _keep_leases(self) -> None:
+        """Renew leases every third of the lease; answer and settle confirmations every second."""
+        last_ok = next_tick = time.monotonic()
+        next_tick += self.lease_ttl / 3
+        while not self._stop.wait(1.0 if self.lease_ttl >= 3 else self.lease_ttl / 3):
+            try:
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.lease_ttl / 3
+                    self.prober.set_active(self.leases.tick())
+                    last_ok = time.monotonic()
+                self.vantage.poll()
+            except Exception as exc:   # the store is unavailable: keep probing until our leases lapse
+                log.warning("probe leases not renewed: %s", exc)
+                if time.monotonic() - last_ok > self.lease_ttl:
+                    self.prober.set_active(set())
+
+    def _observed(self, site: dict[str, Any], result: ProbeResult) -> None:
+        self.vantage.observed(site, result)
+        self._judge(site, result)
 
     def maintenance_active(self, site: dict[str, Any], now: float) -> bool:
         return maintenance_active(self.cfg, site, now)
 
     def up_or_down(self, site: dict[str, Any], result: ProbeResult, change: dict[str, Any]) -> None:
-        """A confirmed outage opens a site_down incident; recovery resolves it."""
+        """A proposed outage goes to the vantage check (vantage.py); a confirmed one opens a site_down
+        incident; recovery resolves it."""
+        if change.get("pending"):
+            self.vantage.suspect(site, result, change)
+        else:
+            self._record_change(site, result, change)
+
+    def _record_change(self, site: dict[str, Any], result: ProbeResult, change: dict[str, Any]) -> None:
         now = time.time()
         probe = {"ts": result.ts, "url": result.url, "up": result.up, "phase": failed_phase(result),
                  "error": result.error, "status": result.status, "since": change["since"]}
+        probe.update({k: change[k] for k in ("confirmed_by", "note") if k in change})
         severity = "low" if self.maintenance_active(site, now) else "high"
         counts: dict[tuple[str, str], float] = {}
         with self.store.transaction() as conn:

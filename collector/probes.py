@@ -3,7 +3,7 @@
 The probe is built on sockets, ssl and http.client rather than requests so each phase (resolve, connect,
 TLS, processing = time to first byte, transfer) is measured, the resolved IP is known, and the
 certificate is read even when verification fails: an expired certificate is exactly when staff need
-its dates. `Prober` runs every site at its own interval on a small bounded pool of threads.
+its dates. `Prober` runs every site at its own interval on a pool of threads that grows with the work (probepool.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import http.client
 import logging
-import queue
 import random
 import socket
 import ssl
@@ -21,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from govwatch.collector.probepool import DEFAULT_LIMIT, ElasticPool, socket_budget
 
 log = logging.getLogger(__name__)
 
@@ -255,74 +256,106 @@ def probe_site(site: dict[str, Any], timeout: float | None = None, *, max_body: 
 
 
 class Prober:
-    """Probe every site at its own interval (with jitter) on a small pool; record and hand on results."""
+    """Probe every active site at its own interval (with jitter); concurrency grows with the work.
+
+    Every site is scheduled; a site is probed only while `active` (this collector holds its lease, see
+    leases.py; all sites by default). A newly activated site is probed at once, so a site taken over
+    from a dead collector is not left waiting a whole interval."""
 
     def __init__(self, sites: list[dict[str, Any]], tracker: Any,
                  on_result: Callable[[dict[str, Any], ProbeResult], None] | None = None,
                  on_change: Callable[[dict[str, Any], ProbeResult, dict[str, Any]], None] | None = None,
-                 clock: Callable[[], float] = time.time, workers: int = 4, jitter: float = 0.1,
+                 clock: Callable[[], float] = time.time, workers: int = DEFAULT_LIMIT, jitter: float = 0.1,
                  probe: Callable[..., ProbeResult] = probe_site) -> None:
         self.sites, self.tracker, self.on_result, self.clock = list(sites), tracker, on_result, clock
         self.on_change = on_change  # confirmed up/down changes (site_down incidents)
         self.jitter, self.probe = jitter, probe
         self._stop = threading.Event()
-        self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._wake = threading.Event()
         self._busy: set[str] = set()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._schedule, name="probe-scheduler", daemon=True)]
-        self._threads += [threading.Thread(target=self._work, name=f"probe-{i}", daemon=True)
-                          for i in range(max(1, min(workers, len(self.sites))))]
+        self._active: set[str] = {s["name"] for s in self.sites}
+        self._urgent: list[int] = []          # sites to probe now (just activated)
+        self.probed = 0                       # probes finished (bench figures)
+        self.pool = ElasticPool(self._run, limit=socket_budget(workers))
+        self._scheduler = threading.Thread(target=self._schedule, name="probe-scheduler", daemon=True)
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._scheduler.start()
+
+    def set_active(self, names: set[str]) -> None:
+        """Probe only these sites from now on; the ones new to the set are probed right away."""
+        index = {s["name"]: i for i, s in enumerate(self.sites)}
+        with self._lock:
+            added = names - self._active
+            self._active = set(names)
+            self._urgent += [index[n] for n in sorted(added) if n in index]
+        if added:
+            self._wake.set()
+
+    def active(self) -> set[str]:
+        with self._lock:
+            return set(self._active)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop scheduling, abort probes in flight (close their sockets) and join every thread."""
         self._stop.set()
+        self._wake.set()
         with self._lock:
             for sock in list(self._sockets):
                 _abort(sock)
-        for _ in self._threads:
-            self._jobs.put(None)
         end = time.monotonic() + timeout
-        for thread in self._threads:
-            if thread.is_alive():
-                thread.join(max(0.0, end - time.monotonic()))
+        if self._scheduler.is_alive():
+            self._scheduler.join(max(0.0, end - time.monotonic()))
+        self.pool.close(max(0.0, end - time.monotonic()))
+
+    def _first_round(self) -> list[tuple[float, int]]:
+        """Spread the first round (about 50 new probes a second at most, within one interval) so a long
+        site list does not burst at start-up."""
+        now, spread = time.monotonic(), len(self.sites) / 50.0
+        return [(now + random.uniform(0, min(float(s["interval"]), max(spread, min(5.0, float(s["interval"])
+                                                                                  * self.jitter)))), i)
+                for i, s in enumerate(self.sites)]
 
     def _schedule(self) -> None:
-        now = time.monotonic()
-        # Spread the first round over a few seconds so a long site list does not burst at start-up.
-        due = [(now + random.uniform(0, min(5.0, float(s["interval"]) * self.jitter)), i)
-               for i, s in enumerate(self.sites)]
+        due = self._first_round()
         heapq.heapify(due)
         while due and not self._stop.is_set():
+            self._submit_urgent()
             when, index = due[0]
-            if self._stop.wait(max(0.0, when - time.monotonic())):
+            self._wake.wait(max(0.0, when - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
                 break
+            if due[0][0] > time.monotonic():
+                continue          # woken early: urgent sites first, then wait again
             heapq.heappop(due)
             site = self.sites[index]
-            with self._lock:
-                in_flight = site["name"] in self._busy
-                self._busy.add(site["name"])
-            if not in_flight:  # a slow site is never probed twice at once
-                self._jobs.put(site)
+            self._submit(site)
             interval = float(site["interval"])
             heapq.heappush(due, (when + interval * (1 + random.uniform(-self.jitter, self.jitter)), index))
 
-    def _work(self) -> None:
-        while True:
-            site = self._jobs.get()
-            if site is None or self._stop.is_set():
-                return
-            try:
+    def _submit_urgent(self) -> None:
+        with self._lock:
+            urgent, self._urgent = self._urgent, []
+        for index in urgent:
+            self._submit(self.sites[index])
+
+    def _submit(self, site: dict[str, Any]) -> None:
+        with self._lock:
+            if site["name"] not in self._active or site["name"] in self._busy:
+                return          # not ours to probe, or still in flight: a slow site is never probed twice at once
+            self._busy.add(site["name"])
+        self.pool.submit(site)
+
+    def _run(self, site: dict[str, Any]) -> None:
+        try:
+            if not self._stop.is_set():
                 self._probe_one(site)
-            except Exception:  # one bad site must never stop the others
-                log.exception("probe of %s failed", site["name"])
-            finally:
-                with self._lock:
-                    self._busy.discard(site["name"])
+        finally:
+            with self._lock:
+                self._busy.discard(site["name"])
 
     def _probe_one(self, site: dict[str, Any]) -> None:
         opened: list[socket.socket] = []
@@ -339,6 +372,8 @@ class Prober:
                 self._sockets.difference_update(opened)
         if self._stop.is_set():
             return  # aborted by stop(): not a real failure of the site
+        with self._lock:
+            self.probed += 1
         change = self.tracker.record(site, result)
         if change and self.on_change is not None:
             self.on_change(site, result, change)

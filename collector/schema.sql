@@ -83,3 +83,22 @@ CREATE TABLE IF NOT EXISTS commands (
   id INTEGER PRIMARY KEY, agent TEXT NOT NULL, kind TEXT NOT NULL, arg TEXT NOT NULL, created REAL NOT NULL,
   delivered REAL
 );
+
+-- Probing shared among collectors on one store (collector/leases.py, vantage.py). A collector announces
+-- itself (name, network label) and holds each site it probes by a lease it renews; an expired lease is free.
+CREATE TABLE IF NOT EXISTS probe_collectors (
+  name TEXT PRIMARY KEY, vantage TEXT NOT NULL, seen REAL NOT NULL, expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probe_leases (site TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
+-- A lease holder whose probes fail asks a collector in another network to probe the site once.
+CREATE TABLE IF NOT EXISTS probe_confirmations (
+  id INTEGER PRIMARY KEY, site TEXT NOT NULL, requester TEXT NOT NULL, vantage TEXT NOT NULL,
+  requested REAL NOT NULL, deadline REAL NOT NULL, answerer TEXT, answer_vantage TEXT, answered REAL,
+  up INTEGER, error TEXT, handled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS probe_confirmations_open ON probe_confirmations (handled, site);
+-- The last view of each site from each vantage ('inside' = the agent on the site's own server).
+CREATE TABLE IF NOT EXISTS site_vantage (
+  site TEXT NOT NULL, vantage TEXT NOT NULL, collector TEXT NOT NULL, up INTEGER NOT NULL, ts REAL NOT NULL,
+  error TEXT, PRIMARY KEY (site, vantage)
+);

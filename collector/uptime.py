@@ -51,6 +51,9 @@ class UptimeTracker:
         self.clock = clock
         self._conn = connect(db_path)
         self._lock = threading.Lock()
+        # When set (vantage.py), reaching confirm_failures only proposes an outage ({"pending": True, ...});
+        # it opens when confirm_down() is called after a second vantage agreed (or none was available).
+        self.deferred = False
 
     def close(self) -> None:
         with self._lock:
@@ -86,6 +89,9 @@ class UptimeTracker:
             conn.execute("UPDATE outages SET end=? WHERE site=? AND end IS NULL", (ts, name))
             up, since = True, ts
             change = {"site": name, "up": True, "since": ts, "cause": None}
+        elif not r.up and up and failures >= int(site.get("confirm_failures", 3)) and self.deferred:
+            change = {"site": name, "up": False, "since": self._first_failure(conn, name, ts), "cause": r.error,
+                      "pending": True}
         elif not r.up and up and failures >= int(site.get("confirm_failures", 3)):
             since = self._first_failure(conn, name, ts)
             conn.execute("INSERT INTO outages(site, start, end, cause) VALUES (?,?,NULL,?)",
@@ -104,6 +110,33 @@ class UptimeTracker:
              cert.not_after if cert else None, (int(cert.valid) if cert else None), cert.error if cert else None,
              None if r.https_redirect is None else int(r.https_redirect)))
         return change
+
+    def confirm_down(self, site: dict[str, Any], since: float, cause: str | None) -> dict[str, Any] | None:
+        """Open the proposed outage if the site is still failing (a good probe meanwhile cancels it)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT up, failures FROM site_state WHERE site=?", (site["name"],)).fetchone()
+                still = row is not None and row["up"] == 1 and row["failures"] >= int(site.get("confirm_failures", 3))
+                if still:
+                    conn.execute("INSERT INTO outages(site, start, end, cause) VALUES (?,?,NULL,?)",
+                                 (site["name"], since, cause or ""))
+                    conn.execute("UPDATE site_state SET up=0, since=? WHERE site=?", (since, site["name"]))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if not still:
+            return None
+        log.info("site %s is down since %s (confirmed)", site["name"], since)
+        return {"site": site["name"], "up": False, "since": since, "cause": cause}
+
+    def state(self, name: str) -> dict[str, Any] | None:
+        """The site's current row of site_state (None before its first probe)."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM site_state WHERE site=?", (name,)).fetchone()
+        return dict(row) if row else None
 
     @staticmethod
     def _first_failure(conn: sqlite3.Connection, name: str, now: float) -> float:

@@ -35,6 +35,7 @@ BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHT
 CRAWLER_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 SEARCH_REFERER = "https://www.google.com/"
 SAVE_EVERY = 20
+LOCAL_SITES = 50
 
 
 def _http_url(url: str) -> str | None:
@@ -146,6 +147,9 @@ class SiteLoop:
         self.sheets = SheetCache(self.fetcher.get_sheet)
         self.polls = self.errors = 0
         self.lock = threading.Lock()
+        # The last browser fetch, sent in heartbeats: the collector's inside view of the site ("up inside,
+        # down outside" = network or DNS, not the server; collector/vantage.py).
+        self.local: dict[str, Any] | None = None
 
     def _path(self) -> str | None:
         return os.path.join(self.state_dir, f"{self.site['name']}.json") if self.state_dir else None
@@ -205,7 +209,11 @@ class SiteLoop:
         except requests.RequestException as exc:
             self.errors += 1
             log.debug("%s: fetch failed: %s", self.site["name"], exc)
+            if monitor is self.browser:
+                self.local = {"ts": round(time.time(), 1), "up": False, "status": None, "error": type(exc).__name__}
             return None
+        if monitor is self.browser:
+            self.local = {"ts": round(time.time(), 1), "up": 200 <= status < 400, "status": status, "error": None}
         sheets = self.sheets.sheets(text, final_url) if 200 <= status < 300 else []
         with self.lock:
             return monitor.observe(text, status, time.time(), final_url, stylesheets=sheets)
@@ -280,7 +288,9 @@ class DefacementWatcher:
     def stats(self) -> dict[str, Any]:
         return {"sites": len(self.loops),
                 "defaced": sum(1 for loop in self.loops if loop.browser.defaced or loop.crawler.defaced),
-                "fetch_errors": sum(loop.errors for loop in self.loops), "judgments_stopped": self.pool.stopped}
+                "fetch_errors": sum(loop.errors for loop in self.loops), "judgments_stopped": self.pool.stopped,
+                # at most LOCAL_SITES entries (~60 bytes each): heartbeat stats are capped at 8 KiB
+                "local": {loop.site["name"]: loop.local for loop in self.loops[:LOCAL_SITES] if loop.local}}
 
 
 @register("defacement", schema=SCHEMA, describe=describe)
