@@ -11,6 +11,7 @@ import gzip
 import hmac
 import json
 import logging
+import platform
 import re
 import sqlite3
 import threading
@@ -200,13 +201,18 @@ class App:
         self.route("GET", "/api/v1/openapi.json", "public")(lambda r: Response.json(openapi.document()))
         self.route("POST", "/api/v1/enroll", "public")(self._enroll)
         self.route("POST", "/api/v1/events", "agent")(self._events)
-        self.route("GET", "/api/v1/agent/whoami", "agent")(  # `agent check`: are these credentials accepted?
-            lambda r: Response.json({"agent": r.identity["agent"]}))
+        self.route("GET", "/api/v1/agent/whoami", "agent")(self._whoami)
         self.route("GET", "/api/v1/agents", "viewer")(self._agents)
         self.route("DELETE", "/api/v1/agents/(?P<name>[^/]+)", "admin")(self._revoke)
         self.route("GET", "/api/v1/sites", "viewer")(self._sites)
         self.route("POST", "/api/v1/sites/(?P<name>[^/]+)/rebaseline", "admin")(self._rebaseline)
         self.route("GET", "/api/v1/incidents", "viewer")(self._incidents)
+
+    def _whoami(self, request: Request) -> Response:
+        """`agent check`: are these credentials accepted, and which collector (of several) answered?"""
+        return Response.json({"agent": request.identity["agent"],
+                              "collector": {"host": platform.node(), "listen": self.cfg.get("listen", ""),
+                                            "version": __version__}})
 
     def _readyz(self, request: Request) -> Response:
         try:
@@ -341,6 +347,7 @@ def agent_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                     "watchers": [str(x) for x in watchers] if isinstance(watchers, list) else [],
                     "spool_backlog": badrows.figure(status.get("spool_backlog")),
                     "spool_dropped": badrows.figure(status.get("spool_dropped")),
+                    "collector": str(status.get("collector") or "")[:300] or None,  # which one it sends to now
                     "stats": {k: v for k, v in stats.items() if isinstance(v, dict)} if isinstance(stats, dict)
                     else {}})
     return out
