@@ -218,6 +218,9 @@ class Sender:
         self.failures += 1
         if switch:
             self._retry_now = not self.chooser.failed(message.replace(f"collector {self.chooser.current} ", "", 1))
+            if self._retry_now:  # the switch line said it all; the next URL is tried at once
+                self.last_error = message
+                return False
         if message != self.last_error or self.failures in (1, 10) or self.failures % 100 == 0:
             log.warning("%s (attempt %d; %d events waiting)", message, self.failures, self.spool.backlog())
         self.last_error = message
