@@ -13,9 +13,19 @@ from typing import Any
 Counts = dict[tuple[str, str], float]
 
 
+_KEYS: dict[tuple[tuple[str, str], ...], str] = {}  # label set -> its key: ingest bumps a counter per event
+_KEYS_MAX = 10_000
+
+
 def labels_key(**labels: Any) -> str:
     """Canonical text form of a label set, the counters table's key."""
-    return json.dumps({k: str(v) for k, v in sorted(labels.items())}, separators=(",", ":"), ensure_ascii=False)
+    items = tuple(sorted((k, str(v)) for k, v in labels.items()))
+    key = _KEYS.get(items)
+    if key is None:
+        key = json.dumps(dict(items), separators=(",", ":"), ensure_ascii=False)
+        if len(_KEYS) < _KEYS_MAX:
+            _KEYS[items] = key
+    return key
 
 
 def bump(counts: Counts, name: str, value: float = 1.0, **labels: Any) -> None:

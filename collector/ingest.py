@@ -11,9 +11,9 @@ its rows has committed):
 - concurrent batches are committed together: the first thread to take the ingest lock writes every batch
   waiting at that moment in one transaction (one fsync), and each waiting thread answers its own agent
   once that commit returned;
-- a batch's events go in one multi-row INSERT ... ON CONFLICT DO NOTHING (chunks of CHUNK rows) after one
-  SELECT of the ids already stored, instead of one statement per event; counters of the whole group are
-  one upsert per key.
+- the group's events go in multi-row INSERT ... ON CONFLICT DO NOTHING statements (CHUNK rows each)
+  after one SELECT of the ids already stored, instead of one statement per event; clocks, last-seen
+  times and counters of the whole group are one statement each. Rows are serialised before the lock.
 A duplicate id is one already stored, or repeated earlier in the same group. If the INSERT stored fewer
 rows than the SELECT left (another collector on a shared PostgreSQL stored some meanwhile), the group is
 rolled back and written again one event at a time, the old exact way; a batch with a defacement event
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govwatch.collector import incidents
-from govwatch.collector.counters import Counts, add_counters, bump
+from govwatch.collector.counters import Counts, bump
 
-CHUNK = 400          # rows per multi-row INSERT: 9 values each, well under SQLite's 32,766 variables
+CHUNK = 2000         # rows per multi-row INSERT: 8 values each, under SQLite's 32,766 and PostgreSQL's 65,535
 MAX_GROUP_EVENTS = 20_000  # events per group transaction: bounds how long one commit holds the writer
 READS_EVENTS = frozenset({"defacement"})  # kinds whose handler reads the events table (see above)
 COLUMNS = "agent, id, kind, severity, ts, received, summary, data"
@@ -43,14 +43,18 @@ class _Raced(Exception):
     """The multi-row INSERT stored fewer rows than expected: redo the group one event at a time."""
 
 
+Row = tuple[Any, ...]
+
+
 @dataclass
 class Batch:
-    """One POSTed batch waiting for its group's commit."""
+    """One POSTed batch waiting for its group's commit (its rows serialised before it queues)."""
 
     agent: str
     events: list[dict[str, Any]]
     skew: float | None
     now: float
+    rows: list[Row] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     result: tuple[int, int] = (0, 0)
     error: BaseException | None = None
@@ -66,7 +70,7 @@ class GroupCommit:
         self._queue: list[Batch] = []
 
     def submit(self, agent: str, events: list[dict[str, Any]], skew: float | None, now: float) -> tuple[int, int]:
-        batch = Batch(agent, events, skew, now)
+        batch = Batch(agent, events, skew, now, [_row(agent, event, now) for event in events])
         with self._queue_lock:
             self._queue.append(batch)
         with self._lock:
@@ -108,13 +112,18 @@ class GroupCommit:
 
     def _commit(self, group: list[Batch], exact: bool) -> list[tuple[int, int]]:
         counts: Counts = {}
-        seen: set[tuple[str, str]] = set()
+        exact = exact or any(event["kind"] in READS_EVENTS for batch in group for event in batch.events)
         with self.transaction() as conn:
-            results = [write_batch(conn, batch, counts, seen, self.joining, exact) for batch in group]
-            for agent, now in {b.agent: b.now for b in group}.items():
-                conn.execute("UPDATE agents SET last_seen=? WHERE name=?", (now, agent))
-            add_counters(conn, counts)
-        return results
+            fresh = _insert_exact(conn, group, counts, self.joining) if exact else _insert_bulk(conn, group)
+            if not exact:
+                for batch, events in zip(group, fresh, strict=True):
+                    for event in events:
+                        incidents.apply(conn, batch.agent, event, batch.now, counts, self.joining)
+            for events in fresh:
+                _count_kinds(counts, events)
+            _agents_seen(conn, group)
+            upsert_counters(conn, counts)
+        return [(len(events), len(batch.events) - len(events)) for batch, events in zip(group, fresh, strict=True)]
 
 
 def _store_wide(exc: BaseException) -> bool:
@@ -124,77 +133,104 @@ def _store_wide(exc: BaseException) -> bool:
     return isinstance(exc, StoreUnavailable)
 
 
-def write_batch(conn: Any, batch: Batch, counts: Counts, seen: set[tuple[str, str]], joining: incidents.Joining,
-                exact: bool) -> tuple[int, int]:
-    """Insert one batch's new events and apply them to state; (accepted, duplicates)."""
-    agent, now = batch.agent, batch.now
-    if batch.skew is not None:
-        conn.execute("INSERT INTO agent_clock(agent, skew, measured) VALUES (?,?,?) ON CONFLICT(agent) DO UPDATE "
-                     "SET skew = excluded.skew, measured = excluded.measured", (agent, batch.skew, now))
-    def apply(event: dict[str, Any]) -> None:
-        kinds[event["kind"]] = kinds.get(event["kind"], 0) + 1
-        incidents.apply(conn, agent, event, now, counts, joining)
+def _row(agent: str, event: dict[str, Any], now: float) -> Row:
+    return (agent, event["id"], event["kind"], event["severity"], event["ts"], now, event["summary"],
+            _DATA(event["data"]))
 
+
+_DATA = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def _count_kinds(counts: Counts, events: list[dict[str, Any]]) -> None:
     kinds: dict[str, int] = {}
-    if exact or any(event["kind"] in READS_EVENTS for event in batch.events):
-        fresh = _insert_one_by_one(conn, batch, seen, apply)
-    else:
-        fresh = _insert_together(conn, batch, seen)
-        for event in fresh:
-            apply(event)
+    for event in events:
+        kinds[event["kind"]] = kinds.get(event["kind"], 0) + 1
     for kind, n in kinds.items():
         bump(counts, "govwatch_events_ingested_total", float(n), kind=kind)
-    return len(fresh), len(batch.events) - len(fresh)
 
 
-def _row(agent: str, event: dict[str, Any], now: float) -> tuple[Any, ...]:
-    return (agent, event["id"], event["kind"], event["severity"], event["ts"], now, event["summary"],
-            json.dumps(event["data"], ensure_ascii=False, separators=(",", ":")))
-
-
-def _insert_together(conn: Any, batch: Batch, seen: set[tuple[str, str]]) -> list[dict[str, Any]]:
-    """New events in multi-row INSERTs after one look-up of the ids already stored."""
-    stored = _stored_ids(conn, batch.agent, [event["id"] for event in batch.events])
-    fresh = []
-    for event in batch.events:
-        key = (batch.agent, event["id"])
-        if event["id"] in stored or key in seen:
-            continue
-        seen.add(key)
-        fresh.append(event)
-    for start in range(0, len(fresh), CHUNK):
-        chunk = fresh[start:start + CHUNK]
+def _insert_bulk(conn: Any, group: list[Batch]) -> list[list[dict[str, Any]]]:
+    """Every new event of the group in multi-row INSERTs, after one look-up of the ids already stored."""
+    stored = _stored_ids(conn, group)
+    seen: set[tuple[str, str]] = set()
+    fresh: list[list[dict[str, Any]]] = []
+    rows: list[Row] = []
+    for batch in group:
+        new = []
+        for event, row in zip(batch.events, batch.rows, strict=True):
+            key = (batch.agent, event["id"])
+            if key in stored or key in seen:
+                continue
+            seen.add(key)
+            new.append(event)
+            rows.append(row)
+        fresh.append(new)
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
         values = ",".join(["(?,?,?,?,?,?,?,?)"] * len(chunk))
-        params = [value for event in chunk for value in _row(batch.agent, event, batch.now)]
         cur = conn.execute(f"INSERT INTO events({COLUMNS}) VALUES {values} ON CONFLICT(agent, id) DO NOTHING",
-                           params)
+                           [value for row in chunk for value in row])
         if cur.rowcount != len(chunk):
             raise _Raced(f"stored {cur.rowcount} of {len(chunk)} rows")
     return fresh
 
 
-def _stored_ids(conn: Any, agent: str, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(row[0] for row in conn.execute(f"SELECT id FROM events WHERE agent=? AND id IN ({marks})",
-                                                    [agent, *chunk]).fetchall())
+def _stored_ids(conn: Any, group: list[Batch]) -> set[tuple[str, str]]:
+    """(agent, id) of the group's events already in the store: one SELECT per CHUNK ids (the primary key
+    serves each `agent = ? AND id IN (...)` term)."""
+    wanted = [(batch.agent, event["id"]) for batch in group for event in batch.events]
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), CHUNK):
+        by_agent: dict[str, list[str]] = {}
+        for agent, event_id in wanted[start:start + CHUNK]:
+            by_agent.setdefault(agent, []).append(event_id)
+        terms = " OR ".join(f"(agent = ? AND id IN ({','.join('?' * len(ids))}))" for ids in by_agent.values())
+        params = [value for agent, ids in by_agent.items() for value in (agent, *ids)]
+        found.update((row[0], row[1]) for row in conn.execute(f"SELECT agent, id FROM events WHERE {terms}",
+                                                              params).fetchall())
     return found
 
 
-def _insert_one_by_one(conn: Any, batch: Batch, seen: set[tuple[str, str]],
-                       apply: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+def _insert_exact(conn: Any, group: list[Batch], counts: Counts,
+                  joining: incidents.Joining) -> list[list[dict[str, Any]]]:
     """The exact way: one INSERT per event, in order, each applied to state before the next is stored."""
+    seen: set[tuple[str, str]] = set()
     fresh = []
-    for event in batch.events:
-        key = (batch.agent, event["id"])
-        if key in seen:
-            continue
-        cur = conn.execute(f"INSERT INTO events({COLUMNS}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(agent, id) "
-                           "DO NOTHING", _row(batch.agent, event, batch.now))
-        if cur.rowcount:
-            seen.add(key)
-            fresh.append(event)
-            apply(event)
+    for batch in group:
+        new = []
+        for event, row in zip(batch.events, batch.rows, strict=True):
+            key = (batch.agent, event["id"])
+            if key in seen:
+                continue
+            cur = conn.execute(f"INSERT INTO events({COLUMNS}) VALUES (?,?,?,?,?,?,?,?) "
+                               "ON CONFLICT(agent, id) DO NOTHING", row)
+            if cur.rowcount:
+                seen.add(key)
+                new.append(event)
+                incidents.apply(conn, batch.agent, event, batch.now, counts, joining)
+        fresh.append(new)
     return fresh
+
+
+def _agents_seen(conn: Any, group: list[Batch]) -> None:
+    """Each agent's last-seen time and measured clock skew (its latest batch of the group), two statements."""
+    latest = {batch.agent: batch for batch in group}
+    names = list(latest)
+    cases = " ".join("WHEN ? THEN ?" for _ in names)
+    conn.execute(f"UPDATE agents SET last_seen = CASE name {cases} END WHERE name IN ({','.join('?' * len(names))})",
+                 [value for name in names for value in (name, latest[name].now)] + names)
+    clocks = [(name, b.skew, b.now) for name, b in latest.items() if b.skew is not None]
+    if clocks:
+        conn.execute(f"INSERT INTO agent_clock(agent, skew, measured) VALUES {','.join(['(?,?,?)'] * len(clocks))} "
+                     "ON CONFLICT(agent) DO UPDATE SET skew = excluded.skew, measured = excluded.measured",
+                     [value for clock in clocks for value in clock])
+
+
+def upsert_counters(conn: Any, counts: Counts) -> None:
+    """A group's counter increments in one multi-row upsert (counters.add_counters does one per key)."""
+    if not counts:
+        return
+    values = ",".join(["(?,?,?)"] * len(counts))
+    conn.execute(f"INSERT INTO counters(name, labels, value) VALUES {values} "
+                 "ON CONFLICT(name, labels) DO UPDATE SET value = counters.value + excluded.value",
+                 [value for (name, labels), n in counts.items() for value in (name, labels, n)])
