@@ -10,8 +10,9 @@ Some events must travel even when the spool cannot be written (a full disk): the
 Every request carries an HTTP `Date`, and the collector's `Date` tells the agent when its clock is off.
 
 With several collector URLs (agent.yml `collector.url` as a list) the failover rules are failover.py's:
-a failure that is the collector's (unreachable, timeout, 408, 5xx) moves to the next URL at once, and
-the sender backs off only when all of them failed in a row; a content refusal or 429 never switches."""
+a failure that is the collector's (unreachable, timeout, 408, 5xx, or 401/403/404 from a collector set
+up differently) moves to the next URL at once, and the sender backs off only when all of them failed in
+a row; a content refusal or 429 never switches."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ from govwatch.events import Event
 log = logging.getLogger("govwatch.agent.sender")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 CONTENT = {400, 409, 413, 415, 422}  # the collector judged the events themselves: isolate, dead-letter
-SWITCH = {408, 500, 502, 503, 504}  # the collector's own trouble: try the next collector URL
+# Not the events' fault: the collector's own trouble (408, 5xx) or its setup (401/403/404: wrong URL, a
+# collector that does not share the agent table): try the next collector URL. 429 is honoured, not dodged.
+SWITCH = {401, 403, 404, 408, 500, 502, 503, 504}
 SKEW_WARNING = 300.0  # seconds between the agent's clock and the collector's before it is logged
 
 

@@ -133,7 +133,7 @@ def make_sender(spool: Spool, session: TwoCollectors, waits: list[float] | None 
 
 
 @pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.Timeout("read timed out"),
-                                     503, 500, 502, 408])
+                                     503, 500, 502, 408, 401, 404])
 def test_sender_moves_to_the_next_collector_when_the_current_one_fails(tmp_path, failure):
     spool = spool_with(tmp_path, 3)
     session = TwoCollectors({A: failure, B: 200})
@@ -145,7 +145,7 @@ def test_sender_moves_to_the_next_collector_when_the_current_one_fails(tmp_path,
     assert session.posted[0][1] == session.posted[1][1], "the same batch, same ids, goes to the other collector"
 
 
-@pytest.mark.parametrize("status", [400, 422, 429, 401])
+@pytest.mark.parametrize("status", [400, 413, 422, 429])
 def test_refusals_and_rate_limits_do_not_switch(tmp_path, status):
     spool = spool_with(tmp_path, 1)
     session = TwoCollectors({A: Response(status, {"error": "no"}), B: 200})
