@@ -2,8 +2,9 @@
 
 The sender sticks to one collector: switching on every hiccup would spread one agent's batches over two
 collectors for no gain. It moves on only when the current one fails in a way that is the collector's
-fault (unreachable, reset, timed out, 5xx, or refusing this agent's setup) and backs off only once every URL failed in a row, so an agent
-with a dead first collector reaches the second at once instead of after a backoff. Once it has done well
+fault (unreachable, reset, timed out, 5xx, or refusing this agent's setup) and backs off only once every
+URL failed in a row, so an agent with a dead first collector reaches the second at once, not after a
+backoff. Once it has done well
 on another collector for `return_after` seconds, the sender asks the preferred one whether it is ready
 again (`GET /readyz`: answering and its store writable) and goes back when it is: operators put the
 collector near the agents first, and the agents should not stay on the far one for ever after a reboot.
