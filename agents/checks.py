@@ -142,7 +142,7 @@ def _collector(section: dict[str, Any], report: list[str] | None = None) -> list
             if report is not None:
                 role = "preferred" if index == 0 else f"failover {index}"
                 report.append(f"{url} ({role}): {text}" if kind == "ok" else
-                              f"warning: {line}; the agent fails over to a collector that answers")
+                              f"warning: {line} (while it is down the agent sends to the others)")
             continue
         found.append(line)
     return found

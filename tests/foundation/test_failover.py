@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,34 @@ def test_config_refuses_bad_lists_at_the_line(tmp_path, block, message):
     with pytest.raises(ConfigError) as caught:
         load_agent_config(write_agent(tmp_path, block))
     assert str(caught.value).endswith(message), str(caught.value)
+
+
+def agent_check(config: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "govwatch.cli", "agent", "check", "-c", config],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_agent_check_reaches_every_url_and_says_which_answered(tmp_path, collector, enroll):
+    (tmp_path / "cred.json").write_text(json.dumps({"token": enroll()}))
+    dead = f"http://127.0.0.1:{free_port()}"
+    path = tmp_path / "agent.yml"
+    path.write_text(f"name: web-01\ncollector: {{url: [{collector.url}, {dead}], credentials: cred.json}}\n"
+                    f"spool: {tmp_path}/spool.db\n")
+    result = agent_check(str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"1. {collector.url}" in result.stdout and f"2. {dead}" in result.stdout
+    assert f"{collector.url} (preferred): answered and accepts the credentials (collector " in result.stdout
+    assert f"warning: collector.url[1]: nothing answers at {dead.split('//')[1]}" in result.stdout
+
+    path.write_text(f"name: web-01\ncollector: {{url: [{dead}, {dead}/x], credentials: cred.json}}\n"
+                    f"spool: {tmp_path}/spool.db\n")
+    result = agent_check(str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[2] for line in lines] == ["collector.url[0]", "collector.url[1]"], lines
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
