@@ -62,7 +62,8 @@ def _store_stages(store: Store, agent: str, bodies: list[bytes], exact: bool) ->
         counts: Counts = {}
         with store.transaction() as conn:
             t2 = time.perf_counter()
-            fresh = _insert_exact(conn, [batch], counts, store.joining) if exact else _insert_bulk(conn, [batch])
+            fresh = _insert_exact(conn, [batch], counts, store.joining) if exact else \
+                _insert_bulk(conn, [batch], check=False)
             t3 = time.perf_counter()
             if not exact:
                 for event in fresh[0]:

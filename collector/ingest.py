@@ -12,11 +12,13 @@ its rows has committed):
   waiting at that moment in one transaction (one fsync), and each waiting thread answers its own agent
   once that commit returned;
 - the group's events go in multi-row INSERT ... ON CONFLICT DO NOTHING statements (CHUNK rows each)
-  after one SELECT of the ids already stored, instead of one statement per event; clocks, last-seen
+  instead of one statement per event; clocks, last-seen
   times and counters of the whole group are one statement each. Rows are serialised before the lock.
-A duplicate id is one already stored, or repeated earlier in the same group. If the INSERT stored fewer
-rows than the SELECT left (another collector on a shared PostgreSQL stored some meanwhile), the group is
-rolled back and written again one event at a time, the old exact way; a batch with a defacement event
+A duplicate id is one already stored, or repeated earlier in the same group. The INSERTs go first without
+the SELECT (every id new is the usual case, and the look-up cost as much as the insert); if they stored
+fewer rows than they carried, the group is rolled back and written again after the SELECT, and if even
+that disagrees (another collector on a shared store stored some meanwhile), one event at a time, the old
+exact way; a batch with a defacement event
 takes that way too (joining a defacement to the FIM changes before it reads the events table, so its
 rows must go in event by event, in order).
 """
@@ -93,10 +95,7 @@ class GroupCommit:
     def _write(self, group: list[Batch]) -> None:
         """Commit the group; a failure that is one batch's own is retried alone so it fails only that batch."""
         try:
-            try:
-                results = self._commit(group, exact=False)
-            except _Raced:
-                results = self._commit(group, exact=True)
+            results = self._commit_any(group)
         except Exception as exc:
             if len(group) > 1 and not _store_wide(exc):
                 for batch in group:
@@ -110,11 +109,22 @@ class GroupCommit:
             batch.result = result
             batch.done.set()
 
-    def _commit(self, group: list[Batch], exact: bool) -> list[tuple[int, int]]:
+    def _commit_any(self, group: list[Batch]) -> list[tuple[int, int]]:
+        """Blind multi-row INSERTs first (all new: the usual case); if some rows were already stored (an agent
+        re-sending after a failover), again after looking the ids up; if that still disagrees, event by event."""
+        for mode in ("blind", "checked"):
+            try:
+                return self._commit(group, mode)
+            except _Raced:
+                continue
+        return self._commit(group, "exact")
+
+    def _commit(self, group: list[Batch], mode: str) -> list[tuple[int, int]]:
         counts: Counts = {}
-        exact = exact or any(event["kind"] in READS_EVENTS for batch in group for event in batch.events)
+        exact = mode == "exact" or any(event["kind"] in READS_EVENTS for batch in group for event in batch.events)
         with self.transaction() as conn:
-            fresh = _insert_exact(conn, group, counts, self.joining) if exact else _insert_bulk(conn, group)
+            fresh = _insert_exact(conn, group, counts, self.joining) if exact else \
+                _insert_bulk(conn, group, check=mode == "checked")
             if not exact:
                 for batch, events in zip(group, fresh, strict=True):
                     for event in events:
@@ -149,9 +159,10 @@ def _count_kinds(counts: Counts, events: list[dict[str, Any]]) -> None:
         bump(counts, "govwatch_events_ingested_total", float(n), kind=kind)
 
 
-def _insert_bulk(conn: Any, group: list[Batch]) -> list[list[dict[str, Any]]]:
-    """Every new event of the group in multi-row INSERTs, after one look-up of the ids already stored."""
-    stored = _stored_ids(conn, group)
+def _insert_bulk(conn: Any, group: list[Batch], check: bool) -> list[list[dict[str, Any]]]:
+    """Every new event of the group in multi-row INSERTs (with `check`, after one look-up of the ids already
+    stored); raises _Raced when the INSERTs stored fewer rows than that leaves."""
+    stored = _stored_ids(conn, group) if check else set()
     seen: set[tuple[str, str]] = set()
     fresh: list[list[dict[str, Any]]] = []
     rows: list[Row] = []

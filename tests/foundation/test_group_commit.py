@@ -37,9 +37,9 @@ def run_concurrently(store: Store, jobs: list[tuple[str, list[dict]]]) -> list[o
     sizes: list[int] = []
     commit = writer._commit
 
-    def counting(group, exact):
+    def counting(group, mode):
         sizes.append(len(group))
-        return commit(group, exact)
+        return commit(group, mode)
 
     writer._commit = counting
 
@@ -87,10 +87,10 @@ def test_a_retried_batch_counts_nothing_twice(store):
 def test_a_batch_that_fails_for_its_own_sake_fails_alone(store, monkeypatch):
     real = ingest._insert_bulk
 
-    def poisoned(conn, group):
+    def poisoned(conn, group, check):
         if any(batch.agent == "web-02" for batch in group):
             raise ValueError("this batch's own problem")
-        return real(conn, group)
+        return real(conn, group, check)
 
     monkeypatch.setattr(ingest, "_insert_bulk", poisoned)
     results = run_concurrently(store, [("web-01", [fim(i)]) for i in range(6)] + [("web-02", [fim(100)])])
@@ -100,7 +100,7 @@ def test_a_batch_that_fails_for_its_own_sake_fails_alone(store, monkeypatch):
 
 
 def test_a_store_that_cannot_write_fails_every_batch_of_the_group(store, monkeypatch):
-    def full(conn, group):
+    def full(conn, group, check):
         raise StoreUnavailable("the store cannot write: database or disk is full")
 
     monkeypatch.setattr(ingest, "_insert_bulk", full)
