@@ -17,8 +17,10 @@ from govwatch.errors import GovwatchError
 ETH_P_ALL = 0x0003
 
 
-def problems(cfg: dict[str, Any], offline: bool = False) -> list[str]:
-    """Every reality problem of a loaded agent config (empty when the agent will work as configured)."""
+def problems(cfg: dict[str, Any], offline: bool = False, report: list[str] | None = None) -> list[str]:
+    """Every reality problem of a loaded agent config (empty when the agent will work as configured).
+
+    `report`, when given, receives one line per collector URL reached (and warnings that are no problem)."""
     found: list[str] = []
     found += _credentials(cfg)
     found += _spool(cfg)
@@ -29,7 +31,7 @@ def problems(cfg: dict[str, Any], offline: bool = False) -> list[str]:
     if cfg.get("logs"):
         found += _logs(cfg["logs"])
     if not offline and not any(p.startswith("collector.credentials") for p in found):
-        found += _collector(cfg["collector"])
+        found += _collector(cfg["collector"], report)
     return found
 
 
@@ -122,14 +124,38 @@ def _capture_problem(name: str) -> str | None:
     return None
 
 
-def _collector(section: dict[str, Any]) -> list[str]:
-    """The collector answers over TLS with the CA given, and accepts this agent's token."""
+def _collector(section: dict[str, Any], report: list[str] | None = None) -> list[str]:
+    """Every collector URL answers over TLS with the CA given and accepts this agent's token.
+
+    With several URLs (failover), one that nothing answers on is a warning in `report` while another one
+    works (the agent would fail over); refused credentials or a URL that is not a collector are problems
+    wherever they are, since failing over to that URL could never work."""
+    urls = section.get("urls") or [section["url"]]
+    results = [(index, url, *_reach(section, url)) for index, url in enumerate(urls)]
+    single = len(urls) == 1
+    working = any(kind == "ok" for _i, _u, kind, _t in results)
+    found = []
+    for index, url, kind, text in results:
+        key = "collector.url" if single else f"collector.url[{index}]"
+        line = text if text.startswith("collector.credentials") else f"{key}: {text}"
+        if kind == "ok" or (kind == "down" and working):
+            if report is not None:
+                role = "preferred" if index == 0 else f"failover {index}"
+                report.append(f"{url} ({role}): {text}" if kind == "ok" else
+                              f"warning: {line} (while it is down the agent sends to the others)")
+            continue
+        found.append(line)
+    return found
+
+
+def _reach(section: dict[str, Any], url: str) -> tuple[str, str]:
+    """('ok' | 'down' | 'wrong', what happened) for one collector URL and this agent's credentials."""
     import requests
 
     from govwatch.agents.config import read_credentials
     from govwatch.netexplain import explain
 
-    url = section["url"].rstrip("/")
+    url = url.rstrip("/")
     verify: bool | str = section.get("ca_file") or True
     token = read_credentials(section["credentials"])["token"]
     hint = "set collector.ca_file to the collector's ca.pem"
@@ -137,13 +163,24 @@ def _collector(section: dict[str, Any]) -> list[str]:
         answer = requests.get(f"{url}/api/v1/agent/whoami", headers={"Authorization": f"Bearer {token}"},
                               timeout=min(10.0, section["timeout"]), verify=verify)
     except requests.RequestException as exc:
-        return [f"collector.url: {explain(url, exc, hint)}"]
+        return "down", explain(url, exc, hint)
     if answer.status_code == 401:
-        return ["collector.credentials: the collector refuses these credentials (revoked, or enrolled with "
-                "another collector); enroll again with `govwatch agent enroll`"]
+        return "wrong", ("collector.credentials: the collector refuses these credentials (revoked, or enrolled "
+                         "with another collector); enroll again with `govwatch agent enroll`")
     if answer.status_code == 404:
-        return [f"collector.url: {url} answers but is not a govwatch collector (or an older one without "
-                "/api/v1/agent/whoami)"]
+        return "wrong", (f"{url} answers but is not a govwatch collector (or an older one without "
+                         "/api/v1/agent/whoami)")
     if answer.status_code != 200:
-        return [f"collector.url: {url} answered {answer.status_code} to the credentials check"]
-    return []
+        return "down", f"{url} answered {answer.status_code} to the credentials check"
+    return "ok", f"answered and accepts the credentials{_who(answer)}"
+
+
+def _who(answer: Any) -> str:
+    """Which collector process answered (behind a load balancer the URL alone does not say)."""
+    try:
+        who = answer.json().get("collector") or {}
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(who, dict) or not who.get("host"):
+        return ""
+    return f" (collector {str(who['host'])[:80]} listening on {str(who.get('listen', '?'))[:80]})"

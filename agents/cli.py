@@ -91,7 +91,8 @@ def _check(args: argparse.Namespace) -> int:
     from govwatch.agents.config import credentials_warning, load_agent_config, watcher_sections
 
     cfg = load_agent_config(args.config)
-    found = problems(cfg, offline=args.offline)
+    reached: list[str] = []
+    found = problems(cfg, offline=args.offline, report=reached)
     if found:
         for line in found:
             sys.stderr.write(f"govwatch: {args.config}: {line}\n")
@@ -99,7 +100,16 @@ def _check(args: argparse.Namespace) -> int:
     creds_path = cfg["collector"]["credentials"]
     network = "not contacted (--offline)" if args.offline else "answers and accepts the credentials"
     print(f"{args.config}: ok")
-    print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {cfg['collector']['url']} ({network})")
+    urls = cfg["collector"].get("urls") or [cfg["collector"]["url"]]
+    if len(urls) == 1:
+        print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {urls[0]} ({network})")
+    else:
+        print(f"  agent {cfg['name']} ({cfg['ministry'] or 'no ministry set'}) -> {len(urls)} collectors, "
+              "failover in this order:")
+        for index, url in enumerate(urls):
+            print(f"    {index + 1}. {url}" + ("" if reached else " (not contacted: --offline)"))
+        for line in reached:
+            print(f"    {line}")
     print(f"  spool {cfg['spool']} (max {cfg['spool_max'] // 2**20} MiB), state {cfg['data_dir']}")
     print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     warning = credentials_warning(creds_path)

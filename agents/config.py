@@ -9,7 +9,7 @@ from typing import Any
 
 from govwatch.agents.base import load_watchers
 from govwatch.errors import ConfigError, GovwatchError
-from govwatch.schema import Field, check_name, check_url, load_file, resolve_path
+from govwatch.schema import Field, check_name, check_url, load_file, load_yaml_lines, resolve_path
 
 DEFAULT_CONFIG = "/etc/govwatch/agent.yml"
 
@@ -17,7 +17,10 @@ CORE_FIELDS = {
     "name": Field("str", required=True, check=check_name, doc="this agent's name (as enrolled)"),
     "ministry": Field("str", default="", doc="ministry the server belongs to"),
     "collector": Field("map", required=True, fields={
-        "url": Field("str", required=True, check=check_url, doc="the collector, e.g. https://collector:8443"),
+        "url": Field("any", required=True, check=lambda v: _url_shape(v),
+                     doc="the collector, e.g. https://collector:8443, or a list of them (failover in order)"),
+        "return_after": Field("duration", default=300.0, minimum=1.0, maximum=86400.0,
+                              doc="after this long on a later URL, go back to the first once it is ready"),
         "credentials": Field("str", required=True, doc="file written by `govwatch agent enroll`"),
         "ca_file": Field("str", default=None, doc="CA certificate of the collector (ca.pem from collector init)"),
         "timeout": Field("duration", default=15.0, minimum=0.5, maximum=600.0, doc="per request to the collector"),
@@ -44,6 +47,8 @@ def schema() -> Field:
 def load_agent_config(path: str) -> dict[str, Any]:
     """Load agent.yml; resolve paths against its folder; make sure state folders can exist."""
     cfg = load_file(path, schema())
+    cfg["collector"]["urls"] = collector_urls(path, cfg["collector"]["url"])
+    cfg["collector"]["url"] = cfg["collector"]["urls"][0]
     cfg["config_file"] = os.path.abspath(path)
     cfg["spool"] = resolve_path(path, cfg["spool"])
     cfg["collector"]["credentials"] = resolve_path(path, cfg["collector"]["credentials"])
@@ -53,6 +58,43 @@ def load_agent_config(path: str) -> dict[str, Any]:
     if cfg["collector"]["ca_file"] and not os.path.isfile(cfg["collector"]["ca_file"]):
         raise ConfigError(path, "collector.ca_file", f"no such file: {cfg['collector']['ca_file']}")
     return cfg
+
+
+MAX_URLS = 8
+
+
+def _url_shape(value: object) -> str | None:
+    """The type check: one URL string or a non-empty list of them (each URL is checked with its line later)."""
+    if isinstance(value, str):
+        return None if value.strip() else "must not be empty"
+    if isinstance(value, list):
+        if not value:
+            return "must be a URL or a non-empty list of URLs"
+        if len(value) > MAX_URLS:
+            return f"at most {MAX_URLS} collector URLs (got {len(value)})"
+        return None
+    return f"must be a URL or a list of URLs (got {type(value).__name__})"
+
+
+def collector_urls(path: str, value: str | list[object]) -> list[str]:
+    """The collector URLs in order of preference: each validated, a repeat refused at its own line."""
+    items = [value] if isinstance(value, str) else value
+    lines = load_yaml_lines(path)[1]
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        where = ("collector", "url", index) if isinstance(value, list) else ("collector", "url")
+        key, line = f"collector.url[{index}]" if isinstance(value, list) else "collector.url", lines.get(where)
+        if not isinstance(item, str):
+            raise ConfigError(path, key, f"must be a URL string (got {type(item).__name__})", line)
+        problem = check_url(item.strip())
+        if problem:
+            raise ConfigError(path, key, problem, line)
+        normal = item.strip().rstrip("/")
+        if normal.lower() in seen:
+            raise ConfigError(path, key, f"{normal} is listed twice (also collector.url[{seen[normal.lower()]}]); "
+                              "keep one", line)
+        seen[normal.lower()] = index
+    return [str(item).strip().rstrip("/") for item in items]
 
 
 def watcher_sections(cfg: dict[str, Any]) -> list[str]:

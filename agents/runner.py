@@ -69,9 +69,9 @@ class Agent:
         self._wake = threading.Event()
         collector = cfg["collector"]
         verify: bool | str = collector["ca_file"] or True
-        self.sender = Sender(self.spool, collector["url"], self.credentials["token"], verify,
-                             collector["batch_size"], collector["timeout"], collector["max_backoff"], self._wake,
-                             on_command=self.command)
+        self.sender = Sender(self.spool, collector.get("urls") or collector["url"], self.credentials["token"],
+                             verify, collector["batch_size"], collector["timeout"], collector["max_backoff"],
+                             self._wake, on_command=self.command, return_after=collector.get("return_after", 300.0))
         self.watchers: dict[str, Watcher] = {}
         self._observers: tuple[Any, ...] = ()   # watchers that see every event (logs learns FIM's new scripts)
         self._stop = threading.Event()
@@ -217,7 +217,8 @@ class Agent:
                 "watchers": sorted(self.watchers), "uptime": round(time.time() - self.started, 1),
                 "spool_backlog": self.spool.backlog(), "spool_dropped": self.spool.dropped(),
                 "spool_dead": self.spool.dead(), "sender_failures": self.sender.failures, "stats": stats,
-                "spool_error": self.spool_error, "spool_unwritten": self.unwritten}
+                "spool_error": self.spool_error, "spool_unwritten": self.unwritten,
+                "collector": self.sender.chooser.current, "collector_switches": self.sender.chooser.switches}
         return Event("heartbeat", data, "info", f"{self.cfg['name']} alive")
 
     def _heartbeat_loop(self) -> None:
@@ -262,7 +263,8 @@ def run(cfg: dict[str, Any]) -> int:
     def start() -> None:
         agent.start()
         log.info("govwatch agent %s %s running: watchers %s, spool %s, collector %s", cfg["name"], __version__,
-                 ", ".join(agent.watchers) or "none", cfg["spool"], cfg["collector"]["url"])
+                 ", ".join(agent.watchers) or "none", cfg["spool"],
+                 " then ".join(cfg["collector"].get("urls") or [cfg["collector"]["url"]]))
 
     def stop() -> None:
         log.info("stopping")

@@ -7,7 +7,12 @@ whose clock is far off, if a collector refuses it) takes that path too; every ot
 
 Some events must travel even when the spool cannot be written (a full disk): the runner hands those
 (the latest heartbeat, the "spool unwritable" notice) to `urgent`, and they are posted from memory first.
-Every request carries an HTTP `Date`, and the collector's `Date` tells the agent when its clock is off."""
+Every request carries an HTTP `Date`, and the collector's `Date` tells the agent when its clock is off.
+
+With several collector URLs (agent.yml `collector.url` as a list) the failover rules are failover.py's:
+a failure that is the collector's (unreachable, timeout, 408, 5xx, or 401/403/404 from a collector set
+up differently) moves to the next URL at once, and the sender backs off only when all of them failed in
+a row; a content refusal or 429 never switches."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from typing import Any
 import requests
 
 from govwatch import __version__
+from govwatch.agents.failover import DEFAULT_RETURN_AFTER, CollectorChooser
 from govwatch.agents.paths import safe_json
 from govwatch.agents.spool import Spool
 from govwatch.errors import network_reason
@@ -32,17 +38,22 @@ from govwatch.events import Event
 log = logging.getLogger("govwatch.agent.sender")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 CONTENT = {400, 409, 413, 415, 422}  # the collector judged the events themselves: isolate, dead-letter
+# Not the events' fault: the collector's own trouble (408, 5xx) or its setup (401/403/404: wrong URL, a
+# collector that does not share the agent table): try the next collector URL. 429 is honoured, not dodged.
+SWITCH = {401, 403, 404, 408, 500, 502, 503, 504}
 SKEW_WARNING = 300.0  # seconds between the agent's clock and the collector's before it is logged
 
 
 class Sender:
     """One thread that drains the spool into POST /api/v1/events."""
 
-    def __init__(self, spool: Spool, url: str, token: str, verify: bool | str, batch_size: int = 500,
+    def __init__(self, spool: Spool, url: str | list[str], token: str, verify: bool | str, batch_size: int = 500,
                  timeout: float = 15.0, max_backoff: float = 10.0, wake: threading.Event | None = None,
                  session: Any = None, sleep: Callable[[float], bool] | None = None,
-                 on_command: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.spool, self.url = spool, url.rstrip("/") + "/api/v1/events"
+                 on_command: Callable[[dict[str, Any]], None] | None = None,
+                 return_after: float = DEFAULT_RETURN_AFTER) -> None:
+        self.spool = spool
+        self.chooser = CollectorChooser([url] if isinstance(url, str) else list(url), return_after)
         self.batch_size, self.timeout, self.max_backoff, self.verify = batch_size, timeout, max_backoff, verify
         self.wake = wake or threading.Event()
         self._stop = threading.Event()
@@ -59,6 +70,12 @@ class Sender:
         self.clock_skew: float | None = None  # collector time minus agent time, from its Date header
         self._urgent: dict[str, bytes] = {}
         self._urgent_lock = threading.Lock()
+        self._retry_now = False  # the last failure moved to another collector URL: no backoff before it
+
+    @property
+    def url(self) -> str:
+        """The events endpoint of the collector in use now."""
+        return self.chooser.current + "/api/v1/events"
 
     def urgent(self, key: str, event: Event) -> None:
         """Post this event from memory, before the spool, replacing an unsent one under the same key."""
@@ -76,7 +93,7 @@ class Sender:
             if moved is None:
                 self.wake.wait(1.0)
                 self.wake.clear()
-            elif not moved:
+            elif not moved and not self._retry_now:
                 self._backoff()
 
     def _step(self) -> bool | None:
@@ -103,20 +120,34 @@ class Sender:
         try:
             response = self._request(body)
         except requests.RequestException as exc:
-            self._failed(f"collector unreachable: {network_reason(exc)}")
+            self._failed(f"collector {self.chooser.current} unreachable: {network_reason(exc)}", switch=True)
             return 0
         if response.status_code == 200 or response.status_code in CONTENT:
+            self.chooser.succeeded()
             if response.status_code != 200:
                 log.error("collector refused urgent events (%d %s)", response.status_code, _reason(response))
             return 200
-        self._failed(f"collector answered {response.status_code}: {_reason(response)}")
+        self._failed(f"collector {self.chooser.current} answered {response.status_code}: {_reason(response)}",
+                     switch=response.status_code in SWITCH)
         return response.status_code
 
     def _request(self, body: bytes) -> Any:
+        if self.chooser.due_for_preferred():
+            self._probe_preferred()
+        self._retry_now = False
         self.session.headers["Date"] = formatdate(usegmt=True)
         response = self.session.post(self.url, data=body, timeout=self.timeout, verify=self.verify)
         self._skew(response)
         return response
+
+    def _probe_preferred(self) -> None:
+        """Ask the preferred collector whether it is back (answering, store writable) before returning to it."""
+        url = self.chooser.urls[0] + "/readyz"
+        try:
+            answer = self.session.get(url, timeout=min(5.0, self.timeout), verify=self.verify)
+        except requests.RequestException as exc:
+            return self.chooser.preferred_answered(False, network_reason(exc))
+        self.chooser.preferred_answered(answer.status_code == 200, f"/readyz answered {answer.status_code}")
 
     def _skew(self, response: Any) -> None:
         """Note how far the collector's clock is from ours; log it (once per episode) when large."""
@@ -141,8 +172,9 @@ class Sender:
         try:
             response = self._request(body)
         except requests.RequestException as exc:
-            return self._failed(f"collector unreachable: {network_reason(exc)}")
+            return self._failed(f"collector {self.chooser.current} unreachable: {network_reason(exc)}", switch=True)
         if response.status_code == 200:
+            self.chooser.succeeded()
             self.spool.ack([seq for seq, _ in rows])
             self.sent += len(rows)
             self.failures, self.last_ok, self.last_error = 0, time.time(), ""
@@ -151,11 +183,13 @@ class Sender:
             return True
         reason = _reason(response)
         if response.status_code in CONTENT:
+            self.chooser.succeeded()
             return self._refused(rows, response.status_code, reason)
         if response.status_code == 429:
             retry_after = response.headers.get("Retry-After", "1")
             self.sleep(min(self.max_backoff, float(retry_after) if retry_after.isdigit() else 1.0))
-        return self._failed(f"collector answered {response.status_code}: {reason}")
+        return self._failed(f"collector {self.chooser.current} answered {response.status_code}: {reason}",
+                            switch=response.status_code in SWITCH)
 
     def _commands(self, response: Any) -> None:
         """Hand on commands the collector piggybacked on its answer (e.g. rebaseline a site)."""
@@ -182,8 +216,14 @@ class Sender:
         self._limit = self.batch_size
         return True
 
-    def _failed(self, message: str) -> bool:
+    def _failed(self, message: str, switch: bool = False) -> bool:
+        """Count a failed attempt; with `switch`, the collector is at fault: move on to the next URL."""
         self.failures += 1
+        if switch:
+            self._retry_now = not self.chooser.failed(message.replace(f"collector {self.chooser.current} ", "", 1))
+            if self._retry_now:  # the switch line said it all; the next URL is tried at once
+                self.last_error = message
+                return False
         if message != self.last_error or self.failures in (1, 10) or self.failures % 100 == 0:
             log.warning("%s (attempt %d; %d events waiting)", message, self.failures, self.spool.backlog())
         self.last_error = message

@@ -11,6 +11,7 @@ import gzip
 import hmac
 import json
 import logging
+import platform
 import re
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ log = logging.getLogger("govwatch.collector.api")
 ROLES = {"public": 0, "agent": 1, "viewer": 2, "admin": 3}
 ENROLL_MAX_BODY = 4096          # {name, enroll_key, ministry, hostname, version} fits many times over
 OTHER_MAX_BODY = 64 * 1024      # console forms and admin calls; only event batches may be large
+DECODE_SLOTS = 2                # event batches decoded and validated at the same time (see App.__init__)
 Handler = Callable[[Request], Response]
 
 
@@ -103,6 +105,9 @@ class App:
         self.routes: list[Route] = []
         self.session_resolver: Callable[[Request], dict[str, Any] | Response | None] | None = None
         self.hooks: dict[str, Callable[..., Any]] = {}
+        # Batches decoded and validated at once: pure Python on one GIL, so more threads add no speed, only
+        # starve the thread committing the batches already decoded (README "Ingest speed").
+        self._decoding = threading.BoundedSemaphore(DECODE_SLOTS)
         self._install_core_routes()
 
     def admit(self, method: str, path: str, headers: Any) -> tuple[int, Response | None]:
@@ -182,12 +187,10 @@ class App:
         return None
 
     def _authenticate_agent(self, request: Request, token: str) -> Response | None:
-        refusal = self._agent_refusal(token)
+        agent = self.store.agent_for_token(token) if token and len(token) <= 200 else None  # one look-up
+        refusal = self._agent_refusal(token, lambda _token: agent)
         if refusal is not None:
             return refusal
-        agent = self.store.agent_for_token(token)
-        if agent is None:  # revoked between the head and now
-            return Response.error(401, "unknown or revoked agent credentials", {"WWW-Authenticate": "Bearer"})
         request.identity.update(agent=agent["name"], role="agent")
         return None
 
@@ -200,13 +203,18 @@ class App:
         self.route("GET", "/api/v1/openapi.json", "public")(lambda r: Response.json(openapi.document()))
         self.route("POST", "/api/v1/enroll", "public")(self._enroll)
         self.route("POST", "/api/v1/events", "agent")(self._events)
-        self.route("GET", "/api/v1/agent/whoami", "agent")(  # `agent check`: are these credentials accepted?
-            lambda r: Response.json({"agent": r.identity["agent"]}))
+        self.route("GET", "/api/v1/agent/whoami", "agent")(self._whoami)
         self.route("GET", "/api/v1/agents", "viewer")(self._agents)
         self.route("DELETE", "/api/v1/agents/(?P<name>[^/]+)", "admin")(self._revoke)
         self.route("GET", "/api/v1/sites", "viewer")(self._sites)
         self.route("POST", "/api/v1/sites/(?P<name>[^/]+)/rebaseline", "admin")(self._rebaseline)
         self.route("GET", "/api/v1/incidents", "viewer")(self._incidents)
+
+    def _whoami(self, request: Request) -> Response:
+        """`agent check`: are these credentials accepted, and which collector (of several) answered?"""
+        return Response.json({"agent": request.identity["agent"],
+                              "collector": {"host": platform.node(), "listen": self.cfg.get("listen", ""),
+                                            "version": __version__}})
 
     def _readyz(self, request: Request) -> Response:
         try:
@@ -247,6 +255,34 @@ class App:
 
     def _events(self, request: Request) -> Response:
         agent = request.identity["agent"]
+        with self._decoding:
+            decoded = self._decode_events(request, agent)
+        if isinstance(decoded, Response):
+            return decoded
+        body, events = decoded
+        wait = self.bucket.take(agent, max(1, len(events)))
+        if wait:
+            self.rejections.add("rate_limited")
+            return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
+        now = self.store.clock()
+        skew = clock.measure(events, clock.sent_at(body, request.header("X-Govwatch-Sent-At")), now,
+                             self.cfg["limits"]["clock_skew"])
+        if clock.correct(events, skew, now, self.cfg["limits"]["clock_skew"]):
+            log.warning("agent %s: clock off by %.0f s; its events are stored with the receive time", agent,
+                        skew or 0.0)
+        try:
+            accepted, duplicates = self.store.ingest(agent, events, skew, now)
+        except StoreUnavailable as exc:
+            self.rejections.count("store_unavailable")
+            return Response.error(503, f"{exc}; the agent keeps the batch and retries", {"Retry-After": "30"})
+        answer: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
+        commands = self.store.take_commands(agent)
+        if commands:
+            answer["commands"] = commands
+        return Response.json(answer)
+
+    def _decode_events(self, request: Request, agent: str) -> tuple[Any, list[dict[str, Any]]] | Response:
+        """gunzip, JSON and validation of a batch: (body, events), or the 4xx answer."""
         body, problem = _json_body(request, self.max_body)
         if problem:
             self.rejections.add("malformed")
@@ -268,26 +304,7 @@ class App:
                 self.rejections.add("forbidden")
                 log.warning("agent %s tried to post events as %s", agent, event["agent"])
                 return Response.error(403, f"events[{index}].agent: {agent} may not post events as {event['agent']}")
-        wait = self.bucket.take(agent, max(1, len(events)))
-        if wait:
-            self.rejections.add("rate_limited")
-            return Response.error(429, f"rate limit: retry in {wait:.1f}s", {"Retry-After": str(max(1, round(wait)))})
-        now = self.store.clock()
-        skew = clock.measure(events, clock.sent_at(body, request.header("X-Govwatch-Sent-At")), now,
-                             self.cfg["limits"]["clock_skew"])
-        if clock.correct(events, skew, now, self.cfg["limits"]["clock_skew"]):
-            log.warning("agent %s: clock off by %.0f s; its events are stored with the receive time", agent,
-                        skew or 0.0)
-        try:
-            accepted, duplicates = self.store.ingest(agent, events, skew, now)
-        except StoreUnavailable as exc:
-            self.rejections.count("store_unavailable")
-            return Response.error(503, f"{exc}; the agent keeps the batch and retries", {"Retry-After": "30"})
-        answer: dict[str, Any] = {"accepted": accepted, "duplicates": duplicates}
-        commands = self.store.take_commands(agent)
-        if commands:
-            answer["commands"] = commands
-        return Response.json(answer)
+        return body, events
 
     def _agents(self, request: Request) -> Response:
         return Response.json({"agents": agent_overview(self.store, self.cfg)})
@@ -341,6 +358,7 @@ def agent_overview(store: Store, cfg: dict[str, Any]) -> list[dict[str, Any]]:
                     "watchers": [str(x) for x in watchers] if isinstance(watchers, list) else [],
                     "spool_backlog": badrows.figure(status.get("spool_backlog")),
                     "spool_dropped": badrows.figure(status.get("spool_dropped")),
+                    "collector": str(status.get("collector") or "")[:300] or None,  # which one it sends to now
                     "stats": {k: v for k, v in stats.items() if isinstance(v, dict)} if isinstance(stats, dict)
                     else {}})
     return out

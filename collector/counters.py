@@ -13,9 +13,22 @@ from typing import Any
 Counts = dict[tuple[str, str], float]
 
 
+_KEYS: dict[tuple[tuple[str, Any], ...], str] = {}  # labels as passed -> key: ingest bumps per event
+_KEYS_MAX = 10_000
+
+
 def labels_key(**labels: Any) -> str:
     """Canonical text form of a label set, the counters table's key."""
-    return json.dumps({k: str(v) for k, v in sorted(labels.items())}, separators=(",", ":"), ensure_ascii=False)
+    try:
+        asked = tuple(labels.items())
+        key = _KEYS.get(asked)
+    except TypeError:  # a value that cannot be hashed: build the key without the cache
+        asked, key = None, None
+    if key is None:
+        key = json.dumps({k: str(v) for k, v in sorted(labels.items())}, separators=(",", ":"), ensure_ascii=False)
+        if asked is not None and len(_KEYS) < _KEYS_MAX:
+            _KEYS[asked] = key
+    return key
 
 
 def bump(counts: Counts, name: str, value: float = 1.0, **labels: Any) -> None:

@@ -20,9 +20,11 @@ from typing import Any
 
 from govwatch.collector import incidents
 from govwatch.collector.counters import add_counters, bump
+from govwatch.collector.ingest import GroupCommit
 from govwatch.errors import GovwatchError
 
 SCHEMA_VERSION = "1"
+_GROUP_INIT = threading.Lock()  # creates a store's group-commit writer once (Store.ingest)
 
 
 class StoreUnavailable(GovwatchError):
@@ -168,28 +170,17 @@ class Store:
     def ingest(self, agent: str, events: list[dict[str, Any]], skew: float | None = None,
                now: float | None = None) -> tuple[int, int]:
         """Store a validated batch for `agent` (and its measured clock skew); return (accepted, duplicates).
-        All or nothing."""
+        All or nothing; returns once the batch is committed, often in one transaction with the batches that
+        arrived meanwhile (group commit: collector/ingest.py)."""
         now = self.clock() if now is None else now
-        counts: dict[tuple[str, str], float] = {}
-        accepted = 0
-        with self.transaction() as conn:
-            if skew is not None:
-                conn.execute("INSERT OR REPLACE INTO agent_clock(agent, skew, measured) VALUES (?,?,?)",
-                             (agent, skew, now))
-            for event in events:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO events(agent, id, kind, severity, ts, received, summary, data) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (agent, event["id"], event["kind"], event["severity"], event["ts"], now, event["summary"],
-                     json.dumps(event["data"], ensure_ascii=False, separators=(",", ":"))))
-                if cur.rowcount == 0:
-                    continue
-                accepted += 1
-                bump(counts, "govwatch_events_ingested_total", kind=event["kind"])
-                incidents.apply(conn, agent, event, now, counts, self.joining)
-            conn.execute("UPDATE agents SET last_seen=? WHERE name=?", (now, agent))
-            add_counters(conn, counts)
-        return accepted, len(events) - accepted
+        return self._group_commit().submit(agent, events, skew, now)
+
+    def _group_commit(self) -> GroupCommit:
+        group = self.__dict__.get("_ingest_group")
+        if group is None:
+            with _GROUP_INIT:
+                group = self.__dict__.setdefault("_ingest_group", GroupCommit(self.transaction, self.joining))
+        return group
 
     def take_commands(self, agent: str) -> list[dict[str, Any]]:
         """Pending commands for `agent`, marked delivered (they ride on the answer to its next batch)."""

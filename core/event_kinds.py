@@ -96,10 +96,16 @@ def choices(name: str, field_name: str) -> tuple[str, ...]:
 
 
 # -- validation --------------------------------------------------------------------------------------
+_TOP: dict[str, tuple[Kind, F]] = {}  # kind -> its top-level map spec (built once: ingest validates per event)
+
+
 def validate(kind_name: str, data: Any, where: str = "data") -> dict[str, Any]:
     """A normalised copy of `data` for `kind_name`, or EventError naming the first bad field."""
     kind = REGISTRY[kind_name]
-    return _map(F("map", kind.doc, fields=kind.fields, extra=kind.extra), data, where)
+    cached = _TOP.get(kind_name)
+    if cached is None or cached[0] is not kind:  # extend()/add_choices() replace the Kind: rebuild
+        cached = _TOP[kind_name] = (kind, F("map", kind.doc, fields=kind.fields, extra=kind.extra))
+    return _map(cached[1], data, where)
 
 
 def _check(spec: F, value: Any, where: str) -> Any:
@@ -114,6 +120,8 @@ def printable(value: str) -> str:
     """`value` as valid UTF-8: a file name's undecodable byte (JSON `\\udcff`, Python's surrogateescape) is
     shown escaped as `\\xff`, so it can be stored, diffed and displayed (an agent wanting the exact bytes
     sends them in an extra field, e.g. base64)."""
+    if value.isascii():  # the common case, without encoding a copy
+        return value
     try:
         value.encode("utf-8")
         return value

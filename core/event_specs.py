@@ -42,6 +42,9 @@ declare("heartbeat", "The agent is alive; carries its version, watchers, spool b
     "spool_dropped": F("int", "events dropped because the spool was full (ever)", **COUNT),
     "spool_dead": F("int", "events dead-lettered by the spool", **COUNT),
     "sender_failures": F("int", "failed sends since start", **COUNT),
+    "collector": F("str", "the collector URL it sends to now (the first of collector.url unless failed over)",
+                   max_len=PATH),
+    "collector_switches": F("int", "collector failovers since start", **COUNT),
     "config_file": F("str", "the agent.yml it runs with (printed commands use it)", max_len=PATH),
     "stats": F("map", "per-watcher statistics", fields={
         "fim": F("map", "file integrity watcher", fields={

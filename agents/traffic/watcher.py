@@ -204,13 +204,16 @@ class TrafficWatcher:
 
 
 def _collector_addresses(agent_cfg: dict[str, Any]) -> set[int | bytes]:
-    """The collector's address (if literal) is trusted: the agent's own uploads are not beaconing."""
-    url = (agent_cfg.get("collector") or {}).get("url") or ""
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    try:
-        return {addr_key(str(ipaddress.ip_address(host)))}
-    except ValueError:
-        return set()
+    """The collectors' addresses (if literal) are trusted: the agent's own uploads are not beaconing."""
+    section = agent_cfg.get("collector") or {}
+    trusted: set[int | bytes] = set()
+    for url in section.get("urls") or [section.get("url") or ""]:  # every collector it may fail over to
+        host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        try:
+            trusted.add(addr_key(str(ipaddress.ip_address(host))))
+        except ValueError:
+            continue
+    return trusted
 
 
 @register("traffic", schema=SCHEMA, describe=describe)
