@@ -100,8 +100,8 @@ class TrafficWatcher:
                                "active": list(self._active), "capture": "unavailable" if self.unavailable else
                                ("running" if engine else "starting")}
         if engine is not None:
-            out["sources_tracked"] = len(engine.scan)
-            out["evicted"] = sum(t.evicted for t in (engine.halfopen, engine.scan, engine.auth, engine.conns))
+            counts = engine.stats()
+            out["sources_tracked"], out["evicted"] = counts["sources_tracked"], counts["evicted"]
         if self.unavailable:
             out["capture_problem"] = self.unavailable
         return out
@@ -182,18 +182,18 @@ class TrafficWatcher:
         try:
             with open(self.baseline_file, encoding="utf-8") as handle:
                 saved = json.load(handle)
-            engine.volume.load(saved.get("volume_pps", {}))
-            engine.volume_bps.load(saved.get("volume_bps", {}))
-            engine.learned_s = float(saved.get("learned_s", 0.0))
+            volume = engine.detector("volume_spike")
+            if volume is not None:
+                volume.load_baseline(saved)
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             log.warning("traffic baseline %s unreadable (%s); learning afresh", self.baseline_file, exc)
 
     def _save_baseline(self) -> None:
         engine = self.engine
-        if engine is None or not self.baseline_file:
+        volume = engine.detector("volume_spike") if engine is not None else None
+        if volume is None or not self.baseline_file:
             return
-        data = {"volume_pps": engine.volume.to_dict(), "volume_bps": engine.volume_bps.to_dict(),
-                "learned_s": engine.learned_s}
+        data = volume.baseline()
         tmp = self.baseline_file + ".tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as handle:
