@@ -40,7 +40,8 @@ class Contacts:
     def neighbour(self, ts: float, src: int | bytes, dst: int | bytes, proto: int, sport: int, dport: int,
                   flags: int) -> None:
         """A packet from outside to another address of a home /24 (not itself protected): only its
-        first contacts are kept, pings and SYNs, so a sweep of the whole network is seen. Nothing else
+        first contacts are kept, pings, SYNs and ACKs to service ports (TCP pings), so a sweep of the
+        whole network is seen. Nothing else
         of a neighbour's traffic is judged: the capture may hold a whole office's workstations, whose
         connections the engine does not follow."""
         if src.__class__ is int and src >> 8 in self.near or src in self.trusted:
@@ -51,6 +52,8 @@ class Contacts:
             port, probe = -1, P_PING
         elif proto == 6 and flags & 0x17 == 0x02:   # a bare SYN
             port, probe = dport, P_SYN
+        elif proto == 6 and flags & 0x1F == 0x10 and dport < 1024 <= sport:   # a lone ACK to a service port:
+            port, probe = dport, P_ACK                                         # a TCP ping (nmap -PA)
         else:
             return
         srcs = self.srcs
@@ -64,10 +67,11 @@ class Contacts:
         and an empty lone ACK or FIN+ACK is a probe (ACK and Maimon scans map firewalls and open
         ports; a segment carrying data is a flow whose start the capture missed, or a flood).
 
-        Each connection key counts once: it is known from then on, so a flow that began before the
-        capture (or whose server half the capture never sees) is counted once, not for its lifetime,
-        while flood tools change the source port (or address) with every segment."""
+        The key is known from then on, so a flow that began before the capture is counted once, not
+        for its lifetime; but it stays `suspect` until the server takes part in it (see
+        `_stray_again`), since a flood from one source port (hping3 --keep) reuses a single key."""
         self.est.put(key, ts)
+        self.suspect.put(key, ts)
         t = self.table
         t.stray += 1
         t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1
@@ -85,7 +89,20 @@ class Contacts:
             self.on_contact(ts, src, dst, dport, False, P_STEALTH)
 
     def _stray_again(self, ts: float, key: Any, dst: int | bytes, dport: int, flags: int, who: int | bytes) -> None:
-        """Another segment on an out-of-state key the server has not taken part in (filled in step 2)."""
+        """Another segment on an out-of-state key the server has not taken part in: counted in the
+        second's table again while the server is seen sending (a real flow that began before the
+        capture gets the server's ACKs within a round trip, which clear the key; segments it answers
+        only with resets, or not at all, are a flood). In a one-way capture nothing can clear the key,
+        so it counts once, as before."""
+        if ts - self.last_out >= 10.0:
+            return
+        t = self.table
+        t.stray += 1
+        t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1
+        t.stray_src[who] = t.stray_src.get(who, 0) + 1
+        bits = flags & 0x3F
+        t.stray_flags[bits] = t.stray_flags.get(bits, 0) + 1
+        t.stray_ports[dport] = t.stray_ports.get(dport, 0) + 1
 
     web_ports = frozenset((80, 443, 8080, 8443, 8000, 8888))
 
