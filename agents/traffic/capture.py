@@ -1,8 +1,10 @@
-"""Live capture: a scapy packet socket with a kernel BPF filter and a large receive buffer, read raw.
+"""Live capture: a scapy packet socket with a kernel BPF filter and a TPACKET_V3 ring, read raw.
 
 scapy opens the AF_PACKET socket and compiles the filter (libpcap); we truncate matched packets in the
-kernel (the filter's return value becomes the snap length), then read raw frames from the socket and
-decode them ourselves. Kernel drops come from PACKET_STATISTICS and are summed for the heartbeat.
+kernel (the filter's return value becomes the snap length), map a receive ring of `buffer` bytes
+(ring.py: no system call per frame, seconds of traffic buffered) and decode the frames ourselves. A
+kernel without the ring falls back to a large receive buffer read one `recv` at a time. Kernel drops
+come from PACKET_STATISTICS and are summed for the heartbeat.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from .packets import LINK_ETHERNET, LINK_RAW, addr_key
+from .ring import Ring
 
 log = logging.getLogger("govwatch.traffic")
 SOL_PACKET, PACKET_STATISTICS = 263, 6
@@ -37,6 +40,7 @@ class LiveCapture:
         self.linktype = LINK_ETHERNET
         self.kernel_drops = 0
         self.kernel_packets = 0
+        self.ring: Ring | None = None
 
     def open(self) -> None:
         """Open the socket; raises PermissionError without CAP_NET_RAW, OSError for a missing interface."""
@@ -52,6 +56,10 @@ class LiveCapture:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
         hatype = sock.getsockname()[3]
         self.linktype = LINK_RAW if hatype in ARPHRD_RAW_IP else LINK_ETHERNET
+        try:
+            self.ring = Ring(sock, self.buffer_bytes)
+        except OSError as exc:
+            log.warning("traffic: no TPACKET_V3 ring on %s (%s); reading with recv", self.interface, exc)
         sock.setblocking(False)
         self.sock = sock
         self.drops()  # reset the kernel's counters: count from now
@@ -72,6 +80,8 @@ class LiveCapture:
 
     def read(self, handler: Callable[[float, int, bytes], None], timeout: float) -> int:
         """Drain every queued packet into `handler`, waiting up to `timeout` for the first. Returns count."""
+        if self.ring is not None:
+            return self.ring.read(handler, self.linktype, timeout)
         sock = self.sock
         assert sock is not None
         recv, clock, link, size = sock.recv, time.time, self.linktype, self.snaplen
@@ -100,6 +110,9 @@ class LiveCapture:
         return self.kernel_drops
 
     def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
         if self.scapy_socket is not None:
             self.scapy_socket.close()
         self.sock = self.scapy_socket = None

@@ -25,7 +25,6 @@ class Contacts:
 
     est: BoundedTable
     halfopen: BoundedTable
-    suspect: BoundedTable
     answered: set
     table: SecondTable
     near: set[int]
@@ -70,8 +69,11 @@ class Contacts:
         The key is known from then on, so a flow that began before the capture is counted once, not
         for its lifetime; but it stays `suspect` until the server takes part in it (see
         `_stray_again`), since a flood from one source port (hping3 --keep) reuses a single key."""
-        self.est.put(key, ts)
-        self.suspect.put(key, ts)
+        est = self.est
+        if len(est) >= est.cap:   # BoundedTable.put, inlined: every packet of a spoofed flood comes here
+            est.popitem(last=False)
+            est.evicted += 1
+        est[key] = -ts   # negative: known, but the server has not taken part (suspect)
         t = self.table
         t.stray += 1
         t.stray_dst[dst] = t.stray_dst.get(dst, 0) + 1
@@ -88,7 +90,7 @@ class Contacts:
         elif not flags & (ACK | RST):
             self.on_contact(ts, src, dst, dport, False, P_STEALTH)
 
-    def _stray_again(self, ts: float, key: Any, dst: int | bytes, dport: int, flags: int, who: int | bytes) -> None:
+    def _stray_again(self, ts: float, dst: int | bytes, dport: int, flags: int, who: int | bytes) -> None:
         """Another segment on an out-of-state key the server has not taken part in: counted in the
         second's table again while the server is seen sending (a real flow that began before the
         capture gets the server's ACKs within a round trip, which clear the key; segments it answers

@@ -85,14 +85,13 @@ class Engine(Contacts):
         self.last_out = -1e18        # last time a home address sent anything (two-way visibility)
         # bounded tables that live across seconds
         self.halfopen = BoundedTable(65536)      # conn_key(src, sport, dport) -> first SYN time
-        self.est = BoundedTable(65536)           # conn keys of connections the server is known to be in
+        self.est = BoundedTable(65536)           # conn keys seen -> time (negative: out of state, see _stray)
         self.answered: set = set()               # half-open keys the server answered with a SYN-ACK
         self.asked_tcp = BoundedTable(16384)     # (remote, port) the home side opened -> ts
         self.asked_udp = BoundedTable(16384)
         self.frags = BoundedTable(8192)          # (src, ip id) -> first fragment was a reflected reply
         self.peers = BoundedTable(4096)          # remotes in a conversation the server opened or accepted -> ts
         self.conns = BoundedTable(20000)         # (src, sport, dst, dport) -> partial HTTP request state
-        self.suspect = BoundedTable(16384)       # out-of-state conn keys the server never took part in -> ts
         self._new_second()
 
     def plugin_report(self, kind: str, now: float, src: str, dst: str, evidence: dict[str, Any],
@@ -167,7 +166,8 @@ class Engine(Contacts):
                     self._syn(ts, src, dst, sport, dport, flags)
             else:
                 key = src << 32 | sport << 16 | dport if src.__class__ is int else (src, sport, dport)
-                if key not in self.est:
+                known = self.est.get(key)   # when the server last took part; negative: it never did
+                if known is None:
                     if flags & ACK and self.halfopen and self.halfopen.pop(key, None) is not None:
                         self.est.put(key, ts)
                         if key in self.answered:
@@ -178,8 +178,8 @@ class Engine(Contacts):
                             self.web_conns[who] = self.web_conns.get(who, 0) + 1
                     else:
                         self._stray(ts, key, src, dst, dport, flags, who, pend > pstart)
-                elif key in self.suspect:
-                    self._stray_again(ts, key, dst, dport, flags, who)
+                elif known < 0.0:
+                    self._stray_again(ts, dst, dport, flags, who)
                 if pend > pstart:
                     if dport in self.auth_ports:
                         self.on_login_data(ts, src, sport, dport, pend - pstart)
@@ -296,9 +296,11 @@ class Engine(Contacts):
                         self.on_outcome(dst, False, sport)
             else:
                 key = dst << 32 | dport << 16 | sport if dst.__class__ is int else (dst, dport, sport)
-                if key not in self.est or key in self.suspect:
+                known = self.est.get(key)
+                if known is None:
                     self.est.put(key, ts)   # the server takes part: a connection it knows
-                    self.suspect.pop(key, None)
+                elif known < 0.0:
+                    self.est[key] = ts      # ...also one that began out of state (no longer suspect)
                 if pend > pstart and sport not in TLS_PORTS:   # replies in clear text: HTTP status, logins
                     self._response(ts, buf, dst, sport, pstart, pend, dport)
         elif proto == UDP:
@@ -374,8 +376,7 @@ class Engine(Contacts):
         self.tracker.close_all()
 
     def stats(self) -> dict[str, Any]:
-        tables = [self.halfopen, self.est, self.asked_tcp, self.asked_udp, self.frags, self.conns, self.peers,
-                  self.suspect]
+        tables = [self.halfopen, self.est, self.asked_tcp, self.asked_udp, self.frags, self.conns, self.peers]
         for detector in self.plugins:
             tables.extend(detector.tables())
         scan = self.detector("port_scan")
