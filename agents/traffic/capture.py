@@ -41,6 +41,7 @@ class LiveCapture:
         self.kernel_drops = 0
         self.kernel_packets = 0
         self.ring: Ring | None = None
+        self.reader = "recv"   # how frames were read: "ring" (TPACKET_V3) or "recv" (the fallback)
 
     def open(self) -> None:
         """Open the socket; raises PermissionError without CAP_NET_RAW, OSError for a missing interface."""
@@ -58,6 +59,7 @@ class LiveCapture:
         self.linktype = LINK_RAW if hatype in ARPHRD_RAW_IP else LINK_ETHERNET
         try:
             self.ring = Ring(sock, self.buffer_bytes)
+            self.reader = "ring"
         except OSError as exc:
             log.warning("traffic: no TPACKET_V3 ring on %s (%s); reading with recv", self.interface, exc)
         sock.setblocking(False)

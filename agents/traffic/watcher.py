@@ -99,7 +99,7 @@ class TrafficWatcher:
         out: dict[str, Any] = {"packets": engine.packets if engine else 0, "kernel_drops": self.capture.kernel_drops,
                                "active": list(self._active), "capture": "unavailable" if self.unavailable else
                                ("running" if engine else "starting"),
-                               "reader": "ring" if getattr(self.capture, "ring", None) is not None else "recv"}
+                               "reader": getattr(self.capture, "reader", "recv")}
         if engine is not None:
             counts = engine.stats()
             out["sources_tracked"], out["evicted"] = counts["sources_tracked"], counts["evicted"]
