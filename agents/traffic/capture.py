@@ -19,6 +19,7 @@ import struct
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .packets import LINK_ETHERNET, LINK_RAW, addr_key
 from .ring import Ring
@@ -102,6 +103,13 @@ class LiveCapture:
             count += 1
             if count >= 4096:
                 return count
+
+    def read_blocks(self, block: Callable[[Any, int, int], None], timeout: float) -> int | None:
+        """With the ring: hand each ready block to `block(ring, first frame offset, frame count)`
+        (fastpath.ring_block: no call per frame); None without a ring (use `read`)."""
+        if self.ring is None:
+            return None
+        return self.ring.read_blocks(block, timeout)
 
     def drops(self) -> int:
         """Add the kernel's packet/drop counters (which reset on read) to our totals; return total drops."""

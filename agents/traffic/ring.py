@@ -45,6 +45,16 @@ class Ring:
     def read(self, handler: Callable[[float, int, bytes], None], linktype: int, timeout: float,
              limit: int = 8192) -> int:
         """Every frame of the ready blocks (up to about `limit`), waiting up to `timeout` s for one."""
+        def frames(ring: mmap.mmap, at: int, count: int) -> None:
+            for _ in range(count):
+                step, sec, nsec, snaplen, _len, _status, mac = _FRAME(ring, at)
+                handler(sec + nsec * 1e-9, linktype, ring[at + mac:at + mac + snaplen])
+                at += step
+        return self.read_blocks(frames, timeout, limit)
+
+    def read_blocks(self, block: Callable[[mmap.mmap, int, int], None], timeout: float, limit: int = 8192) -> int:
+        """Hand each ready block to `block(ring, offset of its first frame, frame count)`, then give it
+        back to the kernel; wait up to `timeout` s for the first. Returns the number of frames."""
         ring, count, waited = self.map, 0, False
         while count < limit:
             base = self.next * BLOCK_SIZE
@@ -54,13 +64,11 @@ class Ring:
                     return count
                 waited = True   # once: a wake-up without a ready block ends this read (no spinning)
                 continue
-            at = base + offset
-            for _ in range(frames):
-                step, sec, nsec, snaplen, _len, _status, mac = _FRAME(ring, at)
-                handler(sec + nsec * 1e-9, linktype, ring[at + mac:at + mac + snaplen])
-                at += step
+            try:
+                block(ring, base + offset, frames)
+            finally:
+                struct.pack_into("=I", ring, base + 8, 0)   # TP_STATUS_KERNEL: the block is the kernel's again
             count += frames
-            struct.pack_into("=I", ring, base + 8, 0)   # TP_STATUS_KERNEL: the block is the kernel's again
             self.next = (self.next + 1) % self.blocks
         return count
 

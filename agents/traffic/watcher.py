@@ -19,6 +19,7 @@ from govwatch.agents.base import Emit, register
 from govwatch.events import Event
 from govwatch.schema import Field
 
+from . import fastpath
 from . import rules as traffic_rules
 from .capture import LiveCapture, interface_addresses, listening_ports
 from .engine import Engine
@@ -151,9 +152,14 @@ class TrafficWatcher:
             if d is not None:
                 packet(ts, frame, *d)
 
+        def block(ring: Any, at: int, frames: int) -> None:
+            fastpath.ring_block(engine, ring, at, frames, self.capture.linktype)
+
+        blocks = getattr(self.capture, "read_blocks", None)
         last_refresh = last_save = self.clock()
         while not self._stop.is_set():
-            self.capture.read(handle, 0.5)
+            if blocks is None or blocks(block, 0.5) is None:
+                self.capture.read(handle, 0.5)
             now = self.clock()
             engine.advance(now)
             if now - last_refresh >= 30:
