@@ -3,7 +3,7 @@
 Why: read one `recv` at a time, every frame costs a system call (about a microsecond of the watcher's
 time), and the socket's receive buffer is charged a whole kernel buffer (~1 kB) per frame however
 small, so 32 MiB holds half a second of 100,000 packets/s: on a shared machine the watcher is
-sometimes not scheduled for that long and the kernel drops. In the ring a 60-byte frame takes ~130
+sometimes not scheduled for that long and the kernel drops. In the ring a 66-byte frame takes ~160
 bytes, so the same 32 MiB holds seconds of traffic, and a block of hundreds of frames is handed over
 with no system call at all (the kernel retires a block when it is full or `RETIRE_MS` after its first
 frame). Layouts are those of linux/if_packet.h (tpacket_req3, tpacket_block_desc, tpacket3_hdr).
