@@ -1,7 +1,7 @@
 """Live capture: a scapy packet socket with a kernel BPF filter and a TPACKET_V3 ring, read raw.
 
 scapy opens the AF_PACKET socket and compiles the filter (libpcap); we truncate matched packets in the
-kernel (the filter's return value becomes the snap length), map a receive ring of `buffer` bytes
+kernel (the filter's return value becomes the snap length), map a receive ring of `ring` bytes
 (ring.py: no system call per frame, seconds of traffic buffered) and decode the frames ourselves. A
 kernel without the ring falls back to a large receive buffer read one `recv` at a time. Kernel drops
 come from PACKET_STATISTICS and are summed for the heartbeat.
@@ -34,8 +34,9 @@ ARPHRD_RAW_IP = {65534, 512, 776, 778}   # none (tun), ppp, sit, gre: frames sta
 class LiveCapture:
     """One interface, read raw: `read(handler, timeout)` hands (ts, linktype, frame) to `handler`."""
 
-    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int) -> None:
+    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int, ring_bytes: int = 32 << 20) -> None:
         self.interface, self.bpf, self.snaplen, self.buffer_bytes = interface, bpf, snaplen, buffer_bytes
+        self.ring_bytes = ring_bytes
         self.sock: socket.socket | None = None
         self.scapy_socket = None
         self.linktype = LINK_ETHERNET
@@ -59,7 +60,7 @@ class LiveCapture:
         hatype = sock.getsockname()[3]
         self.linktype = LINK_RAW if hatype in ARPHRD_RAW_IP else LINK_ETHERNET
         try:
-            self.ring = Ring(sock, self.buffer_bytes)
+            self.ring = Ring(sock, self.ring_bytes)
             self.reader = "ring"
         except OSError as exc:
             log.warning("traffic: no TPACKET_V3 ring on %s (%s); reading with recv", self.interface, exc)
