@@ -291,7 +291,7 @@ def _live_run(srv: str, cli: str, vs: str, vc: str, mac: str, rate: float, secon
     return {"offered_pps": rate, "sent_pps": float(sent), "sent": count, "captured": stats["packets"],
             "kernel_drops": stats["kernel_drops"], "cpu_share": stats["cpu_s"] / stats["wall_s"],
             "cpu_s_per_10k_packets": stats["cpu_s"] / max(stats["packets"], 1) * 1e4,
-            "maxrss_mib": stats["maxrss_kib"] / 1024}
+            "maxrss_mib": stats["maxrss_kib"] / 1024, "load": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -301,8 +301,11 @@ def main() -> int:
     parser.add_argument("--rates", default="10000,50000,100000,150000")
     parser.add_argument("--mix-packets", type=int, default=1_000_000)
     parser.add_argument("--mix-only", action="store_true", help="only the mixed-capture figure")
+    parser.add_argument("--live-only", action="store_true", help="only the live figures")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
+    if args.live_only:
+        return _print_live(args)
     mix_path = os.path.join(OUT, f"traffic-mix2-{args.mix_packets}.pcap")
     if not os.path.exists(mix_path):
         build_mix(mix_path + ".tmp", args.mix_packets)
@@ -323,13 +326,19 @@ def main() -> int:
           f"{result['scapy_pps']:,.0f} / {result['scapy_cpu_pps']:,.0f} pps "
           f"(x{result['govwatch_cpu_pps'] / result['scapy_cpu_pps']:.0f}) | "
           f"tshark -r {result.get('tshark_pps', 0):,.0f} pps (wall)")
-    if os.geteuid() == 0 and shutil.which("ip"):
-        for run in live([float(r) for r in args.rates.split(",")], args.seconds):
-            print(f"live offered {run['offered_pps']:,.0f} pps (sent {run['sent_pps']:,.0f}): captured "
-                  f"{run['captured']}/{run['sent']}, kernel drops {run['kernel_drops']}, CPU "
-                  f"{run['cpu_share']:.1%} of a core, RSS {run['maxrss_mib']:.0f} MiB")
-    else:
+    return _print_live(args)
+
+
+def _print_live(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0 or not shutil.which("ip"):
         print("live: skipped (needs root and iproute2)")
+        return 0
+    print(f"load average before the live runs: {os.getloadavg()[0]:.1f} (shared machine)")
+    for run in live([float(r) for r in args.rates.split(",")], args.seconds):
+        print(f"live offered {run['offered_pps']:,.0f} pps (sent {run['sent_pps']:,.0f}): captured "
+              f"{run['captured']}/{run['sent']}, kernel drops {run['kernel_drops']}, CPU "
+              f"{run['cpu_share']:.1%} of a core ({run['cpu_s_per_10k_packets'] * 100:.1f} us/packet), "
+              f"RSS {run['maxrss_mib']:.0f} MiB, load average {run['load']:.1f}")
     return 0
 
 

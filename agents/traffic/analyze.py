@@ -48,6 +48,8 @@ def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
     opened: dict[int | bytes, int] = {}
     answers: dict[int | bytes, int] = {}
     for d in decoded:
+        if _group(d.dst):
+            continue   # multicast and broadcast (IPv6 listener reports, mDNS) are never the server
         packets[d.dst] = packets.get(d.dst, 0) + 1
         if (d.proto == TCP and d.flags & 0x12 == SYN) or (d.proto == ICMP and d.sport in (8, 13, 128)):
             syns[d.dst] = syns.get(d.dst, 0) + 1
@@ -62,6 +64,13 @@ def infer_home(decoded: Iterable[Decoded]) -> set[int | bytes]:
     top_syns = syns.get(best, 0)
     home.update(a for a, n in syns.items() if n >= 10 and n >= 0.3 * top_syns)
     return home
+
+
+def _group(addr: int | bytes) -> bool:
+    """A multicast or limited-broadcast address key (IPv4 224.0.0.0/4 and 255.255.255.255, IPv6 ff00::/8)."""
+    if addr.__class__ is int:
+        return addr >> 28 == 0xE or addr == 0xFFFFFFFF
+    return addr[:1] == b"\xff"
 
 
 class HomeNets:

@@ -1,8 +1,10 @@
-"""Live capture: a scapy packet socket with a kernel BPF filter and a large receive buffer, read raw.
+"""Live capture: a scapy packet socket with a kernel BPF filter and a TPACKET_V3 ring, read raw.
 
 scapy opens the AF_PACKET socket and compiles the filter (libpcap); we truncate matched packets in the
-kernel (the filter's return value becomes the snap length), then read raw frames from the socket and
-decode them ourselves. Kernel drops come from PACKET_STATISTICS and are summed for the heartbeat.
+kernel (the filter's return value becomes the snap length), map a receive ring of `ring` bytes
+(ring.py: no system call per frame, seconds of traffic buffered) and decode the frames ourselves. A
+kernel without the ring falls back to a large receive buffer read one `recv` at a time. Kernel drops
+come from PACKET_STATISTICS and are summed for the heartbeat.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import struct
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .packets import LINK_ETHERNET, LINK_RAW, addr_key
+from .ring import Ring
 
 log = logging.getLogger("govwatch.traffic")
 SOL_PACKET, PACKET_STATISTICS = 263, 6
@@ -30,13 +34,16 @@ ARPHRD_RAW_IP = {65534, 512, 776, 778}   # none (tun), ppp, sit, gre: frames sta
 class LiveCapture:
     """One interface, read raw: `read(handler, timeout)` hands (ts, linktype, frame) to `handler`."""
 
-    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int) -> None:
+    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int, ring_bytes: int = 32 << 20) -> None:
         self.interface, self.bpf, self.snaplen, self.buffer_bytes = interface, bpf, snaplen, buffer_bytes
+        self.ring_bytes = ring_bytes
         self.sock: socket.socket | None = None
         self.scapy_socket = None
         self.linktype = LINK_ETHERNET
         self.kernel_drops = 0
         self.kernel_packets = 0
+        self.ring: Ring | None = None
+        self.reader = "recv"   # how frames were read: "ring" (TPACKET_V3) or "recv" (the fallback)
 
     def open(self) -> None:
         """Open the socket; raises PermissionError without CAP_NET_RAW, OSError for a missing interface."""
@@ -52,6 +59,11 @@ class LiveCapture:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
         hatype = sock.getsockname()[3]
         self.linktype = LINK_RAW if hatype in ARPHRD_RAW_IP else LINK_ETHERNET
+        try:
+            self.ring = Ring(sock, self.ring_bytes)
+            self.reader = "ring"
+        except OSError as exc:
+            log.warning("traffic: no TPACKET_V3 ring on %s (%s); reading with recv", self.interface, exc)
         sock.setblocking(False)
         self.sock = sock
         self.drops()  # reset the kernel's counters: count from now
@@ -72,6 +84,8 @@ class LiveCapture:
 
     def read(self, handler: Callable[[float, int, bytes], None], timeout: float) -> int:
         """Drain every queued packet into `handler`, waiting up to `timeout` for the first. Returns count."""
+        if self.ring is not None:
+            return self.ring.read(handler, self.linktype, timeout)
         sock = self.sock
         assert sock is not None
         recv, clock, link, size = sock.recv, time.time, self.linktype, self.snaplen
@@ -91,6 +105,13 @@ class LiveCapture:
             if count >= 4096:
                 return count
 
+    def read_blocks(self, block: Callable[[Any, int, int], None], timeout: float) -> int | None:
+        """With the ring: hand each ready block to `block(ring, first frame offset, frame count)`
+        (fastpath.ring_block: no call per frame); None without a ring (use `read`)."""
+        if self.ring is None:
+            return None
+        return self.ring.read_blocks(block, timeout)
+
     def drops(self) -> int:
         """Add the kernel's packet/drop counters (which reset on read) to our totals; return total drops."""
         if self.sock is not None:
@@ -100,6 +121,9 @@ class LiveCapture:
         return self.kernel_drops
 
     def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
         if self.scapy_socket is not None:
             self.scapy_socket.close()
         self.sock = self.scapy_socket = None

@@ -1,7 +1,7 @@
 """How a detector's verdict becomes an anomaly: the one place every detector reports through.
 
-Kept apart from the detectors so that none of them imports another (engine -> detect -> floods/logins ->
-report, no circle): a detector hands its feature record and evidence here, the rule decides, the allow
+Kept apart from the detectors so that none of them imports another (engine -> detectors/* -> report, no
+circle): a detector hands its feature record and evidence here, the rule decides, the allow
 list is applied, and the tracker opens or extends the anomaly.
 """
 
@@ -14,6 +14,7 @@ from .tracker import Anomaly
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .table import EngineView
 
 
 def report(engine: Engine, kind: str, now: float, src: str, dst: str, features: dict[str, Any],
@@ -34,6 +35,6 @@ def report(engine: Engine, kind: str, now: float, src: str, dst: str, features: 
     engine.tracker.seen(key or (kind, src, dst), now, rule.params["quiet"], build, evidence)
 
 
-def home_text(engine: Engine) -> str:
+def home_text(engine: EngineView) -> str:
     """The protected address, for detectors whose victim is "the server"; "many" for several."""
     return addr_text(next(iter(engine.home))) if len(engine.home) == 1 else "many"

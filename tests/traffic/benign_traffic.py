@@ -363,7 +363,22 @@ def short_burst(rng: random.Random) -> Frames:
     return out
 
 
+def upload_mid_flow(rng: random.Random) -> Frames:
+    """An upload that began before the capture: 2,000 data segments/s for 10 s on one connection (one
+    source port, like hping3 --keep), the server acknowledging every other one 30 ms later. Its segments
+    are out-of-state only until the server's first ACK: not a one-source-port flood."""
+    out: Frames = []
+    for k in range(20000):
+        t = T0 + 1.0 + k * 0.0005
+        out.append((t, tcp("203.0.113.40", SERVER, 51515, 80, "A", BULK[:1000])))
+        if k % 2:
+            out.append((t + 0.03, tcp(SERVER, "203.0.113.40", 80, 51515, "A")))
+    background(out, rng, T0, 20, 5.0, many_clients(100, rng))
+    return out
+
+
 SCENARIOS: dict[str, Callable[[random.Random], Frames]] = {
+    "upload_mid_flow": upload_mid_flow,
     "busy_morning": busy_morning, "crawler": crawler, "monitoring": monitoring, "server_lookups": server_lookups,
     "downloads": downloads, "admin_ssh": admin_ssh, "ansible_run": ansible_run, "mail_submission": mail_submission,
     "nat_gateway": nat_gateway, "ipv6_visitors": ipv6_visitors, "quic_visitors": quic_visitors,

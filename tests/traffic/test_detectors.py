@@ -142,7 +142,7 @@ def test_outbound_scan_and_beacon() -> None:
 
 def test_spoofed_flood_keeps_state_bounded() -> None:
     f = Feeder()
-    f.engine.scan.cap = 5000
+    f.engine.detector("port_scan").scan.cap = 5000
     for n in range(40000):
         src = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
         f.feed(T0 + n / 20000, udp(src, SERVER, 40000, 1000 + n % 20, b"z"))

@@ -127,3 +127,4 @@ def test_attacks_reported_and_browsing_silent(namespaces, tmp_path) -> None:
         web.wait(timeout=5)
     final = events.wait_for(lambda e: "final_stats" in e, 5)
     assert final and final["final_stats"]["packets"] > 5000
+    assert final["final_stats"]["reader"] == "ring"   # frames came through the TPACKET_V3 ring, not recv

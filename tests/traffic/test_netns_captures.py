@@ -221,3 +221,47 @@ def test_many_source_guessing_is_distributed_brute_force_and_a_poller_is_not(pai
     assert guessing[0]["src"] == "many" and guessing[0]["evidence"]["distributed"] is True
     assert guessing[0]["evidence"]["sources"] >= 25 and guessing[0]["evidence"]["service"] == "ssh"
     assert POLLER not in json.dumps(found), "the banner poller was blamed"
+
+
+def test_one_source_port_floods_are_tcp_floods(pair: Pair, tmp_path) -> None:
+    """hping3 -s PORT --keep: every segment has the same connection key, which used to count once."""
+    web = subprocess.Popen(["ip", "netns", "exec", pair.srv, sys.executable, "-m", "http.server", "80", "--bind",
+                            SERVER, "-d", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with Recording(pair, tmp_path / "keep.pcap", pcapng=False) as rec:
+            for _ in range(8):   # a visitor first, so there is an ordinary rate to learn
+                pair.c("curl", "-s", "-o", "/dev/null", "--interface", "10.215.0.66", "--max-time", "3",
+                       f"http://{SERVER}/")
+                time.sleep(0.5)
+            pair.c("hping3", "-q", "--ack", "-p", "80", "-s", "40000", "--keep", "-c", "12000", "-i", "u100",
+                   "-a", ATTACKER, SERVER, timeout=60)
+            time.sleep(12)   # longer than the rule's quiet time: two separate anomalies
+            pair.c("hping3", "-q", "--fin", "--push", "--ack", "-p", "80", "-s", "40001", "--keep", "-c", "12000",
+                   "-i", "u100", "-a", ATTACKER, SERVER, timeout=60)
+        found = analyze(rec.path)
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+    floods = sorted((a for a in found if a["kind"] == "tcp_flood"), key=lambda a: a["start"])
+    assert [(a["src"], a["evidence"]["flags"][0]["flags"]) for a in floods] == [
+        (ATTACKER, "ACK"), (ATTACKER, "FIN+PSH+ACK")], found
+    assert floods[0]["evidence"]["top_ports"][0]["port"] == 80 and floods[0]["evidence"]["total_packets"] >= 5000
+    assert not [a for a in found if a["kind"] in ("port_scan", "syn_flood")], found
+
+
+def test_ack_ping_only_sweep_is_a_host_sweep(pair: Pair, tmp_path) -> None:
+    """nmap -sn -PA: no ICMP, no SYN, only a lone ACK to port 80 of each address (a TCP ping)."""
+    web = subprocess.Popen(["ip", "netns", "exec", pair.srv, sys.executable, "-m", "http.server", "80", "--bind",
+                            SERVER, "-d", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with Recording(pair, tmp_path / "ackping.pcap", pcapng=False) as rec:
+            pair.c("nmap", "-n", "-sn", "-PA80", "--disable-arp-ping", "-T4", "-S", ATTACKER, "-e", pair.veth_c,
+                   "10.214.0.1-52")
+        found = analyze(rec.path)
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+    scans = [a for a in found if a["kind"] == "port_scan"]
+    assert [(a["src"], a["evidence"]["scan_type"]) for a in scans] == [(ATTACKER, "host sweep")], found
+    assert scans[0]["evidence"]["distinct_hosts"] >= 25 and scans[0]["evidence"]["ports_sample"] == [80]
+    assert not [a for a in found if a["kind"] == "tcp_flood"], found
