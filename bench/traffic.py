@@ -216,7 +216,7 @@ WATCH = r"""
 import json, resource, sys, time
 from govwatch.agents.traffic.watcher import SCHEMA, TrafficWatcher
 from govwatch.schema import validate
-w = TrafficWatcher(validate({"interface": sys.argv[1]}, SCHEMA, "bench"), {})
+w = TrafficWatcher(validate({"interface": sys.argv[1], "ring": "32MiB"}, SCHEMA, "bench"), {})
 w.start(lambda e: None)
 while w.stats()["capture"] == "starting": time.sleep(0.02)
 print(json.dumps({"ready": w.stats()["capture"]}), flush=True)

@@ -34,7 +34,7 @@ ARPHRD_RAW_IP = {65534, 512, 776, 778}   # none (tun), ppp, sit, gre: frames sta
 class LiveCapture:
     """One interface, read raw: `read(handler, timeout)` hands (ts, linktype, frame) to `handler`."""
 
-    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int, ring_bytes: int = 32 << 20) -> None:
+    def __init__(self, interface: str, bpf: str, snaplen: int, buffer_bytes: int, ring_bytes: int = 8 << 20) -> None:
         self.interface, self.bpf, self.snaplen, self.buffer_bytes = interface, bpf, snaplen, buffer_bytes
         self.ring_bytes = ring_bytes
         self.sock: socket.socket | None = None

@@ -53,8 +53,9 @@ SCHEMA = Field("map", fields={
     "snaplen": Field("int", default=2048, minimum=128, doc="bytes kept per packet (headers + request head)"),
     "buffer": Field("size", default=32 << 20, minimum=1 << 20,
                     doc="kernel receive buffer (the recv fallback, where no ring can be mapped)"),
-    "ring": Field("size", default=32 << 20, minimum=2 << 20,
-                  doc="TPACKET_V3 receive ring, mapped into the agent (counts in its RSS): ~2 s of 100k pkt/s"),
+    "ring": Field("size", default=8 << 20, minimum=2 << 20,
+                  doc="TPACKET_V3 receive ring, mapped into the agent (counts in its RSS): 8 MiB holds ~0.5 s of "
+                      "100k pkt/s; 32 MiB (~2 s) for servers that see such floods"),
     "max_sources": Field("int", default=50000, minimum=1000, doc="cap on sources tracked per second"),
     "baseline_file": Field("str", default=None, doc="where learned baselines persist (default data_dir)"),
 })

@@ -51,7 +51,7 @@ def test_config_is_strict() -> None:
         validate({"interface": "eth0", "trusted": ["collector.example"]}, SCHEMA, "agent.yml")
     cfg = validate({"interface": "eth0", "buffer": "64MiB"}, SCHEMA, "agent.yml")
     assert cfg["buffer"] == 64 << 20 and "eth0" in describe(cfg)[0]
-    assert cfg["ring"] == 32 << 20 and "ring 32 MiB" in describe(cfg)[0]
+    assert cfg["ring"] == 8 << 20 and "ring 8 MiB" in describe(cfg)[0]
 
 
 def test_without_capability_one_warning_event_and_keeps_running(tmp_path, caplog) -> None:
