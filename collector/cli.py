@@ -60,8 +60,8 @@ def _run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import sys
 
-    from govwatch.collector.checks import problems
-    from govwatch.collector.config import db_path, load_config
+    from govwatch.collector.checks import problems, store_line
+    from govwatch.collector.config import load_config
 
     cfg = load_config(args.config)
     found = problems(cfg)
@@ -70,7 +70,7 @@ def _check(args: argparse.Namespace) -> int:
     if found:
         return 2
     print(f"{args.config}: ok")
-    print(f"  listen {cfg['listen']} ({'TLS' if cfg['tls'] else 'plain HTTP'}), store {db_path(cfg)}")
+    print(f"  listen {cfg['listen']} ({'TLS' if cfg['tls'] else 'plain HTTP'}), store {store_line(cfg)[1]}")
     print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     for site in cfg["sites"]:
         print(f"  site {site['name']}: {site['url']} every {site['interval']:g}s")
