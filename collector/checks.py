@@ -69,7 +69,7 @@ def store_line(cfg: dict[str, Any]) -> tuple[str | None, str]:
             version = f"schema version {row[0]}" if row else "schema not installed yet (run creates it)"
         except database_error():
             version = "empty database (run creates the schema)"
-        server = conn.execute("SHOW server_version").fetchone()[0]
+        server = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
     finally:
         conn.close()
     if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:

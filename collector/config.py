@@ -37,6 +37,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_store(value: str) -> str | None:
+    """`sqlite` or postgresql://user[:password]@host[:port]/database (validated here, connected by check)."""
+    if value == "sqlite":
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        return f"must be sqlite or postgresql://user@host:port/database (got {value[:80]!r})"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid postgresql:// URL ({exc})"
+    if not parts.hostname:
+        return "postgresql:// URL names no host (postgresql://user@host:port/database)"
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        return "postgresql:// URL names no database (postgresql://user@host:port/database)"
+    if port == 0:
+        return "postgresql:// URL has port 0"
+    return None
+
+
 SITE = Field("map", fields={
     "name": Field("str", required=True, check=check_name, doc="label in metrics and reports"),
     "url": Field("str", required=True, check=check_url, doc="the page citizens open"),
@@ -156,23 +176,3 @@ def db_path(cfg: dict[str, Any]) -> str:
     """The collector's store: the SQLite file in data_dir, or the postgresql:// DSN of `store:`."""
     store = cfg.get("store", "sqlite")
     return store if store != "sqlite" else os.path.join(cfg["data_dir"], "govwatch.db")
-
-
-def check_store(value: str) -> str | None:
-    """`sqlite` or postgresql://user[:password]@host[:port]/database (validated here, connected by check)."""
-    if value == "sqlite":
-        return None
-    if not value.startswith(("postgresql://", "postgres://")):
-        return f"must be sqlite or postgresql://user@host:port/database (got {value[:80]!r})"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:
-        return f"is not a valid postgresql:// URL ({exc})"
-    if not parts.hostname:
-        return "postgresql:// URL names no host (postgresql://user@host:port/database)"
-    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
-        return "postgresql:// URL names no database (postgresql://user@host:port/database)"
-    if port == 0:
-        return "postgresql:// URL has port 0"
-    return None

@@ -169,8 +169,8 @@ def _traffic(conn, agent, event, now, counts, joining) -> None:
     if data.get("state") == "end":
         conn.execute("DELETE FROM traffic_active WHERE agent=? AND kind=?", (agent, kind))
     else:
-        conn.execute("INSERT INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?) ON CONFLICT(agent, kind) "
-                     "DO UPDATE SET since=excluded.since, evidence=excluded.evidence",
+        conn.execute("INSERT INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?) "
+                     "ON CONFLICT(agent, kind) DO UPDATE SET since=excluded.since, evidence=excluded.evidence",
                      (agent, kind, event["ts"], json.dumps(data.get("evidence", {}), ensure_ascii=False)))
         bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
     title = event["summary"] or f"{kind} on {agent}"

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from govwatch.collector import incidents
-from govwatch.collector.config import db_path
 from govwatch.collector.counters import add_counters
 from govwatch.collector.probes import Prober, ProbeResult
 from govwatch.collector.store import Store
@@ -43,7 +42,7 @@ class OutsideView:
 
     def __init__(self, cfg: dict[str, Any], store: Store) -> None:
         self.cfg, self.store = cfg, store
-        self.tracker = UptimeTracker(db_path(cfg))
+        self.tracker = UptimeTracker(store)  # the collector's own store (SQLite or PostgreSQL)
         self.prober = Prober(cfg["sites"], self.tracker, on_result=self._judge, on_change=self.up_or_down)
         self.profile_dir = os.path.join(cfg["data_dir"], "profiles")
         self.monitors: dict[str, Any] = {}

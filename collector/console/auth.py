@@ -116,8 +116,8 @@ class Sessions:
             return None
         sid = digest(session_id)
         row = self.store.reader().execute(
-            "SELECT s.username, s.csrf, s.created, s.expires, u.role FROM sessions s JOIN users u ON u.name = s.username "
-            "WHERE s.id_sha256=? AND u.disabled IS NULL", (sid,)).fetchone()
+            "SELECT s.username, s.csrf, s.created, s.expires, u.role FROM sessions s "
+            "JOIN users u ON u.name = s.username WHERE s.id_sha256=? AND u.disabled IS NULL", (sid,)).fetchone()
         now = self.clock()
         if row is None or row["expires"] < now or now - row["created"] > MAX_SECONDS:
             return None

@@ -66,7 +66,8 @@ class ShotStore:
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO render_shots(sha, site, ts, bytes, pinned) VALUES (?,?,?,?,?) "
                          "ON CONFLICT(sha) DO UPDATE SET ts=excluded.ts, "
-                         "pinned=CASE WHEN excluded.pinned > render_shots.pinned THEN excluded.pinned ELSE render_shots.pinned END",
+                         "pinned=CASE WHEN excluded.pinned > render_shots.pinned THEN excluded.pinned "
+                         "ELSE render_shots.pinned END",
                          (sha, site, self.clock(), len(png), int(pinned)))
         return sha
 
