@@ -34,13 +34,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_collector(work: str) -> tuple[subprocess.Popen, str]:
+def start_collector(work: str, store: str = "sqlite") -> tuple[subprocess.Popen, str]:
     gw = os.path.join(os.path.dirname(sys.executable), "govwatch")
     subprocess.run([gw, "collector", "init", "--data-dir", f"{work}/c"], check=True, capture_output=True)
     path = f"{work}/c/collector.yml"
     cfg = yaml.safe_load(open(path))
     port = free_port()
-    cfg.update(listen=f"127.0.0.1:{port}", sites=[], limits={"agent_events_per_second": 1e6, "agent_burst": 10**7})
+    cfg.update(listen=f"127.0.0.1:{port}", sites=[], limits={"agent_events_per_second": 1e6, "agent_burst": 10**7},
+               store=store)
     cfg.pop("tls", None)
     yaml.safe_dump(cfg, open(path, "w"))
     proc = subprocess.Popen([gw, "collector", "run", "-c", path], stdout=subprocess.DEVNULL,
@@ -96,15 +97,24 @@ def agent_worker(url: str, tokens: list[str], batch: int, seconds: float, out: m
     out.put((sent[0], latencies))
 
 
+def stored_events(work: str, store: str) -> int:
+    if store == "sqlite":
+        return sqlite3.connect(f"{work}/c/govwatch.db").execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    from govwatch.collector.store import Store
+
+    return Store(store).query("SELECT COUNT(*) FROM events")[0][0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=40)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--procs", type=int, default=2, help="client processes driving the simulated agents")
+    parser.add_argument("--store", default="sqlite", help="collector.yml store: (sqlite, or an empty postgresql:// DB)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        proc, url = start_collector(work)
+        proc, url = start_collector(work, args.store)
         try:
             key = open(f"{work}/c/enroll-key").read().strip()
             tokens = [requests.post(f"{url}/api/v1/enroll", json={"name": f"bench-{i:03d}", "enroll_key": key},
@@ -124,7 +134,7 @@ def main() -> None:
             proc.wait(10)
         sent = sum(r[0] for r in results)
         latencies = sorted(x for r in results for x in r[1])
-        stored = sqlite3.connect(f"{work}/c/govwatch.db").execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        stored = stored_events(work, args.store)
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
         print(f"ingest: {args.agents} agents x batches of {args.batch}, {args.procs} client processes, {wall:.1f}s")
