@@ -127,7 +127,14 @@ class PooledReader:
         try:
             if conn is None or conn.broken:
                 conn = pg.PgConnection(self.dsn)
-            return conn.execute(sql, params)
+            try:
+                return conn.execute(sql, params)
+            except pg.database_error() as exc:  # a connection left from before a server restart: once more
+                if not pg.connection_lost(exc):
+                    raise
+                conn.close()
+                conn = pg.PgConnection(self.dsn)
+                return conn.execute(sql, params)
         except pg.PgUnavailable as exc:
             conn = None
             raise StoreUnavailable(str(exc)) from None
@@ -161,7 +168,15 @@ class PgBackend:
         self._fast = PooledReader(dsn, 2, wait=0.2)
 
     def begin(self, conn: Any) -> None:
-        conn.begin()
+        """BEGIN; a writer connection left from before a server restart is replaced once (nothing ran yet)."""
+        try:
+            conn.begin()
+        except pg.database_error() as exc:
+            if not pg.connection_lost(exc):
+                raise
+            conn.close()
+            self.writer = pg.PgConnection(self.path)
+            self.writer.begin()
 
     def commit(self, conn: Any) -> None:
         conn.commit()
@@ -222,8 +237,8 @@ def write_transaction(backend: Any, lock: threading.Lock, on_error: Callable[[st
         conn = None
         try:
             backend.reopen_writer()
+            backend.begin(backend.writer)
             conn = backend.writer
-            backend.begin(conn)
             try:
                 yield conn
             except BaseException:
@@ -231,8 +246,7 @@ def write_transaction(backend: Any, lock: threading.Lock, on_error: Callable[[st
                 raise
             backend.commit(conn)
         except (sqlite3.Error, pg.database_error(), pg.PgUnavailable) as exc:
-            if conn is not None:
-                backend.rollback(conn)
+            backend.rollback(conn if conn is not None else backend.writer)
             why = backend.unavailable(exc)
             if why is None:
                 raise

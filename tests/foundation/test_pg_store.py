@@ -337,6 +337,16 @@ def test_store_unavailable_is_what_a_dead_server_raises(pg_server, pg_dsn):
     store.close()
 
 
+def test_connections_left_from_before_a_restart_are_replaced_without_an_error(pg_server, pg_dsn):
+    store = Store(pg_dsn)
+    store.add_agent("web-01", "MoC", "secret")
+    assert store.query("SELECT COUNT(*) FROM agents")[0][0] == 1  # a pooled reader is now open
+    pg_server.restart()
+    assert store.ingest("web-01", [fim_event(1)]) == (1, 0)  # the writer reconnects inside the call
+    assert store.query("SELECT COUNT(*) FROM events")[0][0] == 1  # so does the reader
+    store.close()
+
+
 def _reads(store: Store) -> bool:
     try:
         return store.query("SELECT 1")[0][0] == 1
