@@ -155,6 +155,16 @@ class _BoolAsInt(Dumper):  # type: ignore[misc,valid-type]
         return b"1" if obj else b"0"
 
 
+class _TextWithoutNul(Dumper):  # type: ignore[misc,valid-type]
+    """PostgreSQL text cannot hold NUL, SQLite's can: a hostile NUL in a site name or path is stored as U+FFFD
+    instead of failing the whole batch (the agent would resend it forever). Typed unknown, like psycopg's own."""
+
+    oid = 0
+
+    def dump(self, obj: str) -> bytes:
+        return (obj.replace("\x00", "\ufffd") if "\x00" in obj else obj).encode()
+
+
 # ---- connections -------------------------------------------------------------------------------------------
 
 class PgConnection:
@@ -171,6 +181,7 @@ class PgConnection:
             raise PgUnavailable(f"store {redact(dsn)}: {why(exc)}") from None
         self.raw.adapters.register_loader("numeric", _NumberLoader)
         self.raw.adapters.register_dumper(bool, _BoolAsInt)
+        self.raw.adapters.register_dumper(str, _TextWithoutNul)
         self.raw.row_factory = _row_factory
         self.in_transaction = False
 

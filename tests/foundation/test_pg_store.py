@@ -120,6 +120,16 @@ def test_rows_read_like_sqlite_rows_and_numbers_are_never_decimal(pg_dsn):
     store.close()
 
 
+def test_a_nul_in_text_is_stored_not_a_failed_batch(store_target):
+    store = Store(store_target)
+    store.add_agent("web-01", "MoC", "secret")
+    assert store.ingest("web-01", [fim_event(1, "/var/www/a\x00b.php")]) == (1, 0)
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO site_state(site, up, since, last_probe) VALUES (?, 1, 0, 0)", ("bad\x00site",))
+    assert store.query("SELECT site FROM site_state")[0][0] in ("bad\x00site", "bad\ufffdsite")
+    store.close()
+
+
 def test_a_store_newer_than_the_code_is_refused_with_one_line(store_target):
     Store(store_target).close()
     store = Store(store_target)
