@@ -170,13 +170,14 @@ class _TextWithoutNul(Dumper):  # type: ignore[misc,valid-type]
 class PgConnection:
     """One psycopg connection with the sqlite3-like surface the collector uses."""
 
-    def __init__(self, dsn: str, application: str = "govwatch-collector") -> None:
+    def __init__(self, dsn: str, application: str = "govwatch-collector", statement_timeout_ms: int = 0) -> None:
         if psycopg is None:
             raise PgUnavailable("store: PostgreSQL needs psycopg; install govwatch[collector] "
                                 "(pip install 'psycopg[binary]')")
         try:
+            extra = {"options": f"-c statement_timeout={statement_timeout_ms}"} if statement_timeout_ms else {}
             self.raw = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                       application_name=application)
+                                       application_name=application, **extra)
         except psycopg.Error as exc:
             raise PgUnavailable(f"store {redact(dsn)}: {why(exc)}") from None
         self.raw.adapters.register_loader("numeric", _NumberLoader)

@@ -85,8 +85,10 @@ class Store:
             return cur.rowcount > 0
 
     def agent_for_token(self, token: str) -> Any:
-        return self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
-                                     (token_digest(token),)).fetchone()
+        row = self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+                                    (token_digest(token),)).fetchone()
+        self.backend.refill_fast()  # a worker thread: may reconnect what the I/O loop's lookup must not wait for
+        return row
 
     def agent_for_token_fast(self, token: str) -> Any:
         """For the HTTP I/O loop, which must never stall: a lock or pool wait longer than 0.2 s raises

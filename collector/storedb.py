@@ -105,6 +105,9 @@ class SqliteBackend:
     def reopen_writer(self) -> None:
         """SQLite's writer does not go away; nothing to do."""
 
+    def refill_fast(self) -> None:
+        """SQLite connections do not go away; nothing to do."""
+
     def close(self) -> None:
         self.writer.close()
 
@@ -113,27 +116,59 @@ class PooledReader:
     """`execute()` on a bounded pool of autocommit PostgreSQL connections: each statement borrows one,
     fetches its rows and gives it back, so 64 request threads need only a few server connections."""
 
-    def __init__(self, dsn: str, size: int, wait: float) -> None:
-        self.dsn, self.wait = dsn, wait
+    def __init__(self, dsn: str, size: int, wait: float, inline: bool = True) -> None:
+        """`inline=False` (the HTTP I/O loop's pool) never connects inside execute(): a server that does not
+        answer would stall the loop for the connect timeout; refill() from a worker thread reconnects."""
+        self.dsn, self.wait, self.inline, self.size = dsn, wait, inline, size
+        self._missing = True  # some slot holds no open connection (refill() has work)
         self._idle: queue.LifoQueue[pg.PgConnection | None] = queue.LifoQueue()
         for _ in range(size):
             self._idle.put(None)  # a slot; connected on first use
+
+    def _connect(self) -> pg.PgConnection:
+        return pg.PgConnection(self.dsn, statement_timeout_ms=0 if self.inline else 1000)
+
+    def refill(self) -> None:
+        """Connect the empty slots (from a thread that may wait); nearly free when none is empty."""
+        if not self._missing:
+            return
+        taken: list[pg.PgConnection | None] = []
+        try:
+            while len(taken) < self.size:
+                taken.append(self._idle.get_nowait())
+        except queue.Empty:
+            pass
+        try:
+            for index, conn in enumerate(taken):
+                if conn is None or conn.broken:
+                    try:
+                        taken[index] = self._connect()
+                    except pg.PgUnavailable:
+                        taken[index] = None
+        finally:
+            for conn in taken:
+                self._idle.put(conn)
+            self._missing = any(conn is None for conn in taken) or len(taken) < self.size
 
     def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> pg.Cursor:
         try:
             conn = self._idle.get(timeout=self.wait)
         except queue.Empty:
             raise StoreUnavailable("the store is busy (every PostgreSQL reader in use)") from None
+        if not self.inline and (conn is None or conn.broken):
+            self._missing = True
+            self._idle.put(None)
+            raise StoreUnavailable("no open PostgreSQL connection for the I/O loop")
         try:
             if conn is None or conn.broken:
-                conn = pg.PgConnection(self.dsn)
+                conn = self._connect()
             try:
                 return conn.execute(sql, params)
             except pg.database_error() as exc:  # a connection left from before a server restart: once more
-                if not pg.connection_lost(exc):
+                if not pg.connection_lost(exc) or not self.inline:
                     raise
                 conn.close()
-                conn = pg.PgConnection(self.dsn)
+                conn = self._connect()
                 return conn.execute(sql, params)
         except pg.PgUnavailable as exc:
             conn = None
@@ -144,7 +179,9 @@ class PooledReader:
                 raise StoreUnavailable(f"PostgreSQL connection lost: {pg.why(exc)}") from None
             raise
         finally:
-            self._idle.put(conn if conn is not None and not conn.broken else None)
+            keep = conn if conn is not None and not conn.broken else None
+            self._missing = self._missing or keep is None
+            self._idle.put(keep)
 
     def close(self) -> None:
         while True:
@@ -165,7 +202,8 @@ class PgBackend:
         self.path, self.where = dsn, pg.redact(dsn)
         self.writer: Any = pg.PgConnection(dsn)  # PgUnavailable (one line) when it cannot connect
         self._readers = PooledReader(dsn, readers, wait=30.0)
-        self._fast = PooledReader(dsn, 2, wait=0.2)
+        self._fast = PooledReader(dsn, 2, wait=0.2, inline=False)
+        self.refill_fast()
 
     def begin(self, conn: Any) -> None:
         """BEGIN; a writer connection left from before a server restart is replaced once (nothing ran yet)."""
@@ -199,6 +237,10 @@ class PgBackend:
 
     def fast_reader(self) -> Any:
         return self._fast
+
+    def refill_fast(self) -> None:
+        """Open the I/O loop's connections again after PostgreSQL was away (worker threads call this)."""
+        self._fast.refill()
 
     def columns(self, conn: Any, table: str) -> set[str]:
         rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name=? "

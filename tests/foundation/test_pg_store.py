@@ -341,9 +341,14 @@ def test_store_unavailable_is_what_a_dead_server_raises(pg_server, pg_dsn):
             store.ingest("web-01", [fim_event(1)])
         with pytest.raises(StoreUnavailable):
             store.query("SELECT 1")
+        for _ in range(3):  # the I/O loop's lookup gives up at once (its pool never connects inline)
+            with pytest.raises(StoreUnavailable):
+                store.agent_for_token_fast("secret")
     finally:
         pg_server.pg_ctl_start()
     assert wait_for(lambda: _reads(store), 30, "reconnect")
+    assert store.agent_for_token("secret") is None  # a worker's lookup reconnects the I/O loop's pool
+    assert store.agent_for_token_fast("secret") is None
     store.close()
 
 
