@@ -122,7 +122,7 @@ class App:
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
             try:
                 refusal = self._agent_refusal(token, self.store.agent_for_token_fast)
-            except sqlite3.Error:  # the store is busy: read the body and let the worker check the token
+            except (sqlite3.Error, StoreUnavailable):  # the store is busy: the worker checks the token
                 return self.max_body, None
             return (0, refusal) if refusal is not None else (self.max_body, None)
         return OTHER_MAX_BODY, None
@@ -143,11 +143,14 @@ class App:
             allowed.append(route.method)
             if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
                 continue
-            denied = self._authenticate(request, route.auth)
-            if denied is not None:
-                return denied
-            request.identity["params"] = match.groupdict()
-            return route.handler(request)
+            try:
+                denied = self._authenticate(request, route.auth)
+                if denied is not None:
+                    return denied
+                request.identity["params"] = match.groupdict()
+                return route.handler(request)
+            except StoreUnavailable as exc:  # PostgreSQL down or the disk full: retry later, never a 500
+                return Response.error(503, f"{exc}; retry later", {"Retry-After": "10"})
         if allowed:
             return Response.error(405, f"method {request.method} not allowed here", {"Allow": ", ".join(allowed)})
         return Response.error(404, f"no such endpoint: {request.path}")

@@ -13,6 +13,8 @@ import ssl
 from typing import Any
 
 from govwatch.collector.config import db_path
+from govwatch.collector.migrations import SCHEMA_VERSION
+from govwatch.collector.pg import PgConnection, PgUnavailable, database_error, is_dsn, redact
 from govwatch.errors import GovwatchError
 from govwatch.secretfile import read_secret
 
@@ -27,8 +29,8 @@ def problems(cfg: dict[str, Any]) -> list[str]:
             found.append(f"{key}: {exc}; run `govwatch collector init` or fix the path")
     if cfg["tls"]:
         found += _tls(cfg["tls"])
-    found += _store(cfg)
-    return found
+    problem, _line = store_line(cfg)
+    return found + ([problem] if problem else [])
 
 
 def _tls(tls: dict[str, Any]) -> list[str]:
@@ -48,6 +50,32 @@ def _tls(tls: dict[str, Any]) -> list[str]:
             reason = getattr(exc, "strerror", None) or exc
             out.append(f"tls.ca: {tls['ca']} is not a readable PEM certificate ({reason})")
     return out
+
+
+def store_line(cfg: dict[str, Any]) -> tuple[str | None, str]:
+    """(problem, description) of the configured store: PostgreSQL is connected to and its schema read."""
+    target = db_path(cfg)
+    if not is_dsn(target):
+        problem = _store(cfg)
+        return (problem[0] if problem else None), f"sqlite {target}"
+    try:
+        conn = PgConnection(target, "govwatch-check")
+    except PgUnavailable as exc:
+        return f"store: {exc}", f"postgresql {redact(target)}"
+    row = None
+    try:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = f"schema version {row[0]}" if row else "schema not installed yet (run creates it)"
+        except database_error():
+            version = "empty database (run creates the schema)"
+        server = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
+    finally:
+        conn.close()
+    if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
+        return (f"store: {redact(target)} has schema version {row[0]}, newer than this govwatch understands "
+                f"({SCHEMA_VERSION})"), f"postgresql {redact(target)}"
+    return None, f"postgresql {redact(target)} (PostgreSQL {server}, {version})"
 
 
 def _store(cfg: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""`govwatch collector ...`: init, run, check, agents, rotate-enroll-key."""
+"""`govwatch collector ...`: init, run, check, agents, migrate, rotate-enroll-key."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ def register(groups: argparse._SubParsersAction) -> None:
     agents.add_argument("name", nargs="?", help="agent to revoke")
     agents.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     agents.set_defaults(func=_agents)
+    migrate = sub.add_parser(
+        "migrate", help="copy the SQLite store into PostgreSQL (then set store: in collector.yml)",
+        description="Copy every table of the SQLite store (data_dir/govwatch.db) into a PostgreSQL database in one "
+        "transaction: the schema is created, identity sequences continue after the copied ids, row counts are "
+        "verified. Stop the collector first. A target that already holds data is refused unless --force.")
+    migrate.add_argument("--to", required=True, metavar="DSN", help="postgresql://user@host:port/database")
+    migrate.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"collector.yml (default {DEFAULT_CONFIG})")
+    migrate.add_argument("--force", action="store_true", help="replace the contents of a non-empty target")
+    migrate.set_defaults(func=_migrate)
     rotate = sub.add_parser("rotate-enroll-key", help="replace the enrollment key (the old one stops working)",
                             description="Replace the enrollment key; enrolled agents are not affected.")
     rotate.add_argument("-c", "--config", default=DEFAULT_CONFIG)
@@ -60,8 +69,8 @@ def _run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import sys
 
-    from govwatch.collector.checks import problems
-    from govwatch.collector.config import db_path, load_config
+    from govwatch.collector.checks import problems, store_line
+    from govwatch.collector.config import load_config
 
     cfg = load_config(args.config)
     found = problems(cfg)
@@ -70,7 +79,7 @@ def _check(args: argparse.Namespace) -> int:
     if found:
         return 2
     print(f"{args.config}: ok")
-    print(f"  listen {cfg['listen']} ({'TLS' if cfg['tls'] else 'plain HTTP'}), store {db_path(cfg)}")
+    print(f"  listen {cfg['listen']} ({'TLS' if cfg['tls'] else 'plain HTTP'}), store {store_line(cfg)[1]}")
     print(f"  relative paths resolved against {os.path.dirname(os.path.realpath(args.config))}")
     for site in cfg["sites"]:
         print(f"  site {site['name']}: {site['url']} every {site['interval']:g}s")
@@ -98,6 +107,18 @@ def _agents(args: argparse.Namespace) -> int:
         seen = "never" if row["last_seen"] is None else f"{time.time() - row['last_seen']:.0f}s ago"
         print(json.dumps({"agent": row["name"], "ministry": row["ministry"], "version": row["version"],
                           "last_seen": seen}))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from govwatch.collector.config import load_config
+    from govwatch.collector.migrate import migrate
+    from govwatch.collector.pg import redact
+
+    source, counts = migrate(load_config(args.config), args.to, args.force)
+    print(f"copied {sum(counts.values())} rows in {len(counts)} tables from {source} to {redact(args.to)} "
+          f"(row counts verified)")
+    print(f"next: set `store: {redact(args.to)}` in {args.config} and restart the collector")
     return 0
 
 

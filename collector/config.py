@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from govwatch.collector.render.config import RENDER, SITE_RENDER
 from govwatch.errors import ConfigError
@@ -36,6 +37,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_store(value: str) -> str | None:
+    """`sqlite` or postgresql://user[:password]@host[:port]/database (validated here, connected by check)."""
+    if value == "sqlite":
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        return f"must be sqlite or postgresql://user@host:port/database (got {value[:80]!r})"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid postgresql:// URL ({exc})"
+    if not parts.hostname:
+        return "postgresql:// URL names no host (postgresql://user@host:port/database)"
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        return "postgresql:// URL names no database (postgresql://user@host:port/database)"
+    if port == 0:
+        return "postgresql:// URL has port 0"
+    return None
+
+
 SITE = Field("map", fields={
     "name": Field("str", required=True, check=check_name, doc="label in metrics and reports"),
     "url": Field("str", required=True, check=check_url, doc="the page citizens open"),
@@ -65,6 +86,8 @@ MAINTENANCE = Field("map", fields={
 SCHEMA = Field("map", fields={
     "listen": Field("str", default="127.0.0.1:8443", check=check_listen, doc="HOST:PORT to serve on"),
     "data_dir": Field("str", default="/var/lib/govwatch", doc="the SQLite store and site profiles live here"),
+    "store": Field("str", default="sqlite", check=check_store,
+                   doc="sqlite (data_dir/govwatch.db) or postgresql://user@host:port/db, shared by collectors"),
     "tls": Field("map", default=None, fields={
         "cert": Field("str", required=True, doc="server certificate chain (PEM)"),
         "key": Field("str", required=True, doc="its private key (PEM, mode 0600)"),
@@ -180,5 +203,6 @@ def collector_name() -> str:
 
 
 def db_path(cfg: dict[str, Any]) -> str:
-    """The collector's SQLite store."""
-    return os.path.join(cfg["data_dir"], "govwatch.db")
+    """The collector's store: the SQLite file in data_dir, or the postgresql:// DSN of `store:`."""
+    store = cfg.get("store", "sqlite")
+    return store if store != "sqlite" else os.path.join(cfg["data_dir"], "govwatch.db")

@@ -40,5 +40,5 @@ def bump(counts: Counts, name: str, value: float = 1.0, **labels: Any) -> None:
 def add_counters(conn: sqlite3.Connection, counts: Counts) -> None:
     """Write a pending batch of increments (inside the caller's transaction)."""
     conn.executemany("INSERT INTO counters(name, labels, value) VALUES (?,?,?) "
-                     "ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value",
+                     "ON CONFLICT(name, labels) DO UPDATE SET value = counters.value + excluded.value",
                      [(name, labels, value) for (name, labels), value in counts.items()])

@@ -100,8 +100,10 @@ def record_defacement(conn: sqlite3.Connection, source: str, agent: str | None, 
     defaced = 1 if data.get("state") == "defaced" else 0
     previous = conn.execute("SELECT defaced FROM defacement_state WHERE site=? AND source=?", (site, source)).fetchone()
     if previous is None or previous["defaced"] != defaced:
-        conn.execute("INSERT OR REPLACE INTO defacement_state(site, source, defaced, since, score, reasons) "
-                     "VALUES (?,?,?,?,?,?)", (site, source, defaced, ts, float(data.get("score") or 0),
+        conn.execute("INSERT INTO defacement_state(site, source, defaced, since, score, reasons) VALUES (?,?,?,?,?,?) "
+                     "ON CONFLICT(site, source) DO UPDATE SET defaced=excluded.defaced, since=excluded.since, "
+                     "score=excluded.score, reasons=excluded.reasons", (site, source, defaced, ts,
+                                                                        float(data.get("score") or 0),
                                                json.dumps(data.get("reasons") or [], ensure_ascii=False)))
     view = {"ts": ts, "source": source, "view": data.get("view", "browser"), "state": data.get("state"),
             "score": data.get("score"), "reasons": data.get("reasons", []), "new_domains": data.get("new_domains", []),
@@ -187,7 +189,8 @@ def _traffic(conn, agent, event, now, counts, joining) -> None:
     if data.get("state") == "end":
         conn.execute("DELETE FROM traffic_active WHERE agent=? AND kind=?", (agent, kind))
     else:
-        conn.execute("INSERT OR REPLACE INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?)",
+        conn.execute("INSERT INTO traffic_active(agent, kind, since, evidence) VALUES (?,?,?,?) "
+                     "ON CONFLICT(agent, kind) DO UPDATE SET since=excluded.since, evidence=excluded.evidence",
                      (agent, kind, event["ts"], json.dumps(data.get("evidence", {}), ensure_ascii=False)))
         bump(counts, "govwatch_traffic_anomalies_total", agent=agent, kind=kind)
     title = event["summary"] or f"{kind} on {agent}"
@@ -275,10 +278,10 @@ def _open_or_append(conn, counts, key, kind, site, agent, severity, title, field
 def _create(conn, counts, key, kind, site, agent, severity, title, evidence, now) -> int:
     cur = conn.execute(
         "INSERT INTO incidents(key, kind, site, agent, severity, status, title, opened, updated, evidence) "
-        "VALUES (?,?,?,?,?,'open',?,?,?,?)",
+        "VALUES (?,?,?,?,?,'open',?,?,?,?) RETURNING id",
         (key, kind, site, agent, severity, title[:300], now, now, json.dumps(evidence, ensure_ascii=False)))
     bump(counts, "govwatch_incidents_total", kind=kind, severity=severity)
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 def _append(conn: sqlite3.Connection, row: sqlite3.Row, field: str, item: dict[str, Any], severity: str,

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from govwatch.collector import incidents
-from govwatch.collector.config import collector_name, db_path
+from govwatch.collector.config import collector_name
 from govwatch.collector.counters import add_counters
 from govwatch.collector.leases import Leases
 from govwatch.collector.probepool import DEFAULT_LIMIT
@@ -46,7 +46,7 @@ class OutsideView:
 
     def __init__(self, cfg: dict[str, Any], store: Store) -> None:
         self.cfg, self.store = cfg, store
-        self.tracker = UptimeTracker(db_path(cfg))
+        self.tracker = UptimeTracker(store)  # the collector's own store (SQLite or PostgreSQL)
         self.tracker.deferred = True     # outages open once a second vantage agreed (vantage.py)
         limit = cfg.get("limits", {}).get("probe_concurrency", DEFAULT_LIMIT)
         self.prober = Prober(cfg["sites"], self.tracker, on_result=self._observed, on_change=self.up_or_down,

@@ -1,4 +1,5 @@
--- The collector's SQLite store (WAL, synchronous=FULL). Times are unix seconds (REAL).
+-- The collector's store, in SQLite syntax (pg.py maps it for PostgreSQL). Times are unix seconds (REAL).
+-- Schema version: migrations.py (a change to a column of an existing table needs a migration there).
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 -- One row per enrolled agent; the token is kept only as its SHA-256.
@@ -64,9 +65,9 @@ CREATE TABLE IF NOT EXISTS site_state (
   cert_expiry REAL, cert_valid INTEGER, cert_error TEXT, https_redirect INTEGER
 );
 
--- Confirmed outages: start is the first failed probe of the run that confirmed it; end NULL while down.
+-- Confirmed outages: start is the first failed probe of the run that confirmed it; ended NULL while down.
 CREATE TABLE IF NOT EXISTS outages (
-  id INTEGER PRIMARY KEY, site TEXT NOT NULL, start REAL NOT NULL, end REAL, cause TEXT NOT NULL DEFAULT ''
+  id INTEGER PRIMARY KEY, site TEXT NOT NULL, start REAL NOT NULL, ended REAL, cause TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS outages_site ON outages (site, start);
 
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created REAL NOT NULL, disabled REAL
 );
 CREATE TABLE IF NOT EXISTS sessions (
-  id_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL
+  id_sha256 TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL
 );
 
 -- Commands for agents (e.g. rebaseline a site), delivered in the answer to their next event batch.
@@ -102,3 +103,7 @@ CREATE TABLE IF NOT EXISTS site_vantage (
   site TEXT NOT NULL, vantage TEXT NOT NULL, collector TEXT NOT NULL, up INTEGER NOT NULL, ts REAL NOT NULL,
   error TEXT, PRIMARY KEY (site, vantage)
 );
+-- Failed console logins per client address (the login rate limit holds across collectors).
+CREATE TABLE IF NOT EXISTS login_failures (id INTEGER PRIMARY KEY, client TEXT NOT NULL, ts REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_client ON login_failures (client, ts);
+CREATE INDEX IF NOT EXISTS login_failures_ts ON login_failures (ts);

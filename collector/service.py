@@ -65,7 +65,8 @@ class Collector:
             self.outside.start()
         if self.render is not None:
             self.render.start()
-        log.info("govwatch collector %s listening on %s (store %s)", __version__, self.url, self.store.path)
+        log.info("govwatch collector %s listening on %s (store %s %s)", __version__, self.url, self.store.kind,
+                 self.store.where)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

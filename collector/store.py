@@ -1,7 +1,8 @@
-"""The collector's store: SQLite in WAL mode with synchronous=FULL, so an acknowledged event is on disk.
+"""The collector's store: SQLite in WAL mode with synchronous=FULL (the embedded default) or a PostgreSQL
+database shared by several collectors (collector.yml `store:`); either way an acknowledged event is on disk.
 
-One writer connection behind a lock (SQLite has one writer anyway); readers get their own connection
-per thread. Events are inserted idempotently on (agent, id) and every counter they move is updated in
+One writer connection behind a lock, and one writer at a time across collectors (storedb.py); readers get
+their own connections. Events are inserted idempotently on (agent, id) and every counter they move is updated in
 the same transaction, so a retried batch is never counted twice and counters survive a restart.
 """
 
@@ -9,124 +10,64 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any
 
 from govwatch.collector import incidents
 from govwatch.collector.counters import add_counters, bump
 from govwatch.collector.ingest import GroupCommit
-from govwatch.errors import GovwatchError
+from govwatch.collector.migrations import install_schema
+from govwatch.collector.storedb import StoreCorrupt, StoreUnavailable, open_backend, write_transaction
 
-SCHEMA_VERSION = "1"
 _GROUP_INIT = threading.Lock()  # creates a store's group-commit writer once (Store.ingest)
 
-
-class StoreUnavailable(GovwatchError):
-    """The store cannot take writes now (disk full, I/O error): answer 503, report not ready."""
-
-
-class StoreCorrupt(GovwatchError):
-    """The store file is damaged: start-up stops with one line naming the file and what to do."""
-
-    def __init__(self, path: str, detail: str) -> None:
-        super().__init__(
-            f"collector store {path} is damaged ({detail}); the collector did not start and left the file as "
-            f"it is. Copy it (with any -wal and -shm files) aside for forensics, then restore your last backup "
-            f"to {path}, or salvage it with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and move the "
-            f"recovered file into place; agents keep their events spooled meanwhile")
-
-
-def check_intact(conn: sqlite3.Connection, path: str) -> None:
-    """PRAGMA quick_check (reads every page once; seconds for a large store): damage found at start-up,
-    not as 500s later."""
-    rows = conn.execute("PRAGMA quick_check(3)").fetchall()
-    problems = [r[0] for r in rows if r[0] != "ok"]
-    if problems:
-        raise StoreCorrupt(path, "; ".join(problems)[:300])
-
+__all__ = ["Store", "StoreCorrupt", "StoreUnavailable", "token_digest"]
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open the store file with the settings every connection needs."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
 class Store:
-    """All reads and writes of collector state go through here."""
+    """All reads and writes of collector state go through here, on SQLite or PostgreSQL alike."""
 
     def __init__(self, path: str, clock: Callable[[], float] = time.time,
                  joining: incidents.Joining | None = None, min_free: int = 0) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        """`path` is the SQLite file or a postgresql:// DSN (collector.yml `store:`)."""
         self.path, self.clock, self.joining = path, clock, joining or incidents.Joining()
         self.min_free = min_free
         self.write_error: tuple[float, str] | None = None  # (monotonic time, why) of the last failed commit
         self._write_lock = threading.Lock()
-        self._local = threading.local()
-        try:
-            self._writer = connect(path)
-            check_intact(self._writer, path)
-            schema = resources.files("govwatch.collector").joinpath("schema.sql").read_text()
-            self._writer.executescript(schema)
-            self._writer.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                                 (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(path, str(exc)) from None
+        self.backend = open_backend(path)
+        self.kind, self.where = self.backend.name, self.backend.where
+        self.schema_version = install_schema(self)
 
     # -- connections -------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The single writer, inside BEGIN IMMEDIATE ... COMMIT (fsync'd by synchronous=FULL).
+    def transaction(self) -> Iterator[Any]:
+        """The single writer inside BEGIN ... COMMIT (SQLite: BEGIN IMMEDIATE, fsync'd by synchronous=FULL;
+        PostgreSQL: the advisory write lock shared by every collector on the database).
 
-        A failed write (disk full, I/O error) is remembered for /readyz and raised as StoreUnavailable."""
-        with self._write_lock:
-            try:
-                self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._writer
-                except BaseException:
-                    if self._writer.in_transaction:
-                        self._writer.execute("ROLLBACK")
-                    raise
-                self._writer.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if self._writer.in_transaction:
-                    try:
-                        self._writer.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if not any(word in str(exc) for word in ("full", "disk I/O", "readonly", "unable to open")):
-                    raise
-                self.write_error = (time.monotonic(), str(exc))
-                raise StoreUnavailable(f"the store cannot write: {exc}") from None
-            self.write_error = None
+        A failed write (disk full, I/O error, PostgreSQL gone) is remembered for /readyz and raised as
+        StoreUnavailable; the next transaction reconnects."""
+        with write_transaction(self.backend, self._write_lock, self._note_write) as conn:
+            yield conn
 
-    def reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
+    def _note_write(self, why: str | None) -> None:
+        self.write_error = None if why is None else (time.monotonic(), why)
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def reader(self) -> Any:
+        """A connection for reads (SQLite: this thread's own; PostgreSQL: a small shared pool)."""
+        return self.backend.reader()
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[Any]:
         return self.reader().execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._write_lock:
-            self._writer.close()
+            self.backend.close()
 
     # -- agents ------------------------------------------------------------------------------------
     def add_agent(self, name: str, ministry: str, token: str, hostname: str = "", version: str = "") -> bool:
@@ -146,24 +87,22 @@ class Store:
             cur = conn.execute("UPDATE agents SET revoked=? WHERE name=? AND revoked IS NULL", (self.clock(), name))
             return cur.rowcount > 0
 
-    def agent_for_token(self, token: str) -> sqlite3.Row | None:
-        return self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
-                                     (token_digest(token),)).fetchone()
+    def agent_for_token(self, token: str) -> Any:
+        row = self.reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+                                    (token_digest(token),)).fetchone()
+        self.backend.refill_fast()  # a worker thread: may reconnect what the I/O loop's lookup must not wait for
+        return row
 
-    def agent_for_token_fast(self, token: str) -> sqlite3.Row | None:
-        """For the HTTP I/O loop, which must never stall: a lock held longer than 0.2 s raises
-        sqlite3.OperationalError instead of waiting (the caller then lets the worker decide)."""
-        conn = getattr(self._local, "fast", None)
-        if conn is None:
-            conn = self._local.fast = connect(self.path)
-            conn.execute("PRAGMA busy_timeout=200")
-        return conn.execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
+    def agent_for_token_fast(self, token: str) -> Any:
+        """For the HTTP I/O loop, which must never stall: a lock or pool wait longer than 0.2 s raises
+        sqlite3.OperationalError or StoreUnavailable instead (the caller then lets the worker decide)."""
+        return self.backend.fast_reader().execute("SELECT * FROM agents WHERE token_sha256=? AND revoked IS NULL",
                             (token_digest(token),)).fetchone()
 
-    def agent_known(self, name: str) -> sqlite3.Row | None:
+    def agent_known(self, name: str) -> Any:
         return self.reader().execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
 
-    def active_agents(self) -> list[sqlite3.Row]:
+    def active_agents(self) -> list[Any]:
         return self.query("SELECT * FROM agents WHERE revoked IS NULL ORDER BY name")
 
     # -- ingest ------------------------------------------------------------------------------------
@@ -208,13 +147,13 @@ class Store:
     def check_writable(self) -> None:
         """Raise StoreUnavailable unless ingest can really write: enough free disk and a probe write commits
         (a tiny probe alone can succeed in a full disk's free pages, hence the free-space floor)."""
-        stat = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
-        free = stat.f_bavail * stat.f_frsize
-        if free < self.min_free:
+        free = self.backend.free_bytes()
+        if free is not None and free < self.min_free:
             raise StoreUnavailable(f"only {free // 1024} KiB free on the store's file system "
                                    f"(limits.min_free_disk is {self.min_free // 1024} KiB)")
         with self.transaction() as conn:  # after a failed ingest this is the retry that clears write_error
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ready_probe', ?)", (str(self.clock()),))
+            conn.execute("INSERT INTO meta(key, value) VALUES ('ready_probe', ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(self.clock()),))
 
     def purge(self, events_before: float, probes_before: float) -> None:
         """Drop raw events and probe rows past retention; counters and incidents stay."""

@@ -12,16 +12,15 @@ import json
 import logging
 import sqlite3
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from govwatch.collector.counters import Counts, add_counters, bump
+from govwatch.collector.migrations import schema_script
 from govwatch.errors import ConfigError, GovwatchError
 
 log = logging.getLogger(__name__)
@@ -30,51 +29,51 @@ GAP_FACTOR = 3.0
 Interval = tuple[float, float]
 
 
-def _schema_sql() -> str:
-    return resources.files("govwatch.collector").joinpath("schema.sql").read_text(encoding="utf-8")
+def connect(db_path: str) -> Any:
+    """A reader on the store at `db_path` (a SQLite file or a postgresql:// DSN), schema installed;
+    `:memory:` is an empty SQLite store (a report before anything was probed)."""
+    from govwatch.collector.store import Store
 
-
-def connect(db_path: str) -> sqlite3.Connection:
-    """An autocommit connection that waits for the collector's other writers instead of failing."""
-    conn = sqlite3.connect(db_path, timeout=5.0, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(_schema_sql())
-    return conn
+    if db_path == ":memory:":
+        conn = sqlite3.connect(db_path, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        for statement in schema_script():
+            conn.execute(statement)
+        return conn
+    return Store(db_path).reader()
 
 
 class UptimeTracker:
     """Store each probe, keep site_state current and open/close confirmed outages."""
 
-    def __init__(self, db_path: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Any, clock: Callable[[], float] = time.time) -> None:
+        """`store` is the collector's Store, or a SQLite path / DSN to open one for this tracker alone."""
+        from govwatch.collector.store import Store
+
         self.clock = clock
-        self._conn = connect(db_path)
-        self._lock = threading.Lock()
+        self._owned = isinstance(store, str)
+        self.store = Store(store) if isinstance(store, str) else store
         # When set (vantage.py), reaching confirm_failures only proposes an outage ({"pending": True, ...});
         # it opens when confirm_down() is called after a second vantage agreed (or none was available).
         self.deferred = False
 
+    @property
+    def _conn(self) -> Any:
+        return self.store.reader()
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owned:
+            self.store.close()
 
     def record(self, site: dict[str, Any], result: Any) -> dict[str, Any] | None:
         """Store one probe; return {"site", "up", "since", "cause"} when the confirmed state changed."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                change = self._record(conn, site, result)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.store.transaction() as conn:
+            change = self._record(conn, site, result)
         if change:
             log.info("site %s is %s since %s", change["site"], "up" if change["up"] else "down", change["since"])
         return change
 
-    def _record(self, conn: sqlite3.Connection, site: dict[str, Any], r: Any) -> dict[str, Any] | None:
+    def _record(self, conn: Any, site: dict[str, Any], r: Any) -> dict[str, Any] | None:
         name, ts = site["name"], float(r.ts)
         cert = getattr(r, "cert", None)
         conn.execute("INSERT INTO site_probes(site, ts, up, status, duration, error, ip, cert_expiry, phases) "
@@ -86,7 +85,7 @@ class UptimeTracker:
         up, since = (bool(prev["up"]), prev["since"]) if prev else (True, ts)
         change = None
         if r.up and not up:
-            conn.execute("UPDATE outages SET end=? WHERE site=? AND end IS NULL", (ts, name))
+            conn.execute("UPDATE outages SET ended=? WHERE site=? AND ended IS NULL", (ts, name))
             up, since = True, ts
             change = {"site": name, "up": True, "since": ts, "cause": None}
         elif not r.up and up and failures >= int(site.get("confirm_failures", 3)) and self.deferred:
@@ -94,7 +93,7 @@ class UptimeTracker:
                       "pending": True}
         elif not r.up and up and failures >= int(site.get("confirm_failures", 3)):
             since = self._first_failure(conn, name, ts)
-            conn.execute("INSERT INTO outages(site, start, end, cause) VALUES (?,?,NULL,?)",
+            conn.execute("INSERT INTO outages(site, start, ended, cause) VALUES (?,?,NULL,?)",
                          (name, since, r.error or ""))
             up = False
             change = {"site": name, "up": False, "since": since, "cause": r.error}
@@ -104,8 +103,12 @@ class UptimeTracker:
             bump(counts, "govwatch_site_ip_changes_total", site=name)
             add_counters(conn, counts)
         conn.execute(
-            "INSERT OR REPLACE INTO site_state(site, up, since, last_probe, failures, duration, status, error, ip, "
-            "cert_expiry, cert_valid, cert_error, https_redirect) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO site_state(site, up, since, last_probe, failures, duration, status, error, ip, "
+            "cert_expiry, cert_valid, cert_error, https_redirect) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(site) DO UPDATE SET up=excluded.up, since=excluded.since, last_probe=excluded.last_probe, "
+            "failures=excluded.failures, duration=excluded.duration, status=excluded.status, error=excluded.error, "
+            "ip=excluded.ip, cert_expiry=excluded.cert_expiry, cert_valid=excluded.cert_valid, "
+            "cert_error=excluded.cert_error, https_redirect=excluded.https_redirect",
             (name, int(up), since, ts, failures, r.duration, r.status, r.error, r.ip or (prev["ip"] if prev else None),
              cert.not_after if cert else None, (int(cert.valid) if cert else None), cert.error if cert else None,
              None if r.https_redirect is None else int(r.https_redirect)))
@@ -113,20 +116,13 @@ class UptimeTracker:
 
     def confirm_down(self, site: dict[str, Any], since: float, cause: str | None) -> dict[str, Any] | None:
         """Open the proposed outage if the site is still failing (a good probe meanwhile cancels it)."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT up, failures FROM site_state WHERE site=?", (site["name"],)).fetchone()
-                still = row is not None and row["up"] == 1 and row["failures"] >= int(site.get("confirm_failures", 3))
-                if still:
-                    conn.execute("INSERT INTO outages(site, start, end, cause) VALUES (?,?,NULL,?)",
-                                 (site["name"], since, cause or ""))
-                    conn.execute("UPDATE site_state SET up=0, since=? WHERE site=?", (since, site["name"]))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT up, failures FROM site_state WHERE site=?", (site["name"],)).fetchone()
+            still = row is not None and row["up"] == 1 and row["failures"] >= int(site.get("confirm_failures", 3))
+            if still:
+                conn.execute("INSERT INTO outages(site, start, ended, cause) VALUES (?,?,NULL,?)",
+                             (site["name"], since, cause or ""))
+                conn.execute("UPDATE site_state SET up=0, since=? WHERE site=?", (since, site["name"]))
         if not still:
             return None
         log.info("site %s is down since %s (confirmed)", site["name"], since)
@@ -134,12 +130,11 @@ class UptimeTracker:
 
     def state(self, name: str) -> dict[str, Any] | None:
         """The site's current row of site_state (None before its first probe)."""
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM site_state WHERE site=?", (name,)).fetchone()
+        row = self.store.reader().execute("SELECT * FROM site_state WHERE site=?", (name,)).fetchone()
         return dict(row) if row else None
 
     @staticmethod
-    def _first_failure(conn: sqlite3.Connection, name: str, now: float) -> float:
+    def _first_failure(conn: Any, name: str, now: float) -> float:
         row = conn.execute("SELECT MIN(ts) FROM site_probes WHERE site=? AND ts > COALESCE("
                            "(SELECT MAX(ts) FROM site_probes WHERE site=? AND up=1), -1)", (name, name)).fetchone()
         return float(row[0]) if row and row[0] is not None else now
@@ -344,7 +339,7 @@ def find_gaps(times: list[float], interval: float, start: float, end: float) -> 
     return clip(gaps, start, end)
 
 
-def account_site(conn: sqlite3.Connection, cfg: dict[str, Any], site: dict[str, Any], start: float, end: float,
+def account_site(conn: Any, cfg: dict[str, Any], site: dict[str, Any], start: float, end: float,
                  now: float) -> SiteAccount:
     """Availability of one site over [start, end), maintenance and data gaps excluded."""
     name, interval = site["name"], float(site.get("interval", 60.0))
@@ -369,16 +364,16 @@ def account_site(conn: sqlite3.Connection, cfg: dict[str, Any], site: dict[str, 
     return acc
 
 
-def _add_outages(conn: sqlite3.Connection, acc: SiteAccount, excluded: list[Interval], stop: float) -> None:
-    for row in conn.execute("SELECT start, end, cause FROM outages WHERE site=? AND start<? AND "
-                            "COALESCE(end, ?)>? ORDER BY start", (acc.site, stop, stop, acc.start)):
-        outage = Outage(row["start"], row["end"], row["cause"] or "")
+def _add_outages(conn: Any, acc: SiteAccount, excluded: list[Interval], stop: float) -> None:
+    for row in conn.execute("SELECT start, ended, cause FROM outages WHERE site=? AND start<? AND "
+                            "COALESCE(ended, ?)>? ORDER BY start", (acc.site, stop, stop, acc.start)):
+        outage = Outage(row["start"], row["ended"], row["cause"] or "")
         span = clip([(outage.start, outage.end or stop)], *acc.observed)  # type: ignore[misc]
         outage.counted = total(subtract(span, excluded))
         acc.outages.append(outage)
 
 
-def _add_probe_figures(acc: SiteAccount, rows: list[sqlite3.Row]) -> None:
+def _add_probe_figures(acc: SiteAccount, rows: list[Any]) -> None:
     acc.probes = len(rows)
     durations = sorted(r["duration"] for r in rows if r["up"] and r["duration"] is not None)
     if durations:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from govwatch.collector import badrows
-from govwatch.collector.console.titles import TITLE_COLUMNS
+from govwatch.collector.console.titles import TITLE_COLUMNS, with_facts
 from govwatch.collector.store import Store
 from govwatch.events import SEVERITY_RANK
 
@@ -97,7 +97,7 @@ def incident_list(store: Store, status: str = "active", kind: str = "", min_seve
         sql += f" AND severity IN ({','.join('?' * len(allowed))})"
         params += allowed
     rows = store.query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-    return sorted((dict(r) for r in rows), key=triage_order)
+    return sorted((with_facts(dict(r)) for r in rows), key=triage_order)
 
 
 def _require(store: Store, incident_id: int) -> dict[str, Any]:

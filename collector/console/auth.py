@@ -12,8 +12,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,7 +67,7 @@ class Users:
     def count(self) -> int:
         return self.store.query("SELECT COUNT(*) AS n FROM users")[0]["n"]
 
-    def all(self) -> list[sqlite3.Row]:
+    def all(self) -> list[Any]:
         return self.store.query("SELECT name, role, created, disabled FROM users ORDER BY name")
 
     def create(self, name: str, role: str, password: str, only_if_none: bool = False) -> bool:
@@ -77,11 +75,12 @@ class Users:
         with self.store.transaction() as conn:
             if only_if_none and conn.execute("SELECT 1 FROM users LIMIT 1").fetchone():
                 return False
-            cur = conn.execute("INSERT OR IGNORE INTO users(name, role, password_hash, created) VALUES (?,?,?,?)",
+            cur = conn.execute("INSERT INTO users(name, role, password_hash, created) VALUES (?,?,?,?) "
+                               "ON CONFLICT(name) DO NOTHING",
                                (name, role, hash_password(password), self.clock()))
             return cur.rowcount == 1
 
-    def verify(self, name: str, password: str) -> sqlite3.Row | None:
+    def verify(self, name: str, password: str) -> Any:
         """The user if the password is right and the account enabled (same cost whether or not it exists)."""
         row = self.store.reader().execute("SELECT * FROM users WHERE name=?", (name,)).fetchone()
         ok = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
@@ -91,7 +90,7 @@ class Users:
         with self.store.transaction() as conn:
             cur = conn.execute("UPDATE users SET disabled=? WHERE name=?", (self.clock() if disabled else None, name))
             if disabled:
-                conn.execute("DELETE FROM sessions WHERE user=?", (name,))
+                conn.execute("DELETE FROM sessions WHERE username=?", (name,))
             return cur.rowcount == 1
 
 
@@ -106,7 +105,7 @@ class Sessions:
         session_id, now = secrets.token_urlsafe(32), self.clock()
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM sessions WHERE expires < ?", (now,))
-            conn.execute("INSERT INTO sessions(id_sha256, user, csrf, created, expires) VALUES (?,?,?,?,?)",
+            conn.execute("INSERT INTO sessions(id_sha256, username, csrf, created, expires) VALUES (?,?,?,?,?)",
                          (digest(session_id), user, secrets.token_urlsafe(32), now, now + IDLE_SECONDS))
         return session_id
 
@@ -117,15 +116,15 @@ class Sessions:
             return None
         sid = digest(session_id)
         row = self.store.reader().execute(
-            "SELECT s.user, s.csrf, s.created, s.expires, u.role FROM sessions s JOIN users u ON u.name = s.user "
-            "WHERE s.id_sha256=? AND u.disabled IS NULL", (sid,)).fetchone()
+            "SELECT s.username, s.csrf, s.created, s.expires, u.role FROM sessions s "
+            "JOIN users u ON u.name = s.username WHERE s.id_sha256=? AND u.disabled IS NULL", (sid,)).fetchone()
         now = self.clock()
         if row is None or row["expires"] < now or now - row["created"] > MAX_SECONDS:
             return None
         if row["expires"] - now < IDLE_SECONDS - 60:  # slide at most once a minute: few writes
             with self.store.transaction() as conn:
                 conn.execute("UPDATE sessions SET expires=? WHERE id_sha256=?", (now + IDLE_SECONDS, sid))
-        return {"user": row["user"], "role": row["role"], "csrf": row["csrf"], "sid": sid}
+        return {"user": row["username"], "role": row["role"], "csrf": row["csrf"], "sid": sid}
 
     def end(self, sid: str) -> None:
         with self.store.transaction() as conn:
@@ -157,40 +156,27 @@ def cookie(name: str, value: str, secure: bool, max_age: int | None = None, http
 
 
 class LoginThrottle:
-    """At most `limit` failed logins per client address in `window` seconds (in memory)."""
+    """At most `limit` failed logins per client address in `window` seconds, counted in the store so the
+    limit holds whichever collector a guess lands on (several collectors share one PostgreSQL)."""
 
-    MAX_ADDRESSES = 10000
-
-    def __init__(self, limit: int = 10, window: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: Store, limit: int = 10, window: float = 600.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.limit, self.window, self.clock = store, limit, window, clock
 
     def blocked(self, client: str) -> bool:
-        with self._lock:
-            recent = [t for t in self._failures.get(client, []) if self.clock() - t < self.window]
-            if recent:
-                self._failures[client] = recent
-            else:
-                self._failures.pop(client, None)
-            return len(recent) >= self.limit
+        rows = self.store.query("SELECT COUNT(*) AS n FROM login_failures WHERE client=? AND ts > ?",
+                                (client[:100], self.clock() - self.window))
+        return int(rows[0]["n"]) >= self.limit
 
     def failed(self, client: str) -> None:
-        with self._lock:
-            if len(self._failures) > self.MAX_ADDRESSES:
-                self._forget_least_suspicious()
-            failures = self._failures.setdefault(client, [])
-            failures.append(self.clock())
-            del failures[:-self.limit]  # only the most recent `limit` matter
-
-    def _forget_least_suspicious(self) -> None:
-        """Bound memory without amnesty: drop expired entries, then the addresses with the fewest failures
-        (a flood of one-off failures from other addresses never unblocks the address guessing passwords)."""
+        """Record one failure; expired rows go in the same write, so the table holds one window's worth.
+        Only the most recent `limit` failures of an address matter, so more are not kept."""
         now = self.clock()
-        for client, times in list(self._failures.items()):
-            if not times or now - times[-1] >= self.window:
-                del self._failures[client]
-        if len(self._failures) > self.MAX_ADDRESSES // 2:
-            ranked = sorted(self._failures, key=lambda c: (len(self._failures[c]), self._failures[c][-1]))
-            for client in ranked[: len(ranked) - self.MAX_ADDRESSES // 2]:
-                del self._failures[client]
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM login_failures WHERE ts <= ?", (now - self.window,))
+            count = conn.execute("SELECT COUNT(*) FROM login_failures WHERE client=?", (client[:100],)).fetchone()
+            if int(count[0]) < self.limit:
+                conn.execute("INSERT INTO login_failures(client, ts) VALUES (?,?)", (client[:100], now))
+            else:  # keep the newest `limit`: move the oldest one to now
+                conn.execute("UPDATE login_failures SET ts=? WHERE id = (SELECT id FROM login_failures "
+                             "WHERE client=? ORDER BY ts LIMIT 1)", (now, client[:100]))

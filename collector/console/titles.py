@@ -7,13 +7,12 @@ reads a rule template's raw values; the stored title stays the fallback for kind
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-# SQL columns a list query adds so titles can be built without loading every incident's evidence
-TITLE_COLUMNS = ("key, json_extract(evidence, '$.fim[0].path') AS ev_path, "
-                 "json_extract(evidence, '$.fim[0].change') AS ev_change, "
-                 "json_array_length(evidence, '$.fim') AS ev_count, "
-                 "json_extract(evidence, '$.anomalies[0].dst') AS ev_dst")
+# SQL columns a list query adds so titles can be built; `with_facts` turns them into the ev_* facts (the JSON is
+# decoded here, in Python, so the same query runs on SQLite and PostgreSQL)
+TITLE_COLUMNS = "key, evidence AS ev_json"
 
 
 def facts(incident: dict[str, Any]) -> dict[str, Any]:
@@ -24,6 +23,18 @@ def facts(incident: dict[str, Any]) -> dict[str, Any]:
     return {**incident, "ev_path": fim[0].get("path") if fim else None,
             "ev_change": fim[0].get("change") if fim else None, "ev_count": len(fim),
             "ev_dst": anomalies[0].get("dst") if anomalies else None}
+
+
+def with_facts(row: dict[str, Any]) -> dict[str, Any]:
+    """A list row (TITLE_COLUMNS) with its ev_* facts and without the evidence text; bad JSON gives no facts."""
+    text = row.pop("ev_json", None)
+    try:
+        evidence = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        evidence = {}
+    facts_of = facts({"evidence": evidence if isinstance(evidence, dict) else {}})
+    row.update({k: facts_of[k] for k in ("ev_path", "ev_change", "ev_count", "ev_dst")})
+    return row
 
 
 def incident_title(row: dict[str, Any], w: Any) -> str:

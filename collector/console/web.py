@@ -68,7 +68,7 @@ class Console:
         self.app, self.store, self.cfg = app, store, cfg
         self.users = auth.Users(store)
         self.sessions = auth.Sessions(store)
-        self.throttle = auth.LoginThrottle()
+        self.throttle = auth.LoginThrottle(store)
         self.secure = bool(cfg.get("tls"))
         self.tz = zone((cfg.get("report") or {}).get("timezone", "Asia/Phnom_Penh"))
 

@@ -15,6 +15,8 @@ import sqlite3
 import time
 from typing import Any
 
+from govwatch.collector.pg import database_error
+
 TABLES = """
 CREATE TABLE IF NOT EXISTS render_shots (
   sha TEXT PRIMARY KEY, site TEXT NOT NULL, ts REAL NOT NULL, bytes INTEGER NOT NULL, pinned INTEGER NOT NULL DEFAULT 0
@@ -63,7 +65,9 @@ class ShotStore:
             os.replace(tmp, target)
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO render_shots(sha, site, ts, bytes, pinned) VALUES (?,?,?,?,?) "
-                         "ON CONFLICT(sha) DO UPDATE SET ts=excluded.ts, pinned=MAX(pinned, excluded.pinned)",
+                         "ON CONFLICT(sha) DO UPDATE SET ts=excluded.ts, "
+                         "pinned=CASE WHEN excluded.pinned > render_shots.pinned THEN excluded.pinned "
+                         "ELSE render_shots.pinned END",
                          (sha, site, self.clock(), len(png), int(pinned)))
         return sha
 
@@ -100,8 +104,11 @@ class ShotStore:
 
 def record_state(conn: sqlite3.Connection, site: str, ts: float, ok: bool, reason: str | None, duration: float,
                  difference: float | None, screenshot: str | None, final_url: str | None, error: str | None) -> None:
-    conn.execute("INSERT OR REPLACE INTO render_state(site, ts, ok, reason, duration, visual_difference, screenshot, "
-                 "final_url, error) VALUES (?,?,?,?,?,?,?,?,?)",
+    conn.execute("INSERT INTO render_state(site, ts, ok, reason, duration, visual_difference, screenshot, "
+                 "final_url, error) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(site) DO UPDATE SET ts=excluded.ts, "
+                 "ok=excluded.ok, reason=excluded.reason, duration=excluded.duration, "
+                 "visual_difference=excluded.visual_difference, screenshot=excluded.screenshot, "
+                 "final_url=excluded.final_url, error=excluded.error",
                  (site, ts, int(ok), reason, duration, difference, screenshot, (final_url or "")[:500],
                   (error or "")[:300] or None))
 
@@ -118,5 +125,5 @@ def last_renders(store: Any) -> list[sqlite3.Row]:
     """The last render of every site (empty when rendering never ran: no table yet)."""
     try:
         return store.query("SELECT * FROM render_state")
-    except sqlite3.OperationalError:
+    except (sqlite3.OperationalError, database_error()):
         return []

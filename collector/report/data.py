@@ -11,7 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from govwatch.collector.config import db_path
+from govwatch.collector.pg import is_dsn
 from govwatch.collector.report.integrity import tampered_intervals
+from govwatch.collector.storedb import PooledReader
 from govwatch.collector.uptime import (
     Interval,
     SiteAccount,
@@ -104,9 +106,11 @@ class Report:
         return self.start <= self.generated < self.end
 
 
-def open_store(cfg: dict[str, Any]) -> sqlite3.Connection:
+def open_store(cfg: dict[str, Any]) -> Any:
     """The store read-only (a report never writes); an empty in-memory store if none exists yet."""
     path = db_path(cfg)
+    if is_dsn(path):
+        return PooledReader(path, 1, wait=30.0)  # StoreUnavailable (one line) at the first read if unreachable
     if not os.path.exists(path):
         return connect(":memory:")
     try:

@@ -33,20 +33,26 @@ DEFACEMENT_DIFF = """--- known-good
 """
 
 
-def make_config(tmp_path: Path) -> Path:
+def make_config(tmp_path: Path, store: str = "sqlite") -> Path:
     data_dir = tmp_path / "collector"
     init_collector(str(data_dir))
     path = data_dir / "collector.yml"
     cfg = yaml.safe_load(path.read_text())
-    cfg.update({"listen": "127.0.0.1:0", "sites": []})
+    cfg.update({"listen": "127.0.0.1:0", "sites": [], "store": store})
     cfg.pop("tls", None)
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request) -> str:
+    """The console over the embedded SQLite store and over a fresh PostgreSQL database."""
+    return "sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+
+
 @pytest.fixture
-def collector(tmp_path):
-    running = Collector(load_config(str(make_config(tmp_path))))
+def collector(tmp_path, store_kind):
+    running = Collector(load_config(str(make_config(tmp_path, store_kind))))
     running.start()
     yield running
     running.stop()

@@ -222,12 +222,20 @@ def test_a_long_static_file_name_is_not_found(collector):
     assert answer.status_code == 404
 
 
-def test_throttle_does_not_forget_after_many_other_addresses():
+def test_throttle_does_not_forget_after_many_other_addresses(store_target):
+    """The limit lives in the store (shared by collectors): a flood of one-off failures from other addresses
+    never unblocks the address guessing passwords, and failures expire after the window."""
     from govwatch.collector.console.auth import LoginThrottle
+    from govwatch.collector.store import Store
 
-    throttle = LoginThrottle(limit=10)
-    for _ in range(10):
+    store, now = Store(store_target), [1000.0]
+    throttle = LoginThrottle(store, limit=10, window=600.0, clock=lambda: now[0])
+    for _ in range(12):
         throttle.failed("203.0.113.9")
-    for n in range(10_001):
-        throttle.failed(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
-    assert throttle.blocked("203.0.113.9")
+    for n in range(500):
+        throttle.failed(f"10.0.{n >> 8 & 255}.{n & 255}")
+    assert throttle.blocked("203.0.113.9") and not throttle.blocked("10.0.0.1")
+    assert store.query("SELECT COUNT(*) FROM login_failures WHERE client='203.0.113.9'")[0][0] == 10
+    now[0] += 601
+    assert not throttle.blocked("203.0.113.9")
+    store.close()

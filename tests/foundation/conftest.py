@@ -26,9 +26,15 @@ def make_collector_config(tmp_path: Path, **overrides) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request) -> str:
+    """`store:` for the collector fixture: the embedded SQLite, or a fresh PostgreSQL database."""
+    return "sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+
+
 @pytest.fixture
-def collector(tmp_path):
-    running = Collector(load_config(str(make_collector_config(tmp_path))))
+def collector(tmp_path, store_kind):
+    running = Collector(load_config(str(make_collector_config(tmp_path, store=store_kind))))
     running.start()
     yield running
     running.stop()

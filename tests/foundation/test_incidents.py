@@ -69,14 +69,14 @@ def test_traffic_anomaly_opens_and_closes(collector, enroll):
     assert len(rows) == 1 and [a["state"] for a in rows[0]["evidence"]["anomalies"]] == ["start", "end"]
 
 
-def test_with_a_web_root_only_changes_under_it_join_the_defacement(tmp_path):
+def test_with_a_web_root_only_changes_under_it_join_the_defacement(tmp_path, store_kind):
     from govwatch.collector.config import load_config
     from govwatch.collector.service import Collector
 
     from .conftest import make_collector_config
 
     site = {"name": "moc-home", "url": "http://127.0.0.1:9/", "interval": "1h", "web_root": "web-01:/var/www/moc"}
-    running = Collector(load_config(str(make_collector_config(tmp_path, sites=[site]))))
+    running = Collector(load_config(str(make_collector_config(tmp_path, sites=[site], store=store_kind))))
     running.start()
     try:
         key = open(running.cfg["enroll_key_file"]).read().strip()

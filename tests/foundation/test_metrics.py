@@ -32,11 +32,11 @@ def documented() -> dict[str, tuple[str, set[str]]]:
 
 
 @pytest.fixture
-def busy_collector(tmp_path):
+def busy_collector(tmp_path, store_kind):
     """A collector that has seen every kind of event, a heartbeat with stats and a probed site."""
     site = {"name": "moc-home", "url": "http://127.0.0.1:9/", "ministry": "MoC", "interval": "1h",
             "web_root": "web-01:/var/www/html"}
-    running = Collector(load_config(str(make_collector_config(tmp_path, sites=[site]))))
+    running = Collector(load_config(str(make_collector_config(tmp_path, sites=[site], store=store_kind))))
     running.start()
     key = open(running.cfg["enroll_key_file"]).read().strip()
     token = requests.post(f"{running.url}/api/v1/enroll", json={"name": "web-01", "enroll_key": key}).json()["token"]

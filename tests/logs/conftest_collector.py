@@ -12,3 +12,4 @@ _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)
 collector = _module.collector
 enroll = _module.enroll
+store_kind = _module.store_kind  # the collector runs over SQLite and PostgreSQL

@@ -29,8 +29,8 @@ def probe(ts: float, up: bool, ip: str = "192.0.2.10", error: str | None = None)
 
 
 @pytest.fixture
-def tracker(tmp_path):
-    tracker = UptimeTracker(str(tmp_path / "govwatch.db"))
+def tracker(store_target):
+    tracker = UptimeTracker(store_target)
     yield tracker
     tracker.close()
 
@@ -55,21 +55,21 @@ def test_confirmed_outage_starts_at_the_first_failure_and_ends_at_the_first_succ
     assert tracker.record(SITE, probe(240, False)) is None
     up = tracker.record(SITE, probe(300, True))
     assert up == {"site": "moc-home", "up": True, "since": 300, "cause": None}
-    outage = rows(tracker, "SELECT start, end, cause FROM outages")
+    outage = rows(tracker, "SELECT start, ended, cause FROM outages")
     assert [tuple(r) for r in outage] == [(60, 300, "timeout during connect")]
     state = rows(tracker, "SELECT up, since, failures FROM site_state")[0]
     assert tuple(state) == (1, 300, 0)
 
 
-def test_state_survives_a_new_tracker_on_the_same_store(tmp_path):
-    path = str(tmp_path / "govwatch.db")
+def test_state_survives_a_new_tracker_on_the_same_store(store_target):
+    path = store_target
     first = UptimeTracker(path)
     for t in (0, 60, 120):
         first.record(SITE, probe(t, False))
     first.close()
     second = UptimeTracker(path)
     assert second.record(SITE, probe(180, True))["up"] is True
-    assert [tuple(r) for r in rows(second, "SELECT start, end FROM outages")] == [(0, 180)]
+    assert [tuple(r) for r in rows(second, "SELECT start, ended FROM outages")] == [(0, 180)]
     second.close()
 
 
@@ -129,7 +129,7 @@ def test_month_account_excludes_maintenance_and_gaps(tmp_path):
     conn.executemany("INSERT INTO site_probes(site, ts, up, duration) VALUES ('moc-home', ?, ?, 0.5)",
                      [(t, int(not outage[0] <= t < outage[1])) for t in range(0, 30 * day, 60)
                       if not gap[0] < t < gap[1]])
-    conn.execute("INSERT INTO outages(site, start, end, cause) VALUES ('moc-home', ?, ?, 'refused')", outage)
+    conn.execute("INSERT INTO outages(site, start, ended, cause) VALUES ('moc-home', ?, ?, 'refused')", outage)
     conn.execute("COMMIT")
     acc = account_site(conn, cfg, SITE, 0, 30 * day, now=40 * day)
     assert acc.gaps == [(gap[0] + 60, gap[1])]

@@ -77,12 +77,14 @@ def khmer_digits(text: str) -> str:
     return text.translate(str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩"))
 
 
-def build_history(folder: Path) -> Path:
+def build_history(folder: Path, dsn: str | None = None) -> Path:
+    """The known month in a SQLite store in data/, or in the PostgreSQL database `dsn`."""
     config = folder / "collector.yml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG + (f"store: {dsn}\n" if dsn else ""))
     (folder / "data").mkdir()
-    tracker = UptimeTracker(str(folder / "data" / "govwatch.db"))
-    tracker._conn.execute("PRAGMA synchronous=OFF")  # a fixture, not a durability test
+    tracker = UptimeTracker(dsn or str(folder / "data" / "govwatch.db"))
+    if not dsn:
+        tracker.store.backend.writer.execute("PRAGMA synchronous=OFF")  # a fixture, not a durability test
     cert = CertInfo(0, MONTH_END + 5 * 86400, "CN=site", "CN=ca", True)
     for name in ("moc-home", "moh-home", "mef-home"):
         site = {"name": name, "confirm_failures": 2}
@@ -113,9 +115,11 @@ def build_history(folder: Path) -> Path:
     return config
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory) -> Path:
-    return build_history(tmp_path_factory.mktemp("report"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def month(request, tmp_path_factory) -> Path:
+    """The known month, once in each store backend."""
+    dsn = request.getfixturevalue("pg_server").fresh_database() if request.param == "postgresql" else None
+    return build_history(tmp_path_factory.mktemp("report"), dsn)
 
 
 def report(config: Path, out: Path, *extra: str) -> int:
