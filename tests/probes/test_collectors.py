@@ -82,7 +82,7 @@ def test_both_vantages_down_open_site_down(fleet):
     assert (down_site, status) == (site, "open")
     assert json.loads(evidence)["probes"][0]["confirmed_by"] == ["net-a", "net-b"]
     assert fleet.metric("col-a", "govwatch_site_up", site=site) == 0
-    assert len(fleet.query("SELECT * FROM outages WHERE site=? AND \"end\" IS NULL", (site,))) == 1
+    assert len(fleet.query("SELECT * FROM outages WHERE site=? AND ended IS NULL", (site,))) == 1
 
 
 def test_up_inside_down_outside_is_a_network_finding_not_an_outage(fleet, http_server):
