@@ -32,10 +32,9 @@ _VALUE_INPUTS = {"", "text", "submit", "button", "reset", "search", "email", "ur
 _URL_ATTRS = {"script": "src", "iframe": "src", "frame": "src", "img": "src", "link": "href", "a": "href",
               "area": "href", "form": "action", "embed": "src", "object": "data", "audio": "src",
               "video": "src", "source": "src", "base": "href", "input": "src"}
-_MARK = "data-govwatch-hidden"
 _SEP = "\x1f"   # between text nodes of different blocks; a newline inside text is only a space, as in browsers
-_STRIP = ["script", "style", "template", "title", "head", *sorted(_UNPAINTED)]   # never painted
-_UNWRAP_SELECTOR = ", ".join(sorted(_INLINE - {"-text", "-comment", "img", "wbr"}))
+_STRIP_SET = {"script", "style", "template", "title", "head", *_UNPAINTED}   # never painted
+_UNWRAP = _INLINE - {"-text", "-comment", "img", "wbr"}   # inline: unwrapped so a block reads as one line
 _SPECIAL = {*_SKIP, *_UNPAINTED, *_URL_ATTRS, "meta", "title", "input", "textarea", "img", "h1", "h2", "h3",
             "dialog"}
 _ABSOLUTE = ("http", "//")
@@ -133,12 +132,16 @@ def _open(document: str) -> LexborHTMLParser:
 
 
 class _Reader:
-    """Read the parsed tree: one Python pass over the elements, then Lexbor (C) for the text.
+    """Read the parsed tree in one Python pass over the elements, then Lexbor (C) for the text.
 
-    Visiting every text node from Python cost more than parsing; instead hidden subtrees are marked
-    and cut out, what is never painted (scripts, styles, <noscript>, <template>, SVG titles) is stripped,
-    inline elements are unwrapped and adjacent text merged, so Lexbor's own text serialisation yields
-    one line per block, as a browser lays it out.
+    The pass gathers everything the sensors need (shape, ids, links, scripts, comments, painted
+    attribute text) and, on the way, which subtrees are hidden and which are never painted: a hidden
+    or unpainted element is known when the walk enters it, and the walk leaves it at the first node
+    after its subtree (`_after`), so no selector has to find descendants (`[x] *` made Lexbor test
+    every element's ancestors: 1.4 ms on a dense page). Then hidden subtrees are read and cut out,
+    what is never painted (scripts, styles, <noscript>, <template>, SVG titles) is cut out, the inline
+    elements gathered by the pass are unwrapped and adjacent text merged, so Lexbor's own text
+    serialisation yields one line per block, as a browser lays it out.
     """
 
     def __init__(self, tree: LexborHTMLParser, extra_css: list[str]) -> None:
@@ -147,36 +150,75 @@ class _Reader:
         sheets = [css.read(node.text(deep=True)) for node in tree.css("style")]
         sheets += [css.read(text) for text in extra_css]
         sheet = css.merge(sheets)
-        found = _select(tree, sheet.hiding) + tree.css("[hidden], dialog:not([open])")
-        found += [node for node in tree.css("[style]") if css.hiding_style(node.attributes.get("style") or "")]
-        roots: dict[int, tuple[LexborNode, str]] = {}   # by identity: one element may match several rules
-        for node in found:
-            if node.tag != "html" and node.mem_id not in roots:
-                roots[node.mem_id] = (node, node.tag or "")
-                node.attrs[_MARK] = "1"
-        self.roots = roots
-        self.hidden = {node.mem_id for node in _select(tree, (f"[{_MARK}]", f"[{_MARK}] *"))}
+        self.sheet_hidden = {node.mem_id for node in _select(tree, sheet.hiding)}
         self.overlay_ids = {node.mem_id for node in _select(tree, sheet.overlays)}
         self.generated: dict[int, list[tuple[str, str]]] = {}
         for selector, where, text in sheet.content:
             for node in _select(tree, (selector,))[:200]:
                 self.generated.setdefault(node.mem_id, []).append((where, text))
-        self.marked = bool(self.generated or self.overlay_ids)
+        self.marked = bool(self.generated or self.overlay_ids)   # every element's identity is asked
         self.extra: tuple[list[str], list[str]] = ([], [])   # painted text that is not a text node
         self.shape: list[str] = []
+        self.roots: list[LexborNode] = []     # outermost hidden subtrees (their text is hidden text)
+        self.unpainted: list[LexborNode] = []  # outermost never-painted subtrees
+        self.inline: list[LexborNode] = []     # painted inline elements, to unwrap
 
     def read(self) -> Page:
         root = self.tree.root
         if root is None:
             return self.page
+        hidden_end: list[int] = []    # where each hidden subtree the walk is inside ends (innermost last)
+        unpainted_end: list[int] = []
+        shape, inline, page, sheet_hidden = self.shape, self.inline, self.page, self.sheet_hidden
         for node in root.traverse(include_text=False):
             tag = node.tag
-            if tag == "-comment":
-                self.comment(node)
-            elif tag and not tag.startswith("-"):
-                self.element(node, tag)
+            if hidden_end or unpainted_end:
+                mem = node.mem_id
+                while hidden_end and hidden_end[-1] == mem:
+                    hidden_end.pop()
+                while unpainted_end and unpainted_end[-1] == mem:
+                    unpainted_end.pop()
+            if not tag or tag[0] == "-":
+                if tag == "-comment":
+                    self.comment(node)
+                continue
+            attrs = node.attributes
+            cls = attrs.get("class") if attrs else None
+            first = cls.split(None, 1) if cls else None
+            shape.append(tag + "." + first[0].lower() if first else tag)
+            ident = attrs.get("id")
+            if ident and len(ident) < 60 and len(ident.split()) == 1:
+                page.landmarks.add("id:" + ident.lower())
+            if tag not in _SPECIAL and "style" not in attrs and "hidden" not in attrs and not self.marked and (
+                    not sheet_hidden or node.mem_id not in sheet_hidden):
+                # most elements: nothing else to read (and their identity is not asked: it costs)
+                if tag in _UNWRAP and not hidden_end and not unpainted_end:
+                    inline.append(node)
+                continue
+            hidden = bool(hidden_end) or self.hides(node, tag, attrs)
+            if hidden and not hidden_end:
+                if not unpainted_end and tag not in _STRIP_SET:
+                    self.roots.append(node)
+                hidden_end.append(_after(node))
+            if tag in _STRIP_SET and not unpainted_end:
+                self.unpainted.append(node)
+                unpainted_end.append(_after(node))
+            elif tag in _UNWRAP and not hidden and not unpainted_end:
+                inline.append(node)
+            self.element(node, tag, attrs, hidden)
+        page.tags = len(shape)
         self.text()
         return self.finish()
+
+    def hides(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> bool:
+        """The element hides itself and what it holds (hidden attribute, closed dialog, a hiding style)."""
+        if tag == "html":
+            return False
+        if "hidden" in attrs or (tag == "dialog" and "open" not in attrs):
+            return True
+        if "style" in attrs and css.hiding_style(attrs["style"] or ""):
+            return True
+        return bool(self.sheet_hidden) and node.mem_id in self.sheet_hidden   # matched by a stylesheet rule
 
     def comment(self, node: LexborNode) -> None:
         if len(self.page.comments) < MAX_COMMENTS:
@@ -184,20 +226,10 @@ class _Reader:
             if text:
                 self.page.comments.append(text[:2000])
 
-    def element(self, node: LexborNode, tag: str) -> None:
-        """Read one element: its shape, id, links, and what it paints besides its text nodes."""
-        attrs = node.attributes
+    def element(self, node: LexborNode, tag: str, attrs: dict[str, str | None], hidden: bool) -> None:
+        """Read what one element paints besides its text nodes, its links, headings and overlays."""
         page = self.page
-        page.tags += 1
-        cls = (attrs.get("class") or "").split() if attrs else ()
-        self.shape.append(tag + "." + cls[0].lower() if cls else tag)
-        ident = attrs.get("id")
-        if ident and len(ident) < 60 and len(ident.split()) == 1:
-            page.landmarks.add("id:" + ident.lower())
-        if tag not in _SPECIAL and "style" not in attrs and not self.marked:
-            return   # most elements: nothing else to read (and their identity is not asked: it costs)
-        mem = node.mem_id
-        hidden = mem in self.hidden
+        mem = node.mem_id if self.marked else 0
         if tag in _URL_ATTRS or tag == "meta":
             self.link(node, tag, attrs, hidden)
         if tag in _SKIP:
@@ -216,32 +248,32 @@ class _Reader:
             lines.append(attrs.get("placeholder") or "")
         elif tag == "img" and not (attrs.get("src") or "").strip():
             lines.append(attrs.get("alt") or "")   # a browser paints alt text when there is no image
-        lines += [text for _, text in self.generated.get(mem, ())]
+        if mem in self.generated:
+            lines += [text for _, text in self.generated[mem]]
 
     def text(self) -> None:
-        """Visible and hidden text, one line per block (the tree is changed: read everything else first)."""
-        tree = self.tree
-        # Decided before the tree changes, so no freed element is touched: roots inside another root, and
-        # roots that stripping removes (a hidden <script>, a hidden div inside <noscript>) are skipped.
-        skip = {node.mem_id for node in _select(tree, (f"[{_MARK}] [{_MARK}]",
-                                                       *(f"{tag} [{_MARK}]" for tag in _STRIP)))}
-        skip |= {mem for mem, (_, tag) in self.roots.items() if tag in _STRIP}
-        tree.strip_tags(_STRIP, recursive=True)
+        """Visible and hidden text, one line per block (the tree is changed: read everything else first).
+
+        Only nodes the walk recorded are touched, in an order where none was freed before: unpainted
+        subtrees first (they may hold hidden ones the walk did not record), then hidden subtrees outside
+        them, then the painted inline elements outside both."""
+        for node in self.unpainted:
+            node.decompose()
         hidden: list[str] = []
-        for mem, (node, _) in self.roots.items():
-            if mem not in skip:
-                hidden += node.text(separator=_SEP).split(_SEP)
-                node.decompose()
-        for node in tree.css(_UNWRAP_SELECTOR):   # one query for all inline tags (unwrap_tags makes one each)
+        for node in self.roots:
+            hidden += node.text(separator=_SEP).split(_SEP)
+            node.decompose()
+        for node in self.inline:
             node.unwrap()
+        tree = self.tree
         tree.merge_text_nodes()
         root = tree.root
         visible = root.text(separator=_SEP).split(_SEP) if root is not None else []
         for lines, found in zip(self.extra, (visible, hidden), strict=True):
             found += lines
-        self.page.text = _lines(visible)
-        self.page.hidden_text = _lines(hidden)
-        self.page.display = _lines(visible, fold=False) + ["[hidden] " + t for t in _lines(hidden, fold=False)]
+        self.page.text, shown = _lines(visible)
+        self.page.hidden_text, unseen = _lines(hidden)
+        self.page.display = shown + ["[hidden] " + t for t in unseen]
 
     def skipped(self, node: LexborNode, tag: str, attrs: dict[str, str | None]) -> None:
         """Elements whose content is not text: scripts, styles, the title (first one only)."""
@@ -287,15 +319,29 @@ class _Reader:
         return page
 
 
-def _lines(pieces: list[str], fold: bool = True) -> list[str]:
-    """`normalise` over many lines at once (one NFKC and one lower-casing for the whole text); with
-    fold=False only the spacing is normalised (the display copy)."""
+def _lines(pieces: list[str]) -> tuple[list[str], list[str]]:
+    """(folded, display) lines: `normalise` over many lines at once, and the same lines with only their
+    spacing normalised (the display copy). Pure-ASCII text (most pages) is spaced once and lower-cased
+    in one call; other text gets one NFKC for the whole text first (NFKC may turn a mark into a space)."""
     text = _SEP.join(pieces)
-    if fold:
-        if not text.isascii():
-            text = unicodedata.normalize("NFKC", text)
-        text = text.lower()
-    return [" ".join(line.split()) for line in text.split(_SEP) if line and not line.isspace()]
+    display = [" ".join(line.split()) for line in text.split(_SEP) if line and not line.isspace()]
+    if text.isascii():
+        return ("\n".join(display).lower().split("\n") if display else []), display
+    low = unicodedata.normalize("NFKC", text).lower()
+    return [" ".join(line.split()) for line in low.split(_SEP) if line and not line.isspace()], display
+
+
+def _after(node: LexborNode | None) -> int:
+    """mem_id of the first node the walk (elements and comments) visits after this node's subtree; 0 when
+    none does. Disjoint subtrees climb through disjoint ancestors, so all calls of one walk are linear."""
+    while node is not None:
+        sibling = node.next
+        while sibling is not None:
+            if not sibling.is_text_node:
+                return sibling.mem_id
+            sibling = sibling.next
+        node = node.parent
+    return 0
 
 
 def _describe(tag: str, attrs: dict[str, str | None]) -> str:
