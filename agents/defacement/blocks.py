@@ -75,7 +75,7 @@ class Entry:
     extra_visible: list[str]
     extra_hidden: list[str]
     hidden: str
-    visible: str
+    visible: tuple[list[str], list[str]]   # (folded, display) lines
 
 
 def key(node: LexborNode) -> tuple[bytes, int] | None:

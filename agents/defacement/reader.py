@@ -42,6 +42,7 @@ from govwatch.agents.defacement.page import (
 )
 
 _ABSOLUTE = ("http", "//")
+Lines = tuple[list[str], list[str]]   # (folded, display)
 _NOT_BLOCKS = _INLINE | _STRIP_SET   # inline children merge with their neighbours' text; unpainted ones are cut
 
 
@@ -106,7 +107,7 @@ class Reader:
         self.unpainted: list[LexborNode] = []  # outermost never-painted subtrees
         self.inline: list[LexborNode] = []     # painted inline elements, to unwrap
         self.capped = False                    # the comment limit was reached during the current walk
-        self.reused: dict[str, str] = {}       # marker -> visible text of a block read from the cache
+        self.reused: dict[str, Lines] = {}     # marker -> visible lines of a block read whole
         self.fresh: list[blocks.Pending] = []  # blocks walked now, to remember once their text is read
 
     def read(self) -> Page:
@@ -321,20 +322,40 @@ class Reader:
         tree = self.tree
         tree.merge_text_nodes()
         for pending in self.fresh:
-            visible = pending.node.text(separator=_SEP)
-            self.remember(pending, visible)
+            lines = _lines([pending.node.text(separator=_SEP)])
+            self.remember(pending, lines)
             marker = blocks.marker(len(self.reused))
-            self.reused[marker] = visible
+            self.reused[marker] = lines
             pending.node.replace_with(_SEP + marker + _SEP)
         root = tree.root
-        visible = root.text(separator=_SEP).split(_SEP) if root is not None else []
-        if self.reused:
-            visible = [self.reused.get(piece, piece) for piece in visible]
-        self.page.text, shown = _lines(visible + self.extra[0])
+        pieces = root.text(separator=_SEP).split(_SEP) if root is not None else []
+        self.page.text, shown = self.compose(pieces + self.extra[0])
         self.page.hidden_text, unseen = _lines(hidden + self.extra[1])
         self.page.display = shown + ["[hidden] " + t for t in unseen]
 
-    def remember(self, pending: blocks.Pending, visible: str) -> None:
+    def compose(self, pieces: list[str]) -> Lines:
+        """`_lines` of the pieces, a marker standing for its block's lines (lines never span pieces)."""
+        if not self.reused:
+            return _lines(pieces)
+        folded: list[str] = []
+        display: list[str] = []
+        run: list[str] = []
+        for piece in pieces:
+            lines = self.reused.get(piece)
+            if lines is None:
+                run.append(piece)
+                continue
+            if run:
+                more = _lines(run)
+                folded += more[0]
+                display += more[1]
+                run = []
+            folded += lines[0]
+            display += lines[1]
+        more = _lines(run)
+        return folded + more[0], display + more[1]
+
+    def remember(self, pending: blocks.Pending, visible: Lines) -> None:
         """Store what the walk read from one block (its slice of every list) under the block's key."""
         a, b, page = pending.start, pending.end, self.page
         if self.cache is None:
