@@ -2,7 +2,7 @@
 
 A watcher judges the same pages every few minutes, and a re-render differs from the last one in a few
 places (a date, a visitor counter, the latest news, a CSRF token); the navigation, articles and footer
-are byte for byte the same. The reader (reader.py) keys each block-level child of <body> by a BLAKE2b
+are byte for byte the same. The reader (reader.py) keys each block-level child of <body> by a SHA-256
 digest of its serialised markup (Lexbor serialises in C) and reuses what it read from an identical
 block: its shape, ids, links, scripts, comments and text. The reading of a block depends on its
 markup alone, except for what the page's stylesheets do to it, so every element a stylesheet rule
@@ -84,7 +84,9 @@ def key(node: LexborNode) -> tuple[bytes, int] | None:
     markup = node.html or ""
     if len(markup) > MAX_BLOCK or MARK in markup:
         return None
-    return hashlib.blake2b(markup.encode("utf-8", "surrogatepass"), digest_size=16).digest(), len(markup)
+    # SHA-256: collision resistant (a page must not pass for a remembered block), and the fastest such
+    # hash here (SHA-NI: 0.07 ms per 100 KB against 0.11 ms for BLAKE2b)
+    return hashlib.sha256(markup.encode("utf-8", "surrogatepass")).digest(), len(markup)
 
 
 def marker(index: int) -> str:
@@ -128,6 +130,25 @@ class Cache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Memo:
+    """A bounded memo of a pure string function (masking a line, fingerprinting a script): lines and
+    scripts repeat from one render to the next. Forgets everything when full (O(1), never grows)."""
+
+    def __init__(self, max_entries: int, max_key: int) -> None:
+        self.max_entries, self.max_key = max_entries, max_key
+        self._found: dict[str, str] = {}
+
+    def get(self, text: str) -> str | None:
+        return self._found.get(text)
+
+    def put(self, text: str, value: str) -> None:
+        if len(text) > self.max_key:
+            return
+        if len(self._found) >= self.max_entries:
+            self._found = {}
+        self._found[text] = value
 
 
 SHARED = Cache()
