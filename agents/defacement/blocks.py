@@ -9,8 +9,9 @@ markup alone, except for what the page's stylesheets do to it, so every element 
 matches (hidden, overlay, generated `content:`) carries a per-process attribute (`MARK`, a random
 name a page cannot forge) before the digest, and a block holding one is read afresh every time.
 
-Bounded: at most `MAX_ENTRIES` blocks and `MAX_CHARS` characters of remembered markup per process,
-the oldest forgotten first; a block larger than `MAX_BLOCK` is never remembered.
+Bounded: at most `MAX_ENTRIES` blocks and `MAX_CHARS` characters of remembered markup per process, the
+least recently used forgotten first (a collector probing many sites keeps the blocks it keeps seeing);
+a block larger than `MAX_BLOCK` is never remembered.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 from selectolax.lexbor import LexborNode
 
-MAX_ENTRIES = 4096
+MAX_ENTRIES = 20_000
 MAX_CHARS = 16_000_000
 MAX_BLOCK = 1_000_000
 MARK = "data-gw" + secrets.token_hex(6)
@@ -95,7 +96,7 @@ def marker(index: int) -> str:
 
 
 class Cache:
-    """Bounded, thread-safe map of block digests to readings (insertion order: the oldest goes first)."""
+    """Bounded, thread-safe map of block digests to readings; the least recently used goes first."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS) -> None:
         self.max_entries, self.max_chars = max_entries, max_chars
@@ -105,12 +106,15 @@ class Cache:
         self.hits = self.misses = 0
 
     def get(self, block: tuple[bytes, int]) -> Entry | None:
-        found = self._entries.get(block)
-        if found is None:
-            self.misses += 1
-        else:
+        """The remembered reading, moved to the young end (least recently used goes first)."""
+        with self._lock:
+            found = self._entries.pop(block, None)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries[block] = found
             self.hits += 1
-        return found
+            return found
 
     def put(self, block: tuple[bytes, int], entry: Entry) -> None:
         with self._lock:
