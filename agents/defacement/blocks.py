@@ -61,12 +61,13 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """What the reader read from one block (links and frames as tuples: each page gets its own objects)."""
+    """What the reader read from one block (Link and Frame are frozen: pages share them)."""
 
     shape: list[str]
+    shingles: frozenset[str]
     marks: list[str]
-    links: list[tuple[str, str, bool, str, str]]
-    frames: list[tuple[str, bool, bool]]
+    links: list[Any]
+    frames: list[Any]
     scripts: list[str]
     refresh: list[str]
     comments: list[str]
@@ -100,6 +101,7 @@ class Cache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS) -> None:
         self.max_entries, self.max_chars = max_entries, max_chars
+        self.enabled = True   # False: every block is read afresh (benchmarks of the cold path)
         self._entries: dict[tuple[bytes, int], Entry] = {}
         self._chars = 0
         self._lock = threading.Lock()
@@ -146,6 +148,10 @@ class Memo:
 
     def get(self, text: str) -> str | None:
         return self._found.get(text)
+
+    def getter(self) -> Any:
+        """The lookup itself (a bound dict.get), for loops over many lines."""
+        return self._found.get
 
     def put(self, text: str, value: str) -> None:
         if len(text) > self.max_key:

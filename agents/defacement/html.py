@@ -41,7 +41,7 @@ def parse(document: str, stylesheets: list[str] | None = None,
     """Read a document (and the text of its linked stylesheets, when fetched) into a Page; `cache`
     remembers the reading of unchanged blocks between calls (None: read every block afresh)."""
     tree = _open(document)
-    page = Reader(tree, stylesheets or [], cache).read()
+    page = Reader(tree, stylesheets or [], cache if cache is not None and cache.enabled else None).read()
     low = document.lower() if len(document) <= structure.MAX_BYTES else document   # large: not examined
     internal = sum(1 for link in page.links if link.tag == "a" and not link.url.startswith(_NOT_NAVIGATION))
     page.signals = structure.signals(document, low, page.text, page.tags, internal,

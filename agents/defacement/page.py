@@ -27,9 +27,10 @@ _STRIP_SET = {"script", "style", "template", "title", "head", *_UNPAINTED}   # n
 _UNWRAP = _INLINE - {"-text", "-comment", "img", "wbr"}   # inline: unwrapped so a block reads as one line
 _SPECIAL = {*_SKIP, *_UNPAINTED, *_URL_ATTRS, "meta", "title", "input", "textarea", "img", "h1", "h2", "h3",
             "dialog"}
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Link:
-    """A URL the page references, where (tag), whether it sits in hidden markup, and its anchor text."""
+    """A URL the page references, where (tag), whether it sits in hidden markup, and its anchor text.
+    Frozen: the block cache hands the same object to every page that has the block."""
 
     tag: str
     url: str
@@ -38,7 +39,7 @@ class Link:
     rel: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """An iframe/frame: its source and whether a visitor could see it."""
 

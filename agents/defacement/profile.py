@@ -71,9 +71,15 @@ def registrable(host: str) -> str:
     return ".".join(labels[-2:])
 
 
-@lru_cache(maxsize=8192)
 def url_domain(url: str) -> str | None:
-    """Registrable domain a URL points at; None for relative, data:, javascript:, mailto: and the like."""
+    """Registrable domain a URL points at; None for relative, data:, javascript:, mailto: and the like.
+    Remembered without the query and fragment (they never hold the host, and `?v=` cache busters make
+    every render's URLs new)."""
+    return _url_domain(url.split("?", 1)[0].split("#", 1)[0])
+
+
+@lru_cache(maxsize=8192)
+def _url_domain(url: str) -> str | None:
     url = url.strip()
     if url.startswith("//"):
         url = "http:" + url
@@ -127,7 +133,8 @@ class Features:
 def mask_lines(lines: list[str]) -> list[str]:
     """`mask` of each visible text line (uncut), remembered per line: most lines of a re-render are
     the lines of the last one, and the regexes cost 0.3 ms on a dense page."""
-    out: list[str | None] = [_MASKED.get(line) for line in lines]
+    get = _MASKED.getter()
+    out: list[str | None] = [get(line) for line in lines]
     missing = [index for index, found in enumerate(out) if found is None]
     if missing:
         fresh = _mask_all([lines[index] for index in missing])

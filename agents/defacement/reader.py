@@ -100,7 +100,9 @@ class Reader:
                 node.attrs[blocks.MARK] = ""
         self.marked = bool(self.generated or self.overlay_ids)   # every element's identity is asked
         self.extra: tuple[list[str], list[str]] = ([], [])   # painted text that is not a text node
-        self.shape: list[str] = []
+        self.shape: list[str] = []            # tag.class of each element, "" where a remembered block's inside is
+        self.shingles: list[frozenset[str]] = []   # the inside pairs of remembered blocks
+        self.tags = 0                          # elements not in `shape` (inside remembered blocks) less the ""
         self.marks: list[str] = []             # landmarks, in walk order
         self.titles: list[tuple[str, str]] = []
         self.hidden: list[Any] = []            # outermost hidden subtrees (read later) or their text
@@ -163,10 +165,16 @@ class Reader:
     def reuse(self, node: LexborNode, entry: blocks.Entry) -> None:
         """Add a remembered block's reading where the walk would have produced it."""
         page = self.page
-        self.shape += entry.shape
+        shape = entry.shape
+        if len(shape) > 2:   # its first and last shape join the walk's; the pairs inside are remembered
+            self.shape += (shape[0], "", shape[-1])
+            self.shingles.append(entry.shingles)
+            self.tags += len(shape) - 3
+        else:
+            self.shape += shape
         self.marks += entry.marks
-        page.links += [Link(*link) for link in entry.links]
-        page.frames += [Frame(*frame) for frame in entry.frames]
+        page.links += entry.links
+        page.frames += entry.frames
         page.scripts += entry.scripts
         page.refresh += entry.refresh
         room = MAX_COMMENTS - len(page.comments)
@@ -294,14 +302,14 @@ class Reader:
         if not url or tag == "script":
             return
         rel = (attrs.get("rel") or "").lower()
-        found = Link(tag, url, hidden, "", rel)
+        text = ""
         if tag == "a" and (hidden or url.startswith(_ABSOLUTE)):
-            found.text = normalise(node.text(deep=True))[:200]
+            text = normalise(node.text(deep=True))[:200]
         elif tag == "img" and not hidden:
             self.marks.append("img:" + url.split("?", 1)[0])
         elif tag == "link" and "stylesheet" in rel:
             page.stylesheets.append(url)
-        page.links.append(found)
+        page.links.append(Link(tag, url, hidden, text, rel))
 
     def text(self) -> None:
         """Visible and hidden text, one line per block (the tree is changed: read everything else first).
@@ -360,10 +368,10 @@ class Reader:
         a, b, page = pending.start, pending.end, self.page
         if self.cache is None:
             return
+        shape = self.shape[a.shape:b.shape]
         self.cache.put(pending.key, blocks.Entry(
-            shape=self.shape[a.shape:b.shape], marks=self.marks[a.marks:b.marks],
-            links=[(x.tag, x.url, x.hidden, x.text, x.rel) for x in page.links[a.links:b.links]],
-            frames=[(f.src, f.hidden, f.tiny) for f in page.frames[a.frames:b.frames]],
+            shape=shape, shingles=frozenset(_pairs(shape)), marks=self.marks[a.marks:b.marks],
+            links=page.links[a.links:b.links], frames=page.frames[a.frames:b.frames],
             scripts=page.scripts[a.scripts:b.scripts], refresh=page.refresh[a.refresh:b.refresh],
             comments=page.comments[a.comments:b.comments], overlays=page.overlays[a.overlays:b.overlays],
             stylesheets=page.stylesheets[a.stylesheets:b.stylesheets], titles=self.titles[a.titles:b.titles],
@@ -373,8 +381,14 @@ class Reader:
 
     def finish(self) -> Page:
         page = self.page
-        page.tags = len(self.shape)
+        page.tags = len(self.shape) + self.tags
         page.landmarks = set(self.marks)
         page.title, page.display_title = next(((t, d) for t, d in self.titles if t), ("", ""))
-        page.shingles = {a + ">" + b for a, b in zip(self.shape, self.shape[1:], strict=False)}
+        page.shingles = set(_pairs(self.shape)).union(*self.shingles)
         return page
+
+
+def _pairs(shape: list[str]) -> list[str]:
+    """Layout shingles: each element's shape with the next one's ("" stands between two that are not
+    next to each other)."""
+    return [a + ">" + b for a, b in zip(shape, shape[1:], strict=False) if a and b]
