@@ -30,6 +30,7 @@ _DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{24,}")
 _WORD = re.compile(r"\w{3,}")
 _SPACE = re.compile(r"\s+")
+_RELATIVE_START = set("#?.abcdefgijklmnopqrstuvwxyzABCDEFGIJKLMNOPQRSTUVWXYZ0123456789_-~%")   # not h, /, space
 _MASKED = Memo(max_entries=16_384, max_key=500)
 _FINGERPRINTS = Memo(max_entries=1024, max_key=8000)
 _SECOND_LEVEL = {"co", "com", "gov", "go", "ac", "or", "org", "net", "edu", "mil", "sch", "web", "nic", "in",
@@ -153,19 +154,32 @@ def _mask_all(lines: list[str] | set[str]) -> list[str]:
     return _DIGITS.sub("0", _TOKEN.sub("*", "\n".join(lines))).split("\n")
 
 
+def _domains(page: Page) -> dict[str, set[str]]:
+    """Outside domains per place (script, iframe, img...); relative URLs, most of a page's links, are
+    passed over without a lookup."""
+    found: dict[str, set[str]] = {}
+    for link in page.links:
+        url = link.url
+        if url[:1] in _RELATIVE_START:
+            continue
+        domain = url_domain(url)
+        if domain:
+            place = CONTEXTS.get(link.tag, "a")
+            if place in found:
+                found[place].add(domain)
+            else:
+                found[place] = {domain}
+    return found
+
+
 def features(page: Page) -> Features:
     """Reduce a parsed page to the masked features a profile counts."""
     masked = mask_lines(page.text)
     text = {key[:200]: min(len(key), 200) for key in masked}
     script_ids = [script_fingerprint(code) for code in page.scripts]
-    domains: dict[str, set[str]] = {}
-    for link in page.links:
-        domain = url_domain(link.url)
-        if domain:
-            domains.setdefault(CONTEXTS.get(link.tag, "a"), set()).add(domain)
     return Features(
         title=mask(page.title), text=text, landmarks={x[:200] for x in _mask_all(page.landmarks)},
-        shingles=page.shingles, domains=domains,
+        shingles=page.shingles, domains=_domains(page),
         hidden_links={link_key(link.url) for link in page.links if link.hidden},
         frames={link_key(frame.src) for frame in page.frames},
         scripts=set(script_ids),
