@@ -30,16 +30,16 @@ Needles = tuple[tuple[str, bool, tuple[str, ...]], ...]   # (field, lowered, lit
 
 def regex_literals(pattern: str) -> tuple[str, ...] | None:
     """The literal start of each top-level branch of a regex; None when some branch has none."""
-    try:
+    try:   # the regex parser is CPython's own (re._parser): if its shape ever changes, no prefilter
         parsed = _sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError):
+        if parsed.state.flags & re.IGNORECASE:
+            return None
+        items = list(parsed)
+        branches = [items]
+        if len(items) == 1 and items[0][0] is _sre.BRANCH:
+            branches = [list(branch) for branch in items[0][1][1]]
+    except (re.error, RecursionError, OverflowError, AttributeError, TypeError, IndexError):
         return None
-    if parsed.state.flags & re.IGNORECASE:
-        return None
-    items = list(parsed)
-    branches = [items]
-    if len(items) == 1 and items[0][0] is _sre.BRANCH:
-        branches = [list(branch) for branch in items[0][1][1]]
     found = []
     for branch in branches:
         literal = _prefix(branch)
