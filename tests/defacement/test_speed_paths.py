@@ -10,6 +10,7 @@ import dataclasses
 import glob
 import os
 import random
+import re
 
 import pytest
 from deface_testlib import corpus_root, read
@@ -140,3 +141,19 @@ def test_rules_self_tests_pass_with_the_prefilter() -> None:
             rec = {name: "" for name in signatures.FIELDS} | dict(case.get("event") or {})
             found = {hit.rule_id for hit in signatures.scan([rule], rec)}
             assert (rule.id in found) == (case.get("expect") == "match"), f"{rule.file}: {rule.id}"
+
+
+_CALLS_AS_WRITTEN = re.compile(
+    r"\beval\s*\(|\bunescape\s*\(|\batob\s*\(|fromcharcode|\bfunction\s*\(\s*p\s*,\s*a\s*,\s*c"
+    r"|\bnew\s+function\s*\(|document\.write\s*\(\s*(?:unescape|atob|decodeuri)"
+    r"|\[\s*['\"](?:constructor|eval|atob|unescape)['\"]\s*\]")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["eval", "unescape", "atob", "fromcharcode", "function", "new", "document.write",
+                                 "(", " ", "x", "_", "p", ",", "a", "c", "[", "'", '"', "]", "constructor",
+                                 "decodeuri", "é", "1", "\n"]), max_size=20).map("".join))
+def test_obfuscation_call_pattern_finds_what_the_plain_pattern_finds(code: str) -> None:
+    from govwatch.agents.defacement.sensors import _CALLS
+
+    assert _CALLS.findall(code) == _CALLS_AS_WRITTEN.findall(code)
