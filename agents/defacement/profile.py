@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from govwatch.agents.defacement.blocks import Memo
 from govwatch.agents.defacement.html import Page, parse
 from govwatch.errors import GovwatchError
 
@@ -28,6 +29,10 @@ MAX_REFERENCE = 400
 _DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{24,}")
 _WORD = re.compile(r"\w{3,}")
+_SPACE = re.compile(r"\s+")
+_RELATIVE_START = set("#?.abcdefgijklmnopqrstuvwxyzABCDEFGIJKLMNOPQRSTUVWXYZ0123456789_-~%")   # not h, /, space
+_MASKED = Memo(max_entries=16_384, max_key=500)
+_FINGERPRINTS = Memo(max_entries=1024, max_key=8000)
 _SECOND_LEVEL = {"co", "com", "gov", "go", "ac", "or", "org", "net", "edu", "mil", "sch", "web", "nic", "in",
                  "ne", "gob", "gouv", "govt", "info", "biz", "per", "ltd", "plc", "my"}
 _SHARED_HOSTING = {"github.io", "blogspot.com", "wordpress.com", "pages.dev", "netlify.app", "vercel.app",
@@ -67,9 +72,15 @@ def registrable(host: str) -> str:
     return ".".join(labels[-2:])
 
 
-@lru_cache(maxsize=8192)
 def url_domain(url: str) -> str | None:
-    """Registrable domain a URL points at; None for relative, data:, javascript:, mailto: and the like."""
+    """Registrable domain a URL points at; None for relative, data:, javascript:, mailto: and the like.
+    Remembered without the query and fragment (they never hold the host, and `?v=` cache busters make
+    every render's URLs new)."""
+    return _url_domain(url.split("?", 1)[0].split("#", 1)[0])
+
+
+@lru_cache(maxsize=8192)
+def _url_domain(url: str) -> str | None:
     url = url.strip()
     if url.startswith("//"):
         url = "http:" + url
@@ -84,8 +95,12 @@ def url_domain(url: str) -> str | None:
 
 def script_fingerprint(code: str) -> str:
     """Stable identity of an inline script across re-renders (numbers, nonces and spacing ignored)."""
-    canon = re.sub(r"\s+", "", _DIGITS.sub("0", _TOKEN.sub("*", code)))
-    return hashlib.blake2b(canon.encode("utf-8", "replace"), digest_size=8).hexdigest()
+    found = _FINGERPRINTS.get(code)
+    if found is None:
+        canon = _SPACE.sub("", _DIGITS.sub("0", _TOKEN.sub("*", code)))
+        found = hashlib.blake2b(canon.encode("utf-8", "replace"), digest_size=8).hexdigest()
+        _FINGERPRINTS.put(code, found)
+    return found
 
 
 def link_key(url: str) -> str:
@@ -116,6 +131,22 @@ class Features:
                 if len(key) >= 200 or key not in known]
 
 
+def mask_lines(lines: list[str]) -> list[str]:
+    """`mask` of each visible text line (uncut), remembered per line: most lines of a re-render are
+    the lines of the last one, and the regexes cost 0.3 ms on a dense page."""
+    get = _MASKED.getter()
+    out: list[str | None] = [get(line) for line in lines]
+    missing = [index for index, found in enumerate(out) if found is None]
+    if missing:
+        fresh = _mask_all([lines[index] for index in missing])
+        if len(fresh) != len(missing):   # a line holding a newline (never from the reader): as before
+            return _mask_all(lines)
+        for index, found in zip(missing, fresh, strict=True):
+            out[index] = found
+            _MASKED.put(lines[index], found)
+    return out  # type: ignore[return-value]
+
+
 def _mask_all(lines: list[str] | set[str]) -> list[str]:
     """`mask` over many short strings in two regex passes (one per joined block, not one per string)."""
     if not lines:
@@ -123,19 +154,32 @@ def _mask_all(lines: list[str] | set[str]) -> list[str]:
     return _DIGITS.sub("0", _TOKEN.sub("*", "\n".join(lines))).split("\n")
 
 
+def _domains(page: Page) -> dict[str, set[str]]:
+    """Outside domains per place (script, iframe, img...); relative URLs, most of a page's links, are
+    passed over without a lookup."""
+    found: dict[str, set[str]] = {}
+    for link in page.links:
+        url = link.url
+        if url[:1] in _RELATIVE_START:
+            continue
+        domain = url_domain(url)
+        if domain:
+            place = CONTEXTS.get(link.tag, "a")
+            if place in found:
+                found[place].add(domain)
+            else:
+                found[place] = {domain}
+    return found
+
+
 def features(page: Page) -> Features:
     """Reduce a parsed page to the masked features a profile counts."""
-    masked = _mask_all(page.text)
+    masked = mask_lines(page.text)
     text = {key[:200]: min(len(key), 200) for key in masked}
     script_ids = [script_fingerprint(code) for code in page.scripts]
-    domains: dict[str, set[str]] = {}
-    for link in page.links:
-        domain = url_domain(link.url)
-        if domain:
-            domains.setdefault(CONTEXTS.get(link.tag, "a"), set()).add(domain)
     return Features(
         title=mask(page.title), text=text, landmarks={x[:200] for x in _mask_all(page.landmarks)},
-        shingles=page.shingles, domains=domains,
+        shingles=page.shingles, domains=_domains(page),
         hidden_links={link_key(link.url) for link in page.links if link.hidden},
         frames={link_key(frame.src) for frame in page.frames},
         scripts=set(script_ids),

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from govwatch.agents.defacement import prefilter
 from govwatch.agents.defacement.confusables import skeleton
 from govwatch.agents.defacement.html import Page
 from govwatch.rules import Rule, load_rules, rules_dir
@@ -117,10 +118,27 @@ def _excerpt(rule: Rule, rec: dict[str, str]) -> str:
     return rule.title
 
 
+class _Lowered(str):
+    """A record field that has its lower case at hand: the rule engine lowers a field's value for every
+    `contains` needle it tests (0.15 ms for one rule's needle list over a page's URLs), this lowers it once."""
+
+    def __new__(cls, value: str) -> _Lowered:
+        field = super().__new__(cls, value)
+        field.low = value.lower()
+        return field
+
+    def lower(self) -> str:  # type: ignore[override]
+        return self.low
+
+
 def scan(rules: list[Rule], rec: dict[str, str]) -> list[Hit]:
     """Every rule that matches the record, strongest first."""
+    rec = {name: _Lowered(value) if isinstance(value, str) else value for name, value in rec.items()}
     hits = []
     for rule in rules:
+        found = prefilter.for_rule(rule)
+        if found is not None and not prefilter.may_match(found, rec):
+            continue
         if rule.matches(rec):
             weight = float(rule.raw.get("weight", SEVERITY_WEIGHT.get(rule.severity, 0.5)))
             tags = tuple(str(tag) for tag in rule.raw.get("tags") or ())
