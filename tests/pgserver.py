@@ -52,6 +52,8 @@ def free_port() -> int:
 class PgServer:
     """One PostgreSQL cluster in a temporary folder; stop() removes it."""
 
+    speed = "-c fsync=off -c full_page_writes=off"   # tests need no durability; a benchmark sets "" (durable)
+
     def __init__(self) -> None:
         self.bin = pg_bin() or ""
         self.root = tempfile.mkdtemp(prefix="govwatch-pg-")
@@ -80,8 +82,7 @@ class PgServer:
         return self
 
     def pg_ctl_start(self) -> None:
-        options = (f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                   "-c fsync=off -c full_page_writes=off")
+        options = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c max_connections=200 {self.speed}"
         done = self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", options,
                          "-w", "-t", "120", "start", check=False)
         if done.returncode != 0:
