@@ -18,7 +18,7 @@ from govwatch.collector.httpd import Response
 from govwatch.events import SEVERITIES
 
 STATUS_FILTERS = ("active", "open", "acknowledged", "resolved", "all")
-KINDS = ("defacement", "fim", "traffic", "site_down")
+KINDS = ("defacement", "fim", "traffic", "site_down", "site_unreachable")
 ACTION_MESSAGES = {"acknowledge": "msg_acknowledged", "resolve": "msg_resolved", "comment": "msg_commented",
                    "rebaseline": "msg_rebaselined"}
 

@@ -45,6 +45,8 @@ def incident_title(row: dict[str, Any], w: Any) -> str:
         return w.fmt("title_defacement", site=site)
     if kind == "site_down" and site:
         return w.fmt("title_site_down", site=site)
+    if kind == "site_unreachable" and site:
+        return w.fmt("title_site_unreachable", site=site)
     if kind == "fim" and key.startswith("fim_baseline:"):
         return w.fmt("title_fim_baseline", agent=agent)
     if kind == "fim" and row.get("ev_path"):

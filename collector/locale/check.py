@@ -19,7 +19,7 @@ SKIP_TAGS = {"code", "pre", "script", "style", "svg", "title", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 URLISH = re.compile(r"\S*(?:://|/|\.[a-z]{2,4}\b|@|_)\S*")
-ALWAYS = {"govwatch", "HTTP", "HTTPS", "URL", "SYN", "UDP", "ICMP", "TCP", "SSH", "ACK", "RST", "FIN", "PSH",
+ALWAYS = {"govwatch", "HTTP", "HTTPS", "URL", "SYN", "UDP", "ICMP", "TCP", "SSH", "ACK", "RST", "FIN", "PSH", "DNS",
           "ms", "bit", "kbit", "Mbit", "Gbit"}
 # technical terms and names the Khmer catalogue keeps as they are (as Khmer IT writing does)
 TERMS = ("govwatch collector init", "collector init", "admin-token", "web shell", "meta refresh", "setuid",

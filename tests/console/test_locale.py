@@ -73,3 +73,14 @@ def test_no_khmer_message_carries_english_beyond_technical_terms():
 
     for key, text in po_entries("km").items():
         assert english_words("<p>" + re.sub(r"\{[^}]*\}", "", text) + "</p>") == [], key
+
+
+@pytest.mark.parametrize("kind", ["defacement", "site_down", "site_unreachable"])
+def test_site_incident_titles_are_worded_in_both_languages(kind):
+    from govwatch.collector.console.titles import incident_title
+
+    row = {"kind": kind, "site": "moc-home", "key": f"{kind}:moc-home", "title": "stored english title"}
+    english, khmer = incident_title(dict(row), words("en")), incident_title(dict(row), words("km"))
+    assert "moc-home" in english and "moc-home" in khmer and "stored english" not in english + khmer
+    assert sum("\u1780" <= c <= "\u17ff" for c in khmer) > 10
+    assert words("km")["kind_" + kind] != words("en")["kind_" + kind]
