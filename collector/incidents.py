@@ -143,18 +143,8 @@ def record_site_down(conn: sqlite3.Connection, site: str, down: bool, probe: dic
                      counts: Counts, severity: str = "high") -> None:
     """Confirmed downtime opens a `site_down` incident (probe evidence: failed phase, error, since when);
     the first good probe after it appends that probe and resolves the incident."""
-    key = f"site_down:{site}"
-    row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
-                       (key,)).fetchone()
-    if down and row is None:
-        _create(conn, counts, key, "site_down", site, None, severity, f"site {site} is down ({probe.get('error')})",
-                {"probes": [probe]}, now)
-    elif down:
-        _append(conn, row, "probes", probe, severity, now)
-    elif row is not None:
-        _append(conn, row, "probes", probe, "info", now)
-        conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE id=?",
-                     (now, now, "recovered: the outside probe succeeded", row["id"]))
+    _site_condition(conn, counts, "site_down", site, None, down, "probes", probe, severity, now,
+                    f"site {site} is down ({probe.get('error')})")
 
 
 def record_site_unreachable(conn: sqlite3.Connection, site: str, unreachable: bool, view: dict[str, Any],
@@ -162,17 +152,24 @@ def record_site_unreachable(conn: sqlite3.Connection, site: str, unreachable: bo
     """"Up inside, down outside": the site's own server fetches its page while outside probes fail, so the
     fault is the network or DNS, not the server (a `site_unreachable` incident, not `site_down`); the first
     good outside probe resolves it."""
-    key = f"site_unreachable:{site}"
+    _site_condition(conn, counts, "site_unreachable", site, view.get("agent"), unreachable, "views", view,
+                    severity, now,
+                    f"site {site} is up on its server but unreachable from outside (network or DNS, not the server)")
+
+
+def _site_condition(conn: sqlite3.Connection, counts: Counts, kind: str, site: str, agent: str | None,
+                    holds: bool, section: str, item: dict[str, Any], severity: str, now: float, title: str) -> None:
+    """A site incident that opens when a condition holds, collects evidence while it does, and resolves with
+    the observation that ended it (the first good outside probe)."""
+    key = f"{kind}:{site}"
     row = conn.execute("SELECT * FROM incidents WHERE key=? AND status!='resolved' ORDER BY id DESC LIMIT 1",
                        (key,)).fetchone()
-    if unreachable and row is None:
-        _create(conn, counts, key, "site_unreachable", site, view.get("agent"), severity,
-                f"site {site} is up on its server but unreachable from outside (network or DNS, not the server)",
-                {"views": [view]}, now)
-    elif unreachable:
-        _append(conn, row, "views", view, severity, now)
+    if holds and row is None:
+        _create(conn, counts, key, kind, site, agent, severity, title, {section: [item]}, now)
+    elif holds:
+        _append(conn, row, section, item, severity, now)
     elif row is not None:
-        _append(conn, row, "views", view, "info", now)
+        _append(conn, row, section, item, "info", now)
         conn.execute("UPDATE incidents SET status='resolved', resolved=?, updated=?, resolved_by=? WHERE id=?",
                      (now, now, "recovered: the outside probe succeeded", row["id"]))
 

@@ -22,8 +22,6 @@ from govwatch.collector.ingest import GroupCommit
 from govwatch.collector.migrations import install_schema
 from govwatch.collector.storedb import StoreCorrupt, StoreUnavailable, open_backend, write_transaction
 
-_GROUP_INIT = threading.Lock()  # creates a store's group-commit writer once (Store.ingest)
-
 __all__ = ["Store", "StoreCorrupt", "StoreUnavailable", "token_digest"]
 
 def token_digest(token: str) -> str:
@@ -43,6 +41,7 @@ class Store:
         self.backend = open_backend(path)
         self.kind, self.where = self.backend.name, self.backend.where
         self.schema_version = install_schema(self)
+        self.ingest_group = GroupCommit(self.transaction, self.joining)   # batches arriving together commit as one
 
     # -- connections -------------------------------------------------------------------------------
     @contextmanager
@@ -112,14 +111,7 @@ class Store:
         All or nothing; returns once the batch is committed, often in one transaction with the batches that
         arrived meanwhile (group commit: collector/ingest.py)."""
         now = self.clock() if now is None else now
-        return self._group_commit().submit(agent, events, skew, now)
-
-    def _group_commit(self) -> GroupCommit:
-        group = self.__dict__.get("_ingest_group")
-        if group is None:
-            with _GROUP_INIT:
-                group = self.__dict__.setdefault("_ingest_group", GroupCommit(self.transaction, self.joining))
-        return group
+        return self.ingest_group.submit(agent, events, skew, now)
 
     def take_commands(self, agent: str) -> list[dict[str, Any]]:
         """Pending commands for `agent`, marked delivered (they ride on the answer to its next batch)."""

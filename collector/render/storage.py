@@ -115,10 +115,11 @@ def record_state(conn: sqlite3.Connection, site: str, ts: float, ok: bool, reaso
 
 def latest_screenshot(store: Any, site: str) -> str | None:
     """The sha256 of the site's last screenshot (what an alert's link shows), None if never rendered."""
-    for row in last_renders(store):
-        if row["site"] == site and row["screenshot"]:
-            return str(row["screenshot"])
-    return None
+    try:
+        rows = store.query("SELECT screenshot FROM render_state WHERE site=?", (site,))
+    except (sqlite3.OperationalError, database_error()):   # no table yet: rendering never ran
+        return None
+    return str(rows[0]["screenshot"]) if rows and rows[0]["screenshot"] else None
 
 
 def last_renders(store: Any) -> list[sqlite3.Row]:

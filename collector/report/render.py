@@ -172,10 +172,11 @@ def _security(r: Report, w: Words) -> str:
                             [[escape(w.kind(kind)), w.number(n)] for kind, n in sorted(r.event_counts.items())]))
     if not r.incidents:
         return "".join(parts) + f"<p>{t(w, 'none')}</p>"
+    decoded = [_with_evidence(i) for i in r.incidents]   # each incident's evidence JSON read once
     rows = [[_when(i["opened"], r, w), escape(w.kind(i["kind"])), escape(w.severity(i["severity"])),
-             escape(i.get("site") or "–"), escape(incident_title(_with_evidence(i), w)), escape(w.status(i["status"])),
+             escape(i.get("site") or "–"), escape(incident_title(i, w)), escape(w.status(i["status"])),
              _evidence_links(i, r, w)]
-            for i in r.incidents]
+            for i in decoded]
     rows, more = _limited(rows, w)
     parts.append(_table([(t(w, "opened"), False), (t(w, "kind"), False), (t(w, "severity"), False),
                          (t(w, "site"), False), (t(w, "title_col"), False), (t(w, "status"), False),
@@ -184,8 +185,9 @@ def _security(r: Report, w: Words) -> str:
 
 
 def _screenshot(incident: dict) -> str | None:
-    """The rendered view's picture of the incident (the latest view that has one), if any."""
-    views = _with_evidence(incident).get("evidence", {}).get("views") or []
+    """The rendered view's picture of the incident (the latest view that has one), if any; `incident` as
+    `_with_evidence` gives it (evidence decoded)."""
+    views = incident.get("evidence", {}).get("views") or []
     for view in reversed(views if isinstance(views, list) else []):
         sha = view.get("screenshot") if isinstance(view, dict) else None
         if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha):

@@ -33,7 +33,7 @@ def counter(store: Store, name: str, **labels: str) -> float:
 def run_concurrently(store: Store, jobs: list[tuple[str, list[dict]]]) -> list[object]:
     """Every job queued while the writer is held, so they are committed as one group; what each caller got."""
     results: list[object] = [None] * len(jobs)
-    writer = store._group_commit()
+    writer = store.ingest_group
     sizes: list[int] = []
     commit = writer._commit
 
